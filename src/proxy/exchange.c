@@ -61,6 +61,10 @@
 static void exchange_on_timer(evutil_socket_t, short, void *);
 static void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
 			size_t head_len);
+static void txn_upstream(struct sl_seam *s, struct sl_h1_request *req,
+			 struct sl_fhead *h);
+static int txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
+		       unsigned from);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
  * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
@@ -346,28 +350,28 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 
 /*
  * A request woken from a filter's wait (filter.h: a lease, a key set's
- * fetch, a WAF thread, a service, body bytes) takes its head again as it
- * was kept before the wait (or parses it again, when there was no memory
- * to keep it), and in.off goes past it. Returns 0, or -1 when the request
- * is gone or answered meanwhile, or the head cannot be had (the stream
- * closed).
+ * fetch, a WAF thread, a service, body bytes) takes its head and its
+ * filters' struct sl_fhead back as they were kept before the wait
+ * (exchange_kept.c; fresh: room for an fhead nothing was put in), and
+ * in.off goes past the head. Returns the fhead, or NULL when the request
+ * is gone or answered meanwhile (a wait that could not be kept was
+ * answered).
  */
-static int
+static struct sl_fhead *
 txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
-	   struct sl_h1_request *req)
+	   struct sl_fhead *fresh)
 {
-	size_t text_len;
+	struct sl_fhead *h;
 
 	sl_now_refresh();
 	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
-		return -1;
-	if (sl_exchange_unkeep(s, t, head_len, req) != 0 &&
-	    txn_head(s, head_len, req, &text_len) != 0) {
-		s->ops->close(s, "out_of_memory");
-		return -1;
+		return NULL;
+	if ((h = sl_exchange_unkeep(s, t, head_len, fresh)) == NULL) {
+		s->ops->close(s, "out_of_memory"); /* defensive */
+		return NULL;
 	}
 	s->in.off += (uint32_t)head_len;
-	return 0;
+	return h;
 }
 
 /*
@@ -386,7 +390,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	int r;
 
 	t->req_ph = SL_TXN_REQ_BODY;
-	/* the body's clock starts with the head (txn_forward starts it
+	/* the body's clock starts with the head (txn_upstream starts it
 	 * again once the route's checks are done) */
 	t->clk.last_read_ms = now_ms();
 	r = txn_head(s, head_len, &req, &text_len);
@@ -616,8 +620,8 @@ txn_up_fields(const struct sl_txn *t)
 /* ---- the route's filters (filter.h) ------------------------------------ */
 
 /* The request is routed: each of its route's filters that keeps a state
- * gets it made in its slot, once (txn_forward's first run: after a
- * filter's wait the filters go on from where they stood). */
+ * gets it made in its slot, once (txn_forward: after a filter's wait the
+ * filters resume at the one that waited). */
 static void
 txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
 {
@@ -640,15 +644,26 @@ void
 sl_exchange_filters_woken(struct sl_txn *t)
 {
 	struct sl_seam *s = t->s;
-	struct sl_h1_request req;
+	struct sl_fhead fresh, *h;
 
+	/* one wake a wait: a filter's event that comes for an exchange no
+	 * filter keeps (freed, answered and made anew) is not the request's */
+	if (s->txn != t || !(t->flags & SL_TXN_F_FWAIT))
+		return;
 	/* the wait is over, whatever comes of it (an exchange answered
 	 * meanwhile may still read a body: its clock runs again) */
-	if (s->txn == t)
-		t->flags &= ~SL_TXN_F_HELD;
-	if (txn_rehead(s, t, t->fw.head_len, &req) != 0)
+	t->flags &= ~(SL_TXN_F_HELD | SL_TXN_F_FWAIT);
+	if ((h = txn_rehead(s, t, t->fw.head_len, &fresh)) == NULL)
 		return;
-	txn_forward(s, &req, t->fw.head_len);
+	/* the run resumes at the filter that waited: those before it ran,
+	 * and what they found is in h */
+	if (txn_filters(s, h, t->fw.head_len, t->fw.at) == 0)
+		txn_upstream(s, h->req, h);
+	/* the kept head is no longer read, unless the request waits again
+	 * (the exchange may be another request's by now: its wait has the
+	 * block then) */
+	if (t->fw.kept_base == NULL)
+		sl_exchange_kept_done(t);
 	s->ops->resume(s);
 }
 
@@ -711,18 +726,21 @@ txn_body_limit(struct sl_seam *s, const struct sl_h1_request *req)
 
 /*
  * Runs the route's filters on the request's head (head_len bytes, in.off
- * past them). Returns 0 when the request goes on, -1 when a filter keeps
- * it (the head goes back in front of in.off, its parse kept for the wake:
- * exchange_kept.c) or answered it.
+ * past them) from the from-th (0, or where a wait stopped the run: the
+ * filters before it ran, and the route's body limit too unless the one
+ * that waited runs before it). Returns 0 when the request goes on, -1 when
+ * a filter keeps it (the head goes back in front of in.off, its parse and
+ * h kept for the wake: exchange_kept.c) or answered it.
  */
 static int
-txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
+txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
+	    unsigned from)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-	int limited = 0;
+	int limited = from > 0 && wr->filt[from]->phase != SL_FPHASE_ACCESS;
 
-	for (unsigned i = 0; i < wr->nfilt; i++) {
+	for (unsigned i = from; i < wr->nfilt; i++) {
 		const struct sl_filter *f = wr->filt[i];
 		int r;
 
@@ -736,15 +754,24 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			continue;
 		if (r == SL_FILTER_WAIT) {
 			/* the head stays in `in` (a compaction keeps it at
-			 * in.off), its parse kept; the body's clock stops
-			 * unless the filter waits for the body itself */
+			 * in.off), its parse and h kept; the body's clock
+			 * stops unless the filter waits for the body itself.
+			 * The wake resumes the run at this filter. */
 			t->fw.head_len = (uint32_t)head_len;
+			t->fw.at = (uint8_t)i;
 			s->in.off -= (uint32_t)head_len;
-			sl_exchange_keep(s, t, h->req);
-			if (!(t->flags & SL_TXN_F_BODY_WAIT)) {
-				t->flags |= SL_TXN_F_HELD;
-				t->fw.at = (uint8_t)i;
+			if (sl_exchange_keep(s, t, h) != 0) {
+				/* no memory to keep it: answered, and the
+				 * filter's wake finds no wait (its end lets
+				 * go of what it holds) */
+				s->in.off += (uint32_t)head_len;
+				t->flags &= ~SL_TXN_F_BODY_WAIT;
+				sl_exchange_local(s, 503, "out_of_memory", 0);
+				return -1;
 			}
+			t->flags |= SL_TXN_F_FWAIT;
+			if (!(t->flags & SL_TXN_F_BODY_WAIT))
+				t->flags |= SL_TXN_F_HELD;
 		} else if (r == SL_FILTER_ANSWER && txn_req_advance(s) != -1 &&
 			   s->txn == t)
 			f->answer(s);
@@ -761,32 +788,21 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 }
 
 /*
- * The request passed its route's checks: its cluster, its upstream head,
- * a mirror copy, and the first upstream attempt.
+ * The request is routed: its route's filters run on it (a wait resumes
+ * them at sl_exchange_filters_woken), then it goes upstream.
  */
 static void
 txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {
-	struct sl_worker *w = s->w;
-	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-	char ip[64];
-	struct sl_fwd fwd;
-	struct sl_hdr_vars vars;
 	struct sl_fhead h;
-	uint32_t tp_at = 0;
-	size_t cap_max;
-	long n;
 
 	/* the route's filters' operations, and the state of those that keep
-	 * one, made on the request's first run (t->fops is 0 until then; a
-	 * wait runs this again, and a route without filters pays one test) */
-	if (t->fops != wr->fops) {
-		t->fops = wr->fops;
-		if (wr->fops & SL_FOP_BEGIN)
-			txn_filters_begin(t, wr);
-	}
+	 * one (a route without filters pays one test) */
+	t->fops = wr->fops;
+	if (wr->fops & SL_FOP_BEGIN)
+		txn_filters_begin(t, wr);
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */
@@ -795,12 +811,34 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	if (wr->fops & SL_FOP_REQ_HEAD) {
 		h.req = req;
 		h.jwt = NULL;
-		if (txn_filters(s, &h, head_len) != 0)
+		if (txn_filters(s, &h, head_len, 0) != 0)
 			return;
 	} else if (txn_body_limit(s, req) != 0)
 		return;
-	fwd.extra = h.extra;
-	fwd.extra_lens = h.extra != NULL ? h.extra->drop_lens : 0;
+	txn_upstream(s, req, &h);
+}
+
+/*
+ * The request passed its route's checks (h: what its filters found for
+ * the head sent upstream), once: its cluster, its upstream head, a mirror
+ * copy, and the first upstream attempt.
+ */
+static void
+txn_upstream(struct sl_seam *s, struct sl_h1_request *req, struct sl_fhead *h)
+{
+	struct sl_worker *w = s->w;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_txn *t = s->txn;
+	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+	char ip[64];
+	struct sl_fwd fwd;
+	struct sl_hdr_vars vars;
+	uint32_t tp_at = 0;
+	size_t cap_max;
+	long n;
+
+	fwd.extra = h->extra;
+	fwd.extra_lens = h->extra != NULL ? h->extra->drop_lens : 0;
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
@@ -844,7 +882,7 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	/* a filter's mark (a trace's traceparent, rewritten for each
 	 * attempt): where it goes */
-	fwd.mark = h.mark;
+	fwd.mark = h->mark;
 	fwd.mark_at = &tp_at;
 	/* a head that does not fit gets a buffer twice as large, up to the
 	 * buffer a head of max_header_bytes had (the first power of two at
@@ -881,11 +919,11 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	/* the filters see the head as it goes (a trace notes its mark, a
 	 * mirror copies it) */
 	if (wr->fops & SL_FOP_UP_HEAD) {
-		h.req = req;
-		h.mark_at = tp_at;
+		h->req = req;
+		h->mark_at = tp_at;
 		for (unsigned i = 0; i < wr->nfilt; i++)
 			if (wr->filt[i]->up_head != NULL)
-				wr->filt[i]->up_head(s, &h);
+				wr->filt[i]->up_head(s, h);
 	}
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's
