@@ -59,12 +59,14 @@
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
-			size_t head_len);
-static void txn_upstream(struct sl_seam *s, struct sl_h1_request *req,
-			 struct sl_fhead *h);
-static int txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
-		       unsigned from);
+static SL_INLINE void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
+				  size_t head_len);
+static void txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
+				struct sl_h1_request *req, size_t head_len);
+static void txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
+			 struct sl_h1_request *req, struct sl_fhead *h);
+static SL_INLINE int txn_filters(struct sl_seam *s, struct sl_fhead *h,
+				 size_t head_len, unsigned from);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
  * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
@@ -658,7 +660,7 @@ sl_exchange_filters_woken(struct sl_txn *t)
 	/* the run resumes at the filter that waited: those before it ran,
 	 * and what they found is in h */
 	if (txn_filters(s, h, t->fw.head_len, t->fw.at) == 0)
-		txn_upstream(s, h->req, h);
+		txn_upstream(s, &s->gen->routes[t->route->index], h->req, h);
 	/* the kept head is no longer read, unless the request waits again
 	 * (the exchange may be another request's by now: its wait has the
 	 * block then) */
@@ -667,7 +669,7 @@ sl_exchange_filters_woken(struct sl_txn *t)
 	s->ops->resume(s);
 }
 
-/* The body bytes a filter waits for are here: its filters run again, from
+/* The body bytes a filter waits for are here: the run resumes at it, from
  * the loop (not from inside the pump that read them). */
 static void
 txn_on_body(evutil_socket_t fd, short what, void *arg)
@@ -691,7 +693,7 @@ sl_exchange_body_wait(struct sl_seam *s, size_t want)
 }
 
 /* Body bytes came while a filter waits for them (SL_TXN_F_BODY_WAIT; the
- * head is kept at in.off): once there are enough, its filters run again. */
+ * head is kept at in.off): once there are enough, the run resumes at it. */
 static void
 txn_body_came(struct sl_seam *s)
 {
@@ -732,7 +734,7 @@ txn_body_limit(struct sl_seam *s, const struct sl_h1_request *req)
  * a filter keeps it (the head goes back in front of in.off, its parse and
  * h kept for the wake: exchange_kept.c) or answered it.
  */
-static int
+static SL_INLINE int
 txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
 	    unsigned from)
 {
@@ -787,20 +789,39 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
 	return 0;
 }
 
+/* What a route without filters found for the head sent upstream: nothing
+ * (never written: txn_upstream writes an fhead only for filters). */
+static const struct sl_fhead txn_no_fhead;
+
 /*
  * The request is routed: its route's filters run on it (a wait resumes
- * them at sl_exchange_filters_woken), then it goes upstream.
+ * them at sl_exchange_filters_woken), then it goes upstream. Inline in its
+ * one caller: a request of a route without filters costs one call, to
+ * txn_upstream, and no struct sl_fhead (5 KiB of stack).
  */
-static void
+static SL_INLINE void
 txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+
+	/* the route's filters' operations (a route without filters pays one
+	 * test) */
+	if ((t->fops = wr->fops) != 0)
+		txn_forward_filters(s, wr, req, head_len);
+	else if (txn_body_limit(s, req) == 0)
+		txn_upstream(s, wr, req, (struct sl_fhead *)&txn_no_fhead);
+}
+
+/* txn_forward, for a route with filters: the state of those that keep
+ * one, and the run's struct sl_fhead when they see the request's head. */
+static void
+txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
+		    struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = s->txn;
 	struct sl_fhead h;
 
-	/* the route's filters' operations, and the state of those that keep
-	 * one (a route without filters pays one test) */
-	t->fops = wr->fops;
 	if (wr->fops & SL_FOP_BEGIN)
 		txn_filters_begin(t, wr);
 	/* the route's filters: who the caller is, what the rules say,
@@ -815,30 +836,32 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 			return;
 	} else if (txn_body_limit(s, req) != 0)
 		return;
-	txn_upstream(s, req, &h);
+	txn_upstream(s, wr, req, &h);
 }
 
 /*
- * The request passed its route's checks (h: what its filters found for
- * the head sent upstream), once: its cluster, its upstream head, a mirror
- * copy, and the first upstream attempt.
+ * The request passed its route's checks (wr: its route's; h: what its
+ * filters found for the head sent upstream, txn_no_fhead without filters),
+ * once: its cluster, its upstream head, a mirror copy, and the first
+ * upstream attempt.
  */
 static void
-txn_upstream(struct sl_seam *s, struct sl_h1_request *req, struct sl_fhead *h)
+txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
+	     struct sl_h1_request *req, struct sl_fhead *h)
 {
 	struct sl_worker *w = s->w;
 	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_txn *t = s->txn;
-	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 	char ip[64];
 	struct sl_fwd fwd;
 	struct sl_hdr_vars vars;
 	uint32_t tp_at = 0;
 	size_t cap_max;
 	long n;
+	int block;
 
 	fwd.extra = h->extra;
-	fwd.extra_lens = h->extra != NULL ? h->extra->drop_lens : 0;
+	fwd.extra_lens = fwd.extra != NULL ? fwd.extra->drop_lens : 0;
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
@@ -888,11 +911,12 @@ txn_upstream(struct sl_seam *s, struct sl_h1_request *req, struct sl_fhead *h)
 	 * buffer a head of max_header_bytes had (the first power of two at
 	 * or past it, as the doubling reaches; twice that for a block,
 	 * which takes a few bytes a field more than its text) */
+	block = txn_up_fields(t); /* the upgrade is known (txn_upgrade) */
 	cap_max =
 	    SL_MAX(sl_exchange_head_cap(s), (size_t)1 << SL_BUF_MIN_SHIFT) *
-	    (txn_up_fields(t) ? 2 : 1);
+	    (block ? 2 : 1);
 	for (;;) {
-		if (txn_up_fields(t))
+		if (block)
 			n = sl_h1_block_request_head(t->uphead.data,
 						     t->uphead.cap, req, &fwd);
 		else
@@ -911,13 +935,13 @@ txn_upstream(struct sl_seam *s, struct sl_h1_request *req, struct sl_fhead *h)
 	t->uphead.len = (uint32_t)n;
 	/* a body of pieces to a peer of text goes chunked (the head says
 	 * so: sl_h1_write_request_head) */
-	if (req->body == SL_H1_BODY_STREAM && !txn_up_fields(t) &&
+	if (req->body == SL_H1_BODY_STREAM && !block &&
 	    (t->req.ck = calloc(1, sizeof(*t->req.ck))) == NULL) {
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return;
 	}
 	/* the filters see the head as it goes (a trace notes its mark, a
-	 * mirror copies it) */
+	 * mirror copies it; h is theirs: txn_forward) */
 	if (wr->fops & SL_FOP_UP_HEAD) {
 		h->req = req;
 		h->mark_at = tp_at;

@@ -60,14 +60,11 @@ moved(const void *p, const void *old, size_t len, const void *base)
  * it sets), the others (a filter's state, the configuration) stay.
  * Returns 0, or -1 when there is no memory for the block. */
 static int
-keep_fhead(struct sl_txn_kept *k, const struct sl_fhead *h)
+keep_fhead_in(struct sl_txn_kept *k, const struct sl_fhead *h)
 {
 	struct sl_fhead *d = k->fh;
 	const struct sl_fwd_extra *x = h->extra;
 
-	k->fh_used = 0;
-	if (x == NULL && h->jwt == NULL && h->mark == NULL)
-		return 0; /* nothing: the wake makes it fresh */
 	if (d == NULL && (k->fh = d = malloc(sizeof(*d))) == NULL)
 		return -1;
 	d->req = &k->req;
@@ -96,6 +93,18 @@ keep_fhead(struct sl_txn_kept *k, const struct sl_fhead *h)
 	}
 	k->fh_used = 1;
 	return 0;
+}
+
+/* keep_fhead_in, for an h with something in it: most waits have nothing
+ * there (a WAF's on a route without a token), and the wake makes it
+ * fresh. */
+static inline int
+keep_fhead(struct sl_txn_kept *k, const struct sl_fhead *h)
+{
+	k->fh_used = 0;
+	if (h->extra == NULL && h->jwt == NULL && h->mark == NULL)
+		return 0;
+	return keep_fhead_in(k, h);
 }
 
 int
