@@ -106,7 +106,6 @@ txn_req_advance(struct sl_seam *s)
 }
 static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);
-static void txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr);
 
 /* ---- closing --------------------------------------------------------- */
 
@@ -200,7 +199,7 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		t->fw.kept = NULL;
 	/* no wake of this request takes a head kept for another's */
 	t->fw.kept_base = NULL;
-	/* the filters' slots are theirs to make (txn_filters_begin) */
+	/* the filters' slots are theirs to make (sl_filters_begin) */
 	memset(t, 0, offsetof(struct sl_txn, att.fails));
 	t->request_id[0] = t->note.method[0] = t->note.path[0] =
 	    t->note.host[0] = '\0';
@@ -348,32 +347,6 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 		return s->ops->head(s, req, &hl, text_len);
 	*text_len = head_len;
 	return sl_h1_parse_request(s->in.data + s->in.off, head_len, req, &hl);
-}
-
-/*
- * A request woken from a filter's wait (filter.h: a lease, a key set's
- * fetch, a WAF thread, a service, body bytes) takes its head and its
- * filters' struct sl_fhead back as they were kept before the wait
- * (exchange_kept.c; fresh: room for an fhead nothing was put in), and
- * in.off goes past the head. Returns the fhead, or NULL when the request
- * is gone or answered meanwhile (a wait that could not be kept was
- * answered).
- */
-static struct sl_fhead *
-txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
-	   struct sl_fhead *fresh)
-{
-	struct sl_fhead *h;
-
-	sl_now_refresh();
-	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
-		return NULL;
-	if ((h = sl_exchange_unkeep(s, t, head_len, fresh)) == NULL) {
-		s->ops->close(s, "out_of_memory"); /* defensive */
-		return NULL;
-	}
-	s->in.off += (uint32_t)head_len;
-	return h;
 }
 
 /*
@@ -621,49 +594,28 @@ txn_up_fields(const struct sl_txn *t)
 
 /* ---- the route's filters (filter.h) ------------------------------------ */
 
-/* The request is routed: each of its route's filters that keeps a state
- * gets it made in its slot, once (txn_forward: after a filter's wait the
- * filters resume at the one that waited). */
-static void
-txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
-{
-	for (unsigned i = 0; i < wr->nfilt; i++) {
-		const struct sl_filter *f = wr->filt[i];
-		if (f->begin != NULL)
-			f->begin(t, sl_fctx(t, f));
-		else if (f->ctx_size > 16)
-			memset(sl_fctx(t, f), 0, f->ctx_size);
-		else if (f->ctx_size != 0) {
-			/* a pointer or two and a result: two stores (a slot
-			 * is 16-byte aligned and padded, filter.c) */
-			uint64_t *w = sl_fctx(t, f);
-			w[0] = w[1] = 0;
-		}
-	}
-}
-
 void
 sl_exchange_filters_woken(struct sl_txn *t)
 {
 	struct sl_seam *s = t->s;
 	struct sl_fhead fresh, *h;
 
-	/* one wake a wait: a filter's event that comes for an exchange no
-	 * filter keeps (freed, answered and made anew) is not the request's */
+	/* one wake a wait (a filter's event for an exchange made anew is
+	 * not its request's); the wait is over, whatever comes of it (an
+	 * exchange answered meanwhile may still read a body: its clock runs
+	 * again) */
 	if (s->txn != t || !(t->flags & SL_TXN_F_FWAIT))
 		return;
-	/* the wait is over, whatever comes of it (an exchange answered
-	 * meanwhile may still read a body: its clock runs again) */
 	t->flags &= ~(SL_TXN_F_HELD | SL_TXN_F_FWAIT);
-	if ((h = txn_rehead(s, t, t->fw.head_len, &fresh)) == NULL)
+	sl_now_refresh();
+	if ((h = sl_exchange_unkeep(s, t, t->fw.head_len, &fresh)) == NULL)
 		return;
-	/* the run resumes at the filter that waited: those before it ran,
-	 * and what they found is in h */
+	/* the run resumes at the filter that waited, with what those before
+	 * it found in h */
 	if (txn_filters(s, h, t->fw.head_len, t->fw.at) == 0)
 		txn_upstream(s, &s->gen->routes[t->route->index], h->req, h);
-	/* the kept head is no longer read, unless the request waits again
-	 * (the exchange may be another request's by now: its wait has the
-	 * block then) */
+	/* the kept head is no longer read unless the exchange (maybe
+	 * another request's by now) waits again */
 	if (t->fw.kept_base == NULL)
 		sl_exchange_kept_done(t);
 	s->ops->resume(s);
@@ -789,8 +741,8 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
 	return 0;
 }
 
-/* What a route without filters found for the head sent upstream: nothing
- * (never written: txn_upstream writes an fhead only for filters). */
+/* A route without filters' fhead: empty, never written (txn_upstream
+ * writes one only for filters). */
 static const struct sl_fhead txn_no_fhead;
 
 /*
@@ -823,7 +775,7 @@ txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
 	struct sl_fhead h;
 
 	if (wr->fops & SL_FOP_BEGIN)
-		txn_filters_begin(t, wr);
+		sl_filters_begin(t, wr);
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */

@@ -545,6 +545,11 @@ sl_exchange_split_weights(struct sl_seam *s, const struct sl_conf_route *r)
 
 /* ---- exchange.c: the core --------------------------------------------- */
 
+/* t is routed to wr's route: each of its filters that keeps a state gets
+ * it made in its slot, once (fslot.c; after a wait the run resumes, and
+ * the states stand). */
+void sl_filters_begin(struct sl_txn *t, const struct sl_wroute *wr);
+
 /* A filter that waited (it said SL_FILTER_WAIT) may go on: the request's
  * head and the filters' struct sl_fhead are taken back as they were kept,
  * the route's filters resume at the one that waited (those before it do
@@ -567,10 +572,12 @@ void sl_exchange_free(struct sl_seam *s);
  * from what was kept keeps it in place. Returns 0, or -1 when there is no
  * memory for it (the request is then to be answered). */
 int sl_exchange_keep(struct sl_seam *s, struct sl_txn *t, struct sl_fhead *h);
-/* The wake: the run's struct sl_fhead as it was kept, in t (or fresh, in
- * *fresh, when the filters before the waiting one put nothing in it), its
- * request's pointers where the text of head_len bytes at in.off now is.
- * Valid until the next request's wait. NULL when nothing was kept. */
+/* The wake of s's exchange t: the run's struct sl_fhead as it was kept, in
+ * t (or fresh, in *fresh, when the filters before the waiting one put
+ * nothing in it), its request's pointers where the text of head_len bytes
+ * at in.off now is, and in.off past it. Valid until the next request's
+ * wait. NULL when t was answered meanwhile (or nothing was kept: s is
+ * closed). */
 struct sl_fhead *sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t,
 				    size_t head_len, struct sl_fhead *fresh);
 /* The resumed request went on: a block grown by a head of many fields is

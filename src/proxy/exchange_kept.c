@@ -155,8 +155,13 @@ sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 	struct sl_h1_request *req;
 	struct sl_fhead *h;
 
-	if (k == NULL || ob == NULL)
+	if (t->resp_ph == SL_TXN_RESP_LOCAL)
+		return NULL; /* answered meanwhile */
+	if (k == NULL || ob == NULL) {
+		s->ops->close(s, "out_of_memory"); /* defensive: kept */
 		return NULL;
+	}
+	s->in.off += (uint32_t)head_len;
 	req = &k->req;
 	t->fw.kept_base = NULL;
 	if (k->fh_used)
