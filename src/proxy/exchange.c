@@ -58,8 +58,14 @@
 #include "xprt.h"
 
 static void exchange_on_timer(evutil_socket_t, short, void *);
-static void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
-			size_t head_len);
+static SL_INLINE void txn_forward(struct sl_seam *s, struct sl_h1_request *req,
+				  size_t head_len);
+static void txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
+				struct sl_h1_request *req, size_t head_len);
+static void txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
+			 struct sl_h1_request *req, struct sl_fhead *h);
+static SL_INLINE int txn_filters(struct sl_seam *s, struct sl_fhead *h,
+				 size_t head_len, unsigned from);
 
 /* The request body bytes that came, checked and counted (exchange_req.c),
  * and an HTTP/2 tunnel's followed (exchange_tun.c). Returns -1 when the
@@ -99,7 +105,6 @@ txn_req_advance(struct sl_seam *s)
 }
 static void txn_choose_cluster(struct sl_seam *s,
 			       const struct sl_h1_request *req);
-static void txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr);
 
 /* ---- closing --------------------------------------------------------- */
 
@@ -193,7 +198,7 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 		t->fw.kept = NULL;
 	/* no wake of this request takes a head kept for another's */
 	t->fw.kept_base = NULL;
-	/* the filters' slots are theirs to make (txn_filters_begin) */
+	/* the filters' slots are theirs to make (sl_filters_begin) */
 	memset(t, 0, offsetof(struct sl_txn, att.fails));
 	t->request_id[0] = t->note.method[0] = t->note.path[0] =
 	    t->note.host[0] = '\0';
@@ -344,32 +349,6 @@ txn_head(struct sl_seam *s, size_t head_len, struct sl_h1_request *req,
 }
 
 /*
- * A request woken from a filter's wait (filter.h: a lease, a key set's
- * fetch, a WAF thread, a service, body bytes) takes its head again as it
- * was kept before the wait (or parses it again, when there was no memory
- * to keep it), and in.off goes past it. Returns 0, or -1 when the request
- * is gone or answered meanwhile, or the head cannot be had (the stream
- * closed).
- */
-static int
-txn_rehead(struct sl_seam *s, struct sl_txn *t, size_t head_len,
-	   struct sl_h1_request *req)
-{
-	size_t text_len;
-
-	sl_now_refresh();
-	if (s->txn != t || (t->resp_ph == SL_TXN_RESP_LOCAL))
-		return -1;
-	if (sl_exchange_unkeep(s, t, head_len, req) != 0 &&
-	    txn_head(s, head_len, req, &text_len) != 0) {
-		s->ops->close(s, "out_of_memory");
-		return -1;
-	}
-	s->in.off += (uint32_t)head_len;
-	return 0;
-}
-
-/*
  * A complete head of head_len bytes is at in.off: parse it, route it,
  * prepare the upstream head and get an upstream connection.
  */
@@ -385,7 +364,7 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	int r;
 
 	t->req_ph = SL_TXN_REQ_BODY;
-	/* the body's clock starts with the head (txn_forward starts it
+	/* the body's clock starts with the head (txn_upstream starts it
 	 * again once the route's checks are done) */
 	t->clk.last_read_ms = now_ms();
 	r = txn_head(s, head_len, &req, &text_len);
@@ -614,44 +593,34 @@ txn_up_fields(const struct sl_txn *t)
 
 /* ---- the route's filters (filter.h) ------------------------------------ */
 
-/* The request is routed: each of its route's filters that keeps a state
- * gets it made in its slot, once (txn_forward's first run: after a
- * filter's wait the filters go on from where they stood). */
-static void
-txn_filters_begin(struct sl_txn *t, const struct sl_wroute *wr)
-{
-	for (unsigned i = 0; i < wr->nfilt; i++) {
-		const struct sl_filter *f = wr->filt[i];
-		if (f->begin != NULL)
-			f->begin(t, sl_fctx(t, f));
-		else if (f->ctx_size > 16)
-			memset(sl_fctx(t, f), 0, f->ctx_size);
-		else if (f->ctx_size != 0) {
-			/* a pointer or two and a result: two stores (a slot
-			 * is 16-byte aligned and padded, filter.c) */
-			uint64_t *w = sl_fctx(t, f);
-			w[0] = w[1] = 0;
-		}
-	}
-}
-
 void
 sl_exchange_filters_woken(struct sl_txn *t)
 {
 	struct sl_seam *s = t->s;
-	struct sl_h1_request req;
+	struct sl_fhead fresh, *h;
 
-	/* the wait is over, whatever comes of it (an exchange answered
-	 * meanwhile may still read a body: its clock runs again) */
-	if (s->txn == t)
-		t->flags &= ~SL_TXN_F_HELD;
-	if (txn_rehead(s, t, t->fw.head_len, &req) != 0)
+	/* one wake a wait (a filter's event for an exchange made anew is
+	 * not its request's); the wait is over, whatever comes of it (an
+	 * exchange answered meanwhile may still read a body: its clock runs
+	 * again) */
+	if (s->txn != t || !(t->flags & SL_TXN_F_FWAIT))
 		return;
-	txn_forward(s, &req, t->fw.head_len);
+	t->flags &= ~(SL_TXN_F_HELD | SL_TXN_F_FWAIT);
+	sl_now_refresh();
+	if ((h = sl_exchange_unkeep(s, t, t->fw.head_len, &fresh)) == NULL)
+		return;
+	/* the run resumes at the filter that waited, with what those before
+	 * it found in h */
+	if (txn_filters(s, h, t->fw.head_len, t->fw.at) == 0)
+		txn_upstream(s, &s->gen->routes[t->route->index], h->req, h);
+	/* the kept head is no longer read unless the exchange (maybe
+	 * another request's by now) waits again */
+	if (t->fw.kept_base == NULL)
+		sl_exchange_kept_done(t);
 	s->ops->resume(s);
 }
 
-/* The body bytes a filter waits for are here: its filters run again, from
+/* The body bytes a filter waits for are here: the run resumes at it, from
  * the loop (not from inside the pump that read them). */
 static void
 txn_on_body(evutil_socket_t fd, short what, void *arg)
@@ -675,7 +644,7 @@ sl_exchange_body_wait(struct sl_seam *s, size_t want)
 }
 
 /* Body bytes came while a filter waits for them (SL_TXN_F_BODY_WAIT; the
- * head is kept at in.off): once there are enough, its filters run again. */
+ * head is kept at in.off): once there are enough, the run resumes at it. */
 static void
 txn_body_came(struct sl_seam *s)
 {
@@ -710,18 +679,21 @@ txn_body_limit(struct sl_seam *s, const struct sl_h1_request *req)
 
 /*
  * Runs the route's filters on the request's head (head_len bytes, in.off
- * past them). Returns 0 when the request goes on, -1 when a filter keeps
- * it (the head goes back in front of in.off, its parse kept for the wake:
- * exchange_kept.c) or answered it.
+ * past them) from the from-th (0, or where a wait stopped the run: the
+ * filters before it ran, and the route's body limit too unless the one
+ * that waited runs before it). Returns 0 when the request goes on, -1 when
+ * a filter keeps it (the head goes back in front of in.off, its parse and
+ * h kept for the wake: exchange_kept.c) or answered it.
  */
-static int
-txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
+static SL_INLINE int
+txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len,
+	    unsigned from)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-	int limited = 0;
+	int limited = from > 0 && wr->filt[from]->phase != SL_FPHASE_ACCESS;
 
-	for (unsigned i = 0; i < wr->nfilt; i++) {
+	for (unsigned i = from; i < wr->nfilt; i++) {
 		const struct sl_filter *f = wr->filt[i];
 		int r;
 
@@ -735,15 +707,24 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 			continue;
 		if (r == SL_FILTER_WAIT) {
 			/* the head stays in `in` (a compaction keeps it at
-			 * in.off), its parse kept; the body's clock stops
-			 * unless the filter waits for the body itself */
+			 * in.off), its parse and h kept; the body's clock
+			 * stops unless the filter waits for the body itself.
+			 * The wake resumes the run at this filter. */
 			t->fw.head_len = (uint32_t)head_len;
+			t->fw.at = (uint8_t)i;
 			s->in.off -= (uint32_t)head_len;
-			sl_exchange_keep(s, t, h->req);
-			if (!(t->flags & SL_TXN_F_BODY_WAIT)) {
-				t->flags |= SL_TXN_F_HELD;
-				t->fw.at = (uint8_t)i;
+			if (sl_exchange_keep(s, t, h) != 0) {
+				/* no memory to keep it: answered, and the
+				 * filter's wake finds no wait (its end lets
+				 * go of what it holds) */
+				s->in.off += (uint32_t)head_len;
+				t->flags &= ~SL_TXN_F_BODY_WAIT;
+				sl_exchange_local(s, 503, "out_of_memory", 0);
+				return -1;
 			}
+			t->flags |= SL_TXN_F_FWAIT;
+			if (!(t->flags & SL_TXN_F_BODY_WAIT))
+				t->flags |= SL_TXN_F_HELD;
 		} else if (r == SL_FILTER_ANSWER && txn_req_advance(s) != -1 &&
 			   s->txn == t)
 			f->answer(s);
@@ -759,33 +740,41 @@ txn_filters(struct sl_seam *s, struct sl_fhead *h, size_t head_len)
 	return 0;
 }
 
+/* A route without filters' fhead: empty, never written (txn_upstream
+ * writes one only for filters). */
+static const struct sl_fhead txn_no_fhead;
+
 /*
- * The request passed its route's checks: its cluster, its upstream head,
- * a mirror copy, and the first upstream attempt.
+ * The request is routed: its route's filters run on it (a wait resumes
+ * them at sl_exchange_filters_woken), then it goes upstream. Inline in its
+ * one caller: a request of a route without filters costs one call, to
+ * txn_upstream, and no struct sl_fhead (5 KiB of stack).
  */
-static void
+static SL_INLINE void
 txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 {
-	struct sl_worker *w = s->w;
-	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_txn *t = s->txn;
 	const struct sl_wroute *wr = &s->gen->routes[t->route->index];
-	char ip[64];
-	struct sl_fwd fwd;
-	struct sl_hdr_vars vars;
-	struct sl_fhead h;
-	uint32_t tp_at = 0;
-	size_t cap_max;
-	long n;
 
-	/* the route's filters' operations, and the state of those that keep
-	 * one, made on the request's first run (t->fops is 0 until then; a
-	 * wait runs this again, and a route without filters pays one test) */
-	if (t->fops != wr->fops) {
-		t->fops = wr->fops;
-		if (wr->fops & SL_FOP_BEGIN)
-			txn_filters_begin(t, wr);
-	}
+	/* the route's filters' operations (a route without filters pays one
+	 * test) */
+	if ((t->fops = wr->fops) != 0)
+		txn_forward_filters(s, wr, req, head_len);
+	else if (txn_body_limit(s, req) == 0)
+		txn_upstream(s, wr, req, (struct sl_fhead *)&txn_no_fhead);
+}
+
+/* txn_forward, for a route with filters: the state of those that keep
+ * one, and the run's struct sl_fhead when they see the request's head. */
+static void
+txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
+		    struct sl_h1_request *req, size_t head_len)
+{
+	struct sl_txn *t = s->txn;
+	struct sl_fhead h;
+
+	if (wr->fops & SL_FOP_BEGIN)
+		sl_filters_begin(t, wr);
 	/* the route's filters: who the caller is, what the rules say,
 	 * before anything of the request goes on or takes a tunnel's place
 	 * (doc/auth.md) */
@@ -794,12 +783,36 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	if (wr->fops & SL_FOP_REQ_HEAD) {
 		h.req = req;
 		h.jwt = NULL;
-		if (txn_filters(s, &h, head_len) != 0)
+		if (txn_filters(s, &h, head_len, 0) != 0)
 			return;
 	} else if (txn_body_limit(s, req) != 0)
 		return;
-	fwd.extra = h.extra;
-	fwd.extra_lens = h.extra != NULL ? h.extra->drop_lens : 0;
+	txn_upstream(s, wr, req, &h);
+}
+
+/*
+ * The request passed its route's checks (wr: its route's; h: what its
+ * filters found for the head sent upstream, txn_no_fhead without filters),
+ * once: its cluster, its upstream head, a mirror copy, and the first
+ * upstream attempt.
+ */
+static void
+txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
+	     struct sl_h1_request *req, struct sl_fhead *h)
+{
+	struct sl_worker *w = s->w;
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_txn *t = s->txn;
+	char ip[64];
+	struct sl_fwd fwd;
+	struct sl_hdr_vars vars;
+	uint32_t tp_at = 0;
+	size_t cap_max;
+	long n;
+	int block;
+
+	fwd.extra = h->extra;
+	fwd.extra_lens = fwd.extra != NULL ? fwd.extra->drop_lens : 0;
 	if ((t->route->upgrade != NULL || (s->flags & SL_SEAM_F_XCONNECT)) &&
 	    txn_upgrade(s, req) == -1)
 		return;
@@ -843,17 +856,18 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	    sl_exchange_rules(s, 1, &vars, &fwd.vars, fwd.client_ip, ip);
 	/* a filter's mark (a trace's traceparent, rewritten for each
 	 * attempt): where it goes */
-	fwd.mark = h.mark;
+	fwd.mark = h->mark;
 	fwd.mark_at = &tp_at;
 	/* a head that does not fit gets a buffer twice as large, up to the
 	 * buffer a head of max_header_bytes had (the first power of two at
 	 * or past it, as the doubling reaches; twice that for a block,
 	 * which takes a few bytes a field more than its text) */
+	block = txn_up_fields(t); /* the upgrade is known (txn_upgrade) */
 	cap_max =
 	    SL_MAX(sl_exchange_head_cap(s), (size_t)1 << SL_BUF_MIN_SHIFT) *
-	    (txn_up_fields(t) ? 2 : 1);
+	    (block ? 2 : 1);
 	for (;;) {
-		if (txn_up_fields(t))
+		if (block)
 			n = sl_h1_block_request_head(t->uphead.data,
 						     t->uphead.cap, req, &fwd);
 		else
@@ -872,19 +886,19 @@ txn_forward(struct sl_seam *s, struct sl_h1_request *req, size_t head_len)
 	t->uphead.len = (uint32_t)n;
 	/* a body of pieces to a peer of text goes chunked (the head says
 	 * so: sl_h1_write_request_head) */
-	if (req->body == SL_H1_BODY_STREAM && !txn_up_fields(t) &&
+	if (req->body == SL_H1_BODY_STREAM && !block &&
 	    (t->req.ck = calloc(1, sizeof(*t->req.ck))) == NULL) {
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return;
 	}
 	/* the filters see the head as it goes (a trace notes its mark, a
-	 * mirror copies it) */
+	 * mirror copies it; h is theirs: txn_forward) */
 	if (wr->fops & SL_FOP_UP_HEAD) {
-		h.req = req;
-		h.mark_at = tp_at;
+		h->req = req;
+		h->mark_at = tp_at;
 		for (unsigned i = 0; i < wr->nfilt; i++)
 			if (wr->filt[i]->up_head != NULL)
-				wr->filt[i]->up_head(s, &h);
+				wr->filt[i]->up_head(s, h);
 	}
 	/* a request without a body is all in uphead now: an empty head
 	 * buffer goes back to the pool while the exchange lasts (req's

@@ -372,11 +372,8 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 	uint8_t digest[32];
 	const char *tok = NULL;
 	size_t len = 0;
-	int r, again = (s->txn->flags & SL_TXN_F_AUTH_OK) != 0;
+	int r;
 
-	/* checked again after a wait for the external check: counted once,
-	 * and the log's auth says what the last check said */
-	s->txn->flags &= ~SL_TXN_F_AUTH_OK;
 	if (p == NULL) {
 		/* a load that failed leaves no such route: defensive */
 		sl_exchange_local(s, 503, "auth_unavailable", 0);
@@ -411,9 +408,7 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 		memcpy(ce->digest, digest, 32);
 		ce->ks_id = ks->id;
 	}
-	if (!again)
-		SL_STAT_INC(
-		    s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
+	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
 	s->txn->flags |= SL_TXN_F_AUTH_OK; /* the access log says so */
 	/* the client's own fields of the claims' names never go up, nor
 	 * the token when the route keeps it (added to what filters before

@@ -852,9 +852,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	size_t len;
 
 	if (ea != NULL && ea->phase == EA_DONE)
-		return apply(s, x, ea, fx);
-	if (ea != NULL && ea->phase == EA_ASKING)
-		return SL_FILTER_WAIT; /* woken by another: still asking */
+		return apply(s, x, ea, fx); /* woken by the decision */
 	if (ea == NULL) {
 		if ((ea = spare) != NULL)
 			spare = NULL;

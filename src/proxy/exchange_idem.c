@@ -278,16 +278,12 @@ idem_check(struct sl_seam *s, const struct sl_h1_request *req,
 	uint8_t fp[SL_IDEM_HASH];
 	int n, whole = 1, r;
 
-	if (ip != NULL && ip->phase == IP_STORE)
-		return 1; /* woken for another reason: still waiting */
+	/* woken: by the store's word, by the poll of a key in flight
+	 * elsewhere, or by the body (IP_BODY, below) */
 	if (ip != NULL && ip->phase == IP_STORE_DONE)
 		return sl_exchange_idem_verdict(s, ip, ip->sres);
 	if (ip != NULL && ip->phase == IP_WAIT)
-		return event_pending(&ip->ev, EV_TIMEOUT, NULL)
-			   ? 1 /* woken for another reason: still waiting */
-			   : look(s, ip);
-	if (ip != NULL && ip->phase >= IP_HELD)
-		return ip->ans != ANS_NONE ? 2 : 0; /* decided already */
+		return look(s, ip);
 	if (!(ic->methods & (1u << req->method_id)))
 		return 0;
 	/* a gRPC call's answer ends in trailers (grpc-status), which the

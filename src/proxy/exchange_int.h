@@ -293,10 +293,11 @@ struct sl_txn_fwait {
 	uint32_t head_len;  /* HELD, BODY_WAIT: the head, kept at in.off
 			       while a filter waits */
 	uint32_t body_want; /* BODY_WAIT: the body's bytes it waits for */
-	uint8_t at;	    /* HELD: the waiting filter's place in its
-			       route's list */
-	/* the head as parsed before the wait, taken back at the wake
-	 * rather than parsed again (exchange_kept.c); kept from one
+	uint8_t at;	    /* FWAIT: the waiting filter's place in its
+			       route's list, where the run resumes */
+	/* the head as parsed before the wait, and what the filters before
+	 * the waiting one put in the run's struct sl_fhead, which the
+	 * resumed run takes in place (exchange_kept.c); kept from one
 	 * request to the next on the free list, NULL until a first wait */
 	struct sl_txn_kept *kept;
 	/* the head's text as it was kept, NULL: nothing kept for this
@@ -487,6 +488,10 @@ sl_fctx(const struct sl_txn *t, const struct sl_filter *f)
 		    mask it as any value a client chose) */
 /* a filter has fields for the access log line (filter.h: log_fields) */
 #define SL_TXN_F_LOGF 0x1000000
+/* a filter waits (HELD or BODY_WAIT, or the bytes it waited for came and
+ * its wake is due): the route's filters resume at fw.at, once, at its
+ * wake (sl_exchange_filters_woken) */
+#define SL_TXN_F_FWAIT 0x2000000
 #define SL_TXN_F_AUTH_MASK                                                     \
 	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
@@ -540,30 +545,44 @@ sl_exchange_split_weights(struct sl_seam *s, const struct sl_conf_route *r)
 
 /* ---- exchange.c: the core --------------------------------------------- */
 
+/* t is routed to wr's route: each of its filters that keeps a state gets
+ * it made in its slot, once (fslot.c; after a wait the run resumes, and
+ * the states stand). */
+void sl_filters_begin(struct sl_txn *t, const struct sl_wroute *wr);
+
 /* A filter that waited (it said SL_FILTER_WAIT) may go on: the request's
- * head is taken again, and its route's filters run from the first (each
- * knows where it stands), then the request as they say. */
+ * head and the filters' struct sl_fhead are taken back as they were kept,
+ * the route's filters resume at the one that waited (those before it do
+ * not run again), then the request goes as they say. Once a wait: a wake
+ * of an exchange no filter keeps (SL_TXN_F_FWAIT) does nothing. */
 void sl_exchange_filters_woken(struct sl_txn *t);
 
 /* A filter wants the body's first want bytes before it decides: 1 when
  * they are here (or all there will be), 0 when it is to wait for them (it
- * says SL_FILTER_WAIT; the filters run again once they are here). */
+ * says SL_FILTER_WAIT; the run resumes at it once they are here). */
 int sl_exchange_body_wait(struct sl_seam *s, size_t want);
 
 /* Frees s's exchange, if any: its events, buffers, queue place and
  * upstream connection (not reused); s->txn is NULL then. */
 void sl_exchange_free(struct sl_seam *s);
 
-/* A filter's wait (exchange.c, txn_filters): keeps req, whose head is at
- * in.off, for the wake; with no memory for it nothing is kept, and the
- * wake parses the head again. */
-void sl_exchange_keep(struct sl_seam *s, struct sl_txn *t,
-		      const struct sl_h1_request *req);
-/* The wake: the head kept into req (its fields in the worker's array,
- * its pointers where the text of head_len bytes at in.off now is).
- * Returns 0, or -1 when nothing was kept. */
-int sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
-		       struct sl_h1_request *req);
+/* A filter's wait (exchange.c, txn_filters): keeps h for the wake, its
+ * request (whose head is at in.off) and what the filters before the
+ * waiting one put in it (fields, a mark, a verified token); a run resumed
+ * from what was kept keeps it in place. Returns 0, or -1 when there is no
+ * memory for it (the request is then to be answered). */
+int sl_exchange_keep(struct sl_seam *s, struct sl_txn *t, struct sl_fhead *h);
+/* The wake of s's exchange t: the run's struct sl_fhead as it was kept, in
+ * t (or fresh, in *fresh, when the filters before the waiting one put
+ * nothing in it), its request's pointers where the text of head_len bytes
+ * at in.off now is, and in.off past it. Valid until the next request's
+ * wait. NULL when t was answered meanwhile (or nothing was kept: s is
+ * closed). */
+struct sl_fhead *sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t,
+				    size_t head_len, struct sl_fhead *fresh);
+/* The resumed request went on: a block grown by a head of many fields is
+ * not kept for the next request. */
+void sl_exchange_kept_done(struct sl_txn *t);
 /* What t keeps from one request to the next, at its free (worker's end).
  */
 void sl_exchange_keep_free(struct sl_txn *t);

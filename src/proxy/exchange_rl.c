@@ -15,7 +15,6 @@ enum {
 	RL_NEW = 0,	/* not checked yet */
 	RL_WAITING,	/* its lease is asked for */
 	RL_WOKEN,	/* its lease came (or failed): woke_* say */
-	RL_PASSED,	/* every limit let it through */
 	RL_LIMITED,	/* refused: 429 */
 	RL_UNAVAILABLE, /* a store is out, on_store_error deny: 503 */
 };
@@ -76,10 +75,6 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 	int r;
 
 	switch (rlc(t)->st) {
-	case RL_PASSED:
-		return SL_FILTER_GO; /* a later filter waited */
-	case RL_WAITING:
-		return SL_FILTER_WAIT; /* woken by another: still waiting */
 	case RL_WOKEN:
 		r = sl_rlcheck_resume(rlc(t), rlc(t)->woke_verdict,
 				      rlc(t)->woke_us, s->w, s->gen->conf,
@@ -91,7 +86,6 @@ rl_head(struct sl_seam *s, struct sl_fhead *h)
 	}
 	switch (r) {
 	case SL_RLC_PASS:
-		rlc(t)->st = RL_PASSED;
 		return SL_FILTER_GO;
 	case SL_RLC_WAIT:
 		rlc(t)->st = RL_WAITING;

@@ -49,9 +49,8 @@
 enum wf_phase {
 	WF_BODY = 1, /* waiting for the body's first bytes */
 	WF_RUNNING,  /* a WAF thread has the job */
-	WF_DONE,     /* the verdict is in (or the failure) */
-	WF_APPLIED,  /* and applied: a later wait (an external check's)
-			wakes the request past it */
+	WF_DONE,     /* the verdict is in (or the failure); once applied,
+			its job is gone */
 };
 enum wf_verdict {
 	WV_PASS = 0,
@@ -573,7 +572,6 @@ apply(struct sl_seam *s, struct sl_txwaf *tw)
 {
 	int r = apply_verdict(s, tw);
 
-	tw->phase = WF_APPLIED;
 	if (tw->job != NULL) {
 		job_free(tw->job);
 		tw->job = NULL;
@@ -866,12 +864,8 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	size_t blen = 0;
 	enum sl_wafcheck_limit lim;
 
-	if (tw != NULL && tw->phase == WF_APPLIED)
-		return 0;
 	if (tw != NULL && tw->phase == WF_DONE)
-		return apply(s, tw);
-	if (tw != NULL && tw->phase == WF_RUNNING)
-		return SL_FILTER_WAIT; /* woken by another: still running */
+		return apply(s, tw); /* woken by its verdict */
 	if (tw == NULL) {
 		struct sl_wproxy *wp = sl_wproxy(s->w);
 		uint64_t now = sl_now_ms() * 1000000u;
@@ -930,7 +924,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 			/* malformed framing: answered as the exchange would,
 			 * before any of it goes on half-read */
 			free(copy);
-			tw->phase = WF_APPLIED;
+			tw->phase = WF_DONE;
 			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
 			return -1;
 		}

@@ -41,18 +41,26 @@ enum sl_fverdict {
 				    (sl_exchange_body_wait), or for something
 				    of its own (a lease, a key set, a thread,
 				    a service), after which it calls
-				    sl_exchange_filters_woken. The exchange
-				    keeps the head meanwhile, and runs the
-				    route's filters again from the first:
-				    each must know where it stands */
+				    sl_exchange_filters_woken, once. The
+				    exchange keeps the head and the run's
+				    struct sl_fhead meanwhile, and resumes
+				    the run at this filter: its req_head is
+				    called again (it knows from its own
+				    state what it waited for), the filters
+				    before it never are, and those after it
+				    see what they put in the fhead */
 	SL_FILTER_ANSWER = 2	 /* sluice answers it: what is here of its
 				    body is read first (so that the
 				    connection is kept), then the filter's
 				    answer() gives the answer */
 };
 
-/* What the request-head filters of one run share, on its stack: the
- * request's head, and what they found for the head sent upstream. */
+/* What the request-head filters of one run share: the request's head, and
+ * what they found for the head sent upstream. On the run's stack until a
+ * filter waits; then kept in the exchange (exchange_kept.c), where the
+ * resumed run finds it as it was: a pointer into it (a value of extra's
+ * in jbuf) stays good, a value a filter adds that points elsewhere must
+ * last until the head is written (its state, the configuration). */
 struct sl_fhead {
 	struct sl_h1_request *req;
 	/* fields to set in, or drop from, the head sent upstream (a
@@ -232,8 +240,8 @@ struct sl_filter {
 	int (*used)(const struct sl_conf_route *r);
 	/* The request's head, once it is routed (the listener's allow and
 	 * deny let it through; a route's are a filter of its own), in the
-	 * filters' order, again from the first after any wait: an enum
-	 * sl_fverdict. */
+	 * filters' order, once each; again for the filter that waited, at
+	 * its wake (SL_FILTER_WAIT): an enum sl_fverdict. */
 	int (*req_head)(struct sl_seam *s, struct sl_fhead *h);
 	/* Gives the answer req_head decided (it said SL_FILTER_ANSWER). */
 	void (*answer)(struct sl_seam *s);

@@ -41,14 +41,15 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 
 # The configuration fuzzer (tests/fuzz/fuzz_conf.c) needs the loader
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
-# conf_hosts.c, conf_mods.c (the module table), conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints),
-# conf_yaml.c, conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and
-# pan.c: built here without HAVE_MODSECURITY, so waf.c's stubs refuse a
-# route's rules; conf_compress.c with coding.c and zstream.c, built
-# without the compressors' libraries, whose absence -t reports;
-# conf_idem.c; route.c, route_index.c, balance.c and h1_parse.c for the
-# routes' index), libyaml and libcrypto (the file's SHA-256); it is built
-# only when its driver exists.
+# conf_hosts.c, conf_mods.c (the module table), conf_mirror.c,
+# conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints), conf_yaml.c,
+# conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and pan.c: built
+# here without HAVE_MODSECURITY, so waf.c's stubs refuse a route's rules;
+# conf_compress.c with coding.c and zstream.c, built without the
+# compressors' libraries, whose absence -t reports; conf_idem.c with
+# idem.c (the local store's figures); route.c, route_index.c, balance.c
+# and h1_parse.c for the routes' index), libyaml and libcrypto (the
+# file's SHA-256); it is built only when its driver exists.
 # Override CONF_SRCS or CONF_LIBS if the loader grows other dependencies.
 CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/conf_yaml.c \
 	$(top_srcdir)/src/conf/conf_yaml_err.c \
@@ -69,6 +70,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/edge/ratelimit.c $(top_srcdir)/src/net/dnsmsg.c \
 	$(top_srcdir)/src/conf/conf_compress.c $(top_srcdir)/src/http/coding.c \
 	$(top_srcdir)/src/core/zstream.c $(top_srcdir)/src/conf/conf_idem.c \
+	$(top_srcdir)/src/edge/idem.c \
 	$(top_srcdir)/src/core/log.c)
 CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
