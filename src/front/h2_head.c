@@ -122,8 +122,10 @@ body_cap(const struct sl_h2stream *st)
 	return head_cap(st) + 2 * l->buffer_bytes + 2 * st->h->win_stream;
 }
 
+/* scratch_put when the scratch buffer is missing or short: taken or
+ * grown. Returns 0, or -1 (no memory). */
 static int
-scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+scratch_reserve_slow(struct sl_h2conn *h, size_t n)
 {
 	struct sl_buf *b = &h->scratch;
 	struct sl_worker *w = h->c->s.w;
@@ -134,8 +136,31 @@ scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
 	    sl_buf_grow(&w->bufs, b,
 			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
 		return -1;
+	return 0;
+}
+
+/* A pseudo-field's value (or a cookie crumb) kept in the block's scratch
+ * until the request line is written; *off is where. Inline, a short
+ * value copied by a loop: each of a request's pseudo-fields went through
+ * a call to the buffer pool and one to memcpy (doc/performance.md, "Issue
+ * 79, session 51"). */
+static inline int
+scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+{
+	struct sl_buf *b = &h->scratch;
+
+	if ((b->data == NULL || sl_buf_space(b) < n) &&
+	    scratch_reserve_slow(h, n) == -1)
+		return -1;
 	*off = b->len;
-	memcpy(b->data + b->len, p, n);
+	if (n <= 32) {
+		const char *src = p;
+		char *dst = b->data + b->len;
+
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	} else
+		memcpy(b->data + b->len, p, n);
 	b->len += (uint32_t)n;
 	return 0;
 }
@@ -311,6 +336,14 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		if (bit == PS_PROTOCOL && !h->connect_proto)
 			return malformed(st, ":protocol without extended "
 					     "CONNECT");
+		if (bit == PS_SCHEME) {
+			/* the connection says http or https; nothing reads
+			 * its value again: no copy */
+			if ((valuelen == 4 && memcmp(v, "http", 4) == 0) ||
+			    (valuelen == 5 && memcmp(v, "https", 5) == 0))
+				h->pseudo |= PS_HTTP;
+			return 0;
+		}
 		if (scratch_put(h, v, valuelen, &off) == -1)
 			return -1;
 		switch (bit) {
@@ -331,15 +364,9 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 			h->a_len = (uint32_t)valuelen;
 			st->f |= S_AUTHORITY;
 			break;
-		case PS_PROTOCOL:
+		default: /* PS_PROTOCOL */
 			h->pr_off = off;
 			h->pr_len = (uint32_t)valuelen;
-			break;
-		default:
-			/* :scheme: the connection says http or https */
-			if ((valuelen == 4 && memcmp(v, "http", 4) == 0) ||
-			    (valuelen == 5 && memcmp(v, "https", 5) == 0))
-				h->pseudo |= PS_HTTP;
 			break;
 		}
 		return 0;
