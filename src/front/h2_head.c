@@ -698,31 +698,46 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 	return sl_hpack_enc_field(out, room, ln, nl, v, vl, 0);
 }
 
+/* The most a head block's HPACK takes: its bytes bound its fields', and
+ * each field's encoding adds at most 12 (SL_HPACK_ENC_MAX). */
+size_t
+h2_resp_head_max(const struct sl_hblk *b)
+{
+	return (size_t)b->len + 12 * ((size_t)b->nfields + 1) + 16;
+}
+
 /*
- * A head block's fields (hblock.h) after its :status, HPACK-encoded into
- * the worker's block; a block of status 0 (trailers) has none. The
- * exchange (or h2up.c's checks, for trailers) left out the connection's
- * fields already. Returns the block's bytes, or -1 (no memory).
+ * A head block's fields (hblock.h) after its :status, HPACK-encoded at out
+ * (h2_resp_head_max(b) bytes); a block of status 0 (trailers) has none.
+ * The exchange (or h2up.c's checks, for trailers) left out the
+ * connection's fields already. Returns the block's bytes.
  */
+size_t
+h2_resp_head_enc_at(struct sl_h2stream *st, uint8_t *out, const char *block,
+		    const struct sl_hblk *b)
+{
+	struct h2_worker *hw = st->s.w->h2;
+	size_t room = h2_resp_head_max(b);
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, at, k = 0;
+
+	at = b->status != 0 ? sl_hpack_enc_status(out, b->status) : 0;
+	sl_hblk_first(&it, block);
+	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
+		at += enc_field(hw, out + at, room - at, n, nl, v, vl);
+	return at;
+}
+
+/* h2_resp_head_enc_at into the worker's block (for a block that needs
+ * CONTINUATIONs). Returns the block's bytes, or -1 (no memory). */
 long
 h2_resp_head_enc(struct sl_h2stream *st, const char *block,
 		 const struct sl_hblk *b)
 {
-	struct h2_worker *hw = st->s.w->h2;
-	struct sl_hblk_it it;
-	const char *n, *v;
-	size_t nl, vl, at, k = 0;
 	uint8_t *out;
 
-	/* the block's bytes bound its fields', and each field's encoding
-	 * adds at most 12 (SL_HPACK_ENC_MAX) */
-	if ((out = enc_room(st->s.w, (size_t)b->len +
-					 12 * ((size_t)b->nfields + 1) + 16)) ==
-	    NULL)
+	if ((out = enc_room(st->s.w, h2_resp_head_max(b))) == NULL)
 		return -1;
-	at = b->status != 0 ? sl_hpack_enc_status(out, b->status) : 0;
-	sl_hblk_first(&it, block);
-	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
-		at += enc_field(hw, out + at, hw->enc_cap - at, n, nl, v, vl);
-	return (long)at;
+	return (long)h2_resp_head_enc_at(st, out, block, b);
 }
