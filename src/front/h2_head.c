@@ -81,6 +81,32 @@ in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
 	return 0;
 }
 
+/* n bytes from s to d: up to 16 in two loads and two stores that may
+ * overlap, more by memcpy (the values of pseudo-fields are short). */
+static inline void
+copy_short(char *d, const char *s, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else
+		memcpy(d, s, n);
+}
+
 /* A field of the request head: a record of the block at `in`'s start
  * (hblock.h), counted with the size its line would have as text
  * ("name: value" CRLF), which the head's limits hold. */
@@ -122,8 +148,10 @@ body_cap(const struct sl_h2stream *st)
 	return head_cap(st) + 2 * l->buffer_bytes + 2 * st->h->win_stream;
 }
 
+/* scratch_put when the scratch buffer is missing or short: taken or
+ * grown. Returns 0, or -1 (no memory). */
 static int
-scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+scratch_reserve_slow(struct sl_h2conn *h, size_t n)
 {
 	struct sl_buf *b = &h->scratch;
 	struct sl_worker *w = h->c->s.w;
@@ -134,8 +162,24 @@ scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
 	    sl_buf_grow(&w->bufs, b,
 			SL_MAX((size_t)b->len + n, (size_t)b->cap * 2)) == -1)
 		return -1;
+	return 0;
+}
+
+/* A pseudo-field's value (or a cookie crumb) kept in the block's scratch
+ * until the request line is written; *off is where. Inline, a short
+ * value copied without a call: each of a request's pseudo-fields went
+ * through a call to the buffer pool and one to memcpy (doc/performance.md,
+ * "Issue 79, session 51"). */
+static inline int
+scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
+{
+	struct sl_buf *b = &h->scratch;
+
+	if ((b->data == NULL || sl_buf_space(b) < n) &&
+	    scratch_reserve_slow(h, n) == -1)
+		return -1;
 	*off = b->len;
-	memcpy(b->data + b->len, p, n);
+	copy_short(b->data + b->len, p, n);
 	b->len += (uint32_t)n;
 	return 0;
 }
@@ -311,6 +355,14 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 		if (bit == PS_PROTOCOL && !h->connect_proto)
 			return malformed(st, ":protocol without extended "
 					     "CONNECT");
+		if (bit == PS_SCHEME) {
+			/* the connection says http or https; nothing reads
+			 * its value again: no copy */
+			if ((valuelen == 4 && memcmp(v, "http", 4) == 0) ||
+			    (valuelen == 5 && memcmp(v, "https", 5) == 0))
+				h->pseudo |= PS_HTTP;
+			return 0;
+		}
 		if (scratch_put(h, v, valuelen, &off) == -1)
 			return -1;
 		switch (bit) {
@@ -331,15 +383,9 @@ head_field(struct sl_h2stream *st, const char *n, size_t namelen, const char *v,
 			h->a_len = (uint32_t)valuelen;
 			st->f |= S_AUTHORITY;
 			break;
-		case PS_PROTOCOL:
+		default: /* PS_PROTOCOL */
 			h->pr_off = off;
 			h->pr_len = (uint32_t)valuelen;
-			break;
-		default:
-			/* :scheme: the connection says http or https */
-			if ((valuelen == 4 && memcmp(v, "http", 4) == 0) ||
-			    (valuelen == 5 && memcmp(v, "https", 5) == 0))
-				h->pseudo |= PS_HTTP;
 			break;
 		}
 		return 0;
@@ -671,31 +717,46 @@ enc_field(struct h2_worker *hw, uint8_t *out, size_t room, const char *n,
 	return sl_hpack_enc_field(out, room, ln, nl, v, vl, 0);
 }
 
+/* The most a head block's HPACK takes: its bytes bound its fields', and
+ * each field's encoding adds at most 12 (SL_HPACK_ENC_MAX). */
+size_t
+h2_resp_head_max(const struct sl_hblk *b)
+{
+	return (size_t)b->len + 12 * ((size_t)b->nfields + 1) + 16;
+}
+
 /*
- * A head block's fields (hblock.h) after its :status, HPACK-encoded into
- * the worker's block; a block of status 0 (trailers) has none. The
- * exchange (or h2up.c's checks, for trailers) left out the connection's
- * fields already. Returns the block's bytes, or -1 (no memory).
+ * A head block's fields (hblock.h) after its :status, HPACK-encoded at out
+ * (h2_resp_head_max(b) bytes); a block of status 0 (trailers) has none.
+ * The exchange (or h2up.c's checks, for trailers) left out the
+ * connection's fields already. Returns the block's bytes.
  */
+size_t
+h2_resp_head_enc_at(struct sl_h2stream *st, uint8_t *out, const char *block,
+		    const struct sl_hblk *b)
+{
+	struct h2_worker *hw = st->s.w->h2;
+	size_t room = h2_resp_head_max(b);
+	struct sl_hblk_it it;
+	const char *n, *v;
+	size_t nl, vl, at, k = 0;
+
+	at = b->status != 0 ? sl_hpack_enc_status(out, b->status) : 0;
+	sl_hblk_first(&it, block);
+	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
+		at += enc_field(hw, out + at, room - at, n, nl, v, vl);
+	return at;
+}
+
+/* h2_resp_head_enc_at into the worker's block (for a block that needs
+ * CONTINUATIONs). Returns the block's bytes, or -1 (no memory). */
 long
 h2_resp_head_enc(struct sl_h2stream *st, const char *block,
 		 const struct sl_hblk *b)
 {
-	struct h2_worker *hw = st->s.w->h2;
-	struct sl_hblk_it it;
-	const char *n, *v;
-	size_t nl, vl, at, k = 0;
 	uint8_t *out;
 
-	/* the block's bytes bound its fields', and each field's encoding
-	 * adds at most 12 (SL_HPACK_ENC_MAX) */
-	if ((out = enc_room(st->s.w, (size_t)b->len +
-					 12 * ((size_t)b->nfields + 1) + 16)) ==
-	    NULL)
+	if ((out = enc_room(st->s.w, h2_resp_head_max(b))) == NULL)
 		return -1;
-	at = b->status != 0 ? sl_hpack_enc_status(out, b->status) : 0;
-	sl_hblk_first(&it, block);
-	while (k++ < b->nfields && sl_hblk_next(&it, &n, &nl, &v, &vl))
-		at += enc_field(hw, out + at, hw->enc_cap - at, n, nl, v, vl);
-	return (long)at;
+	return (long)h2_resp_head_enc_at(st, out, block, b);
 }

@@ -441,6 +441,11 @@ int h2_op_head(struct sl_seam *s, struct sl_h1_request *req,
  * bytes, or -1 (no memory). */
 long h2_resp_head_enc(struct sl_h2stream *st, const char *block,
 		      const struct sl_hblk *b);
+/* The same at out, which has room for h2_resp_head_max(b) bytes (the
+ * write buffer, behind its frame's header): the block's bytes. */
+size_t h2_resp_head_max(const struct sl_hblk *b);
+size_t h2_resp_head_enc_at(struct sl_h2stream *st, uint8_t *out,
+			   const char *block, const struct sl_hblk *b);
 
 /* ---- h2_out.c: output framing, the write buffer, flow control ---------- */
 

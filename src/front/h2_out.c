@@ -96,6 +96,41 @@ h2_op_send_room(struct sl_seam *s)
 /* ---- the response: HEADERS, DATA and trailers ------------------------ */
 
 /*
+ * A response head block (or the trailers, a block of status 0) as
+ * HEADERS, END_STREAM with end. One that fits a frame is HPACK-encoded
+ * straight into the write buffer behind its frame's header, and the room
+ * it did not use given back: no copy from the worker's block (about 110
+ * instructions an answer, doc/performance.md "Issue 79, session 51");
+ * a larger one goes through the worker's block and CONTINUATIONs.
+ * Returns 0, or -1 (no memory, or the connection failed).
+ */
+static int
+send_head_block(struct sl_h2stream *st, const char *block,
+		const struct sl_hblk *b, int end)
+{
+	struct sl_h2conn *h = st->h;
+	size_t max = h2_resp_head_max(b), k;
+	uint8_t *frame;
+	long n;
+
+	if (h->h2c.failed)
+		return -1;
+	/* no room: the way of the worker's block, whose frame then finds
+	 * none either and fails the connection (h2conn.c's out) */
+	if (max > h->h2c.peer_max_frame ||
+	    (frame = h2_out_room(h, SL_H2F_HEADER_LEN + max)) == NULL) {
+		if ((n = h2_resp_head_enc(st, block, b)) < 0)
+			return -1;
+		return sl_h2c_send_headers(&h->h2c, &st->hs, h2w(st->s.w)->enc,
+					   (size_t)n, end);
+	}
+	k = h2_resp_head_enc_at(st, frame + SL_H2F_HEADER_LEN, block, b);
+	/* the room is the write buffer's last bytes: the rest goes back */
+	h->wbuf.len -= (uint32_t)(max - k);
+	return sl_h2c_send_headers_placed(&h->h2c, &st->hs, frame, k, end);
+}
+
+/*
  * Turns the head blocks (hblock.h) at the front of the exchange's output
  * into HEADERS: interim (1xx) ones, then the final one with its body's
  * framing. Returns 0, or -1 with *why set (static) when the stream must be
@@ -104,14 +139,12 @@ h2_op_send_room(struct sl_seam *s)
 int
 h2_resp_heads(struct sl_h2stream *st, const char **why)
 {
-	struct sl_h2conn *h = st->h;
 	struct sl_seam *s = &st->s;
 
 	while (!(st->f & S_HEAD_OUT) && s->txn != NULL) {
 		struct iovec iov[SL_EXCHANGE_IOV];
 		struct sl_hblk b;
 		int hints, end = 0;
-		long k;
 
 		if (sl_exchange_output(s, iov, &hints) == 0)
 			return 0;
@@ -121,8 +154,7 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 			return -1;
 		}
 		sl_hblk_head(iov[0].iov_base, &b);
-		if (b.len < sizeof(b) || b.len > iov[0].iov_len ||
-		    (k = h2_resp_head_enc(st, iov[0].iov_base, &b)) < 0) {
+		if (b.len < sizeof(b) || b.len > iov[0].iov_len) {
 			*why = "http2_bad_response_head";
 			return -1;
 		}
@@ -145,8 +177,7 @@ h2_resp_heads(struct sl_h2stream *st, const char **why)
 			st->f |= S_HEAD_OUT;
 		}
 		if ((st->f & (S_NG_CLOSED | S_OUT_END)) ||
-		    sl_h2c_send_headers(&h->h2c, &st->hs, h2w(st->s.w)->enc,
-					(size_t)k, end) != 0) {
+		    send_head_block(st, iov[0].iov_base, &b, end) != 0) {
 			*why = "http2_submit_failed";
 			return -1;
 		}
@@ -164,18 +195,14 @@ static int
 resp_trailers(struct sl_h2stream *st)
 {
 	struct sl_hblk b;
-	long n;
 
 	if (st->trl_block == NULL)
 		return 0;
 	sl_hblk_head(st->trl_block, &b);
-	n = h2_resp_head_enc(st, st->trl_block, &b);
-	if (n <= 0)
-		return n;
-	return sl_h2c_send_headers(&st->h->h2c, &st->hs, h2w(st->s.w)->enc,
-				   (size_t)n, 1) == 0
-		   ? 1
-		   : -1;
+	/* a section of no field: none (an empty DATA ends the stream) */
+	if (b.nfields == 0)
+		return 0;
+	return send_head_block(st, st->trl_block, &b, 1) == 0 ? 1 : -1;
 }
 
 /* The stream operation trailers (seam.h): the response's trailers as a

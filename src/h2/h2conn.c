@@ -138,6 +138,14 @@ forget(struct sl_h2c *c, struct sl_h2c_stream *s)
 static enum sl_h2f_st
 state_of(const struct sl_h2c *c, uint32_t id)
 {
+	int peers = (id & 1) == (c->is_server ? 1u : 0u);
+
+	/* above the highest id its side opened: never opened, so never
+	 * closed (a new stream's HEADERS, every request: the walk of the
+	 * closed ones cost 80 instructions) */
+	if (id > (peers ? c->last_peer_id : c->last_local_id))
+		return sl_h2f_stream_unknown(id, c->is_server, c->last_peer_id,
+					     c->last_local_id);
 	for (uint32_t i = 0; i < SL_H2C_CLOSED_KEPT; i++)
 		if (c->closed_id[i] == id && id != 0)
 			return (enum sl_h2f_st)c->closed_st[i];

@@ -502,7 +502,7 @@ str_decode(const uint8_t **p, const uint8_t *end, char *scratch,
 
 /* Entry idx (1-based, static then dynamic) into *s. Returns 0 or -1 (no
  * such entry: a compression error). */
-static int
+static inline int
 entry(const struct sl_hpack_dec *d, uint32_t idx, struct str *name,
       struct str *value)
 {
@@ -566,8 +566,15 @@ sl_hpack_decode(struct sl_hpack_dec *d, const uint8_t *in, size_t len,
 		fields++;
 		value.ok = 0;
 		if (b & 0x80) { /* indexed */
-			if (int_decode(&p, end, 7, &idx) != 0 ||
-			    entry(d, idx, &name, &value) != 0)
+			/* an index under 127 is the byte itself: a request
+			 * repeated on a connection is mostly these, and the
+			 * call to int_decode cost 20 instructions a field */
+			if ((b & 0x7f) != 0x7f) {
+				idx = b & 0x7f;
+				p++;
+			} else if (int_decode(&p, end, 7, &idx) != 0)
+				return SL_HPACK_COMPRESSION;
+			if (entry(d, idx, &name, &value) != 0)
 				return SL_HPACK_COMPRESSION;
 		} else {
 			int bits = (b & 0x40) ? 6 : 4;

@@ -1245,6 +1245,61 @@ test_malformed_requests_are_reset(void **state)
 	assert_int_equal(c->state, SL_CLIENT_ST_H2);
 }
 
+static void
+test_pseudo_fields_in_any_order(void **state)
+{
+	/* the request line and Host are the same whatever order the
+	 * pseudo-fields come in: nghttp2's (:method, :path, :authority,
+	 * written as they come), Go's (:authority first), :path before
+	 * :method, :authority before :path; a Host that differs from
+	 * :authority is still refused in each */
+	static const nghttp2_nv orders[][5] = {
+	    {NV(":method", "GET"), NV(":path", "/up/o"),
+	     NV(":authority", "a.test"), NV(":scheme", "http"), NV("x-f", "1")},
+	    {NV(":authority", "a.test"), NV(":method", "GET"),
+	     NV(":path", "/up/o"), NV(":scheme", "http"), NV("x-f", "1")},
+	    {NV(":path", "/up/o"), NV(":scheme", "http"), NV(":method", "GET"),
+	     NV(":authority", "a.test"), NV("x-f", "1")},
+	    {NV(":scheme", "http"), NV(":method", "GET"),
+	     NV(":authority", "a.test"), NV(":path", "/up/o"), NV("x-f", "1")},
+	    {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/up/o"),
+	     NV(":authority", "a.test"), NV("host", "b.test")},
+	    {NV(":authority", "a.test"), NV(":method", "GET"),
+	     NV(":scheme", "http"), NV(":path", "/up/o"), NV("host", "b.test")},
+	};
+	static const char want[] = "GET /up/o HTTP/1.1\r\nHost: a.test\r\n";
+	int32_t id;
+
+	/* one connection each: the test's upstream answers a connection
+	 * once */
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		int bad_host = orders[i][4].namelen == 4;
+
+		if (i > 0) {
+			teardown(state);
+			setup(state);
+		}
+		client_h2(NULL, 0);
+		set_answer(ok6);
+		id = request_nv(orders[i], 5);
+		wait_stream(id);
+		if (bad_host) {
+			assert_int_equal(cstream(id)->error,
+					 NGHTTP2_PROTOCOL_ERROR);
+			assert_int_equal(
+			    SL_STAT_GET(w->stats.h2_refused[SL_H2_R_PROTOCOL]),
+			    1);
+			assert_int_equal(nups, 0);
+			continue;
+		}
+		assert_int_equal(cstream(id)->status, 200);
+		assert_int_equal(nups, 1);
+		assert_memory_equal(ups[0].got, want, sizeof(want) - 1);
+		assert_non_null(strstr(ups[0].got, "\r\nx-f: 1\r\n"));
+		assert_null(strstr(ups[0].got + 20, "Host: a.test\r\nHost"));
+	}
+}
+
 static int
 trailers_cut_logged(void)
 {
@@ -2504,6 +2559,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pseudo_fields_in_any_order,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_route_local_answer, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(
