@@ -239,8 +239,8 @@ void sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf);
 void sl_conf_modules_secrets(struct sl_conf *conf, char **errors,
 			     char **warnings);
 int sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc);
-/* Appends one "FILE:LINE:COL: LEVEL: TEXT" line to *out (conf_secret.c):
- * a secret's message. */
+/* Appends one "FILE:LINE:COL: LEVEL: TEXT" line to *out (conf_util.c):
+ * a secret's message (conf_secret.c, a module's secrets). */
 void sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
 		 const struct sl_conf_pos *pos, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

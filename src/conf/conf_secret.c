@@ -26,28 +26,6 @@
 
 #define SECRET_MAX 4096 /* bytes of a password file */
 
-void
-sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
-	    const struct sl_conf_pos *pos, const char *fmt, ...)
-{
-	char text[1024], line[1400];
-	size_t have = *out != NULL ? strlen(*out) : 0, n;
-	va_list ap;
-	char *p;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	snprintf(line, sizeof(line), "%s:%u:%u: %s: %s\n",
-		 conf->path != NULL ? conf->path : "?", pos->line, pos->col,
-		 level, text);
-	n = strlen(line);
-	if ((p = realloc(*out, have + n + 1)) == NULL)
-		return;
-	memcpy(p + have, line, n + 1);
-	*out = p;
-}
-
 /*
  * The password in the file f: its bytes, line ends (LF, CR LF) at the end
  * removed; one line of bytes other than controls (below 0x20, 0x7f).

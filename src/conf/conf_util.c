@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,4 +309,29 @@ sl_conf_read_file(struct sl_yaml_loader *ld, const char *lbl, const char *key,
 	(*buf)[*len] = '\0';
 	close(fd);
 	return 0;
+}
+
+/* ---- secrets' messages ----------------------------------------------------
+ */
+
+void
+sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
+	    const struct sl_conf_pos *pos, const char *fmt, ...)
+{
+	char text[1024], line[1400];
+	size_t have = *out != NULL ? strlen(*out) : 0, n;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s:%u:%u: %s: %s\n",
+		 conf->path != NULL ? conf->path : "?", pos->line, pos->col,
+		 level, text);
+	n = strlen(line);
+	if ((p = realloc(*out, have + n + 1)) == NULL)
+		return;
+	memcpy(p + have, line, n + 1);
+	*out = p;
 }

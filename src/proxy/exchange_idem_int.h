@@ -112,7 +112,7 @@ struct sl_idem_slot {
 
 /* Where the filter's slot is in an exchange's area, and its per-worker
  * state in the worker's proxy state: set once for the process by the
- * filter's placed (exchange_idem.c), kept by exchange_idem_keep.c, so
+ * filter's placed (exchange_idem.c), kept by exchange_idem_at.c, so
  * that the store's files reach them without naming the filter (whose
  * file calls theirs). */
 extern size_t sl_idem_slot_off, sl_idem_ws_off;

@@ -21,8 +21,6 @@
 #include "util.h"
 #include "wloop.h"
 
-size_t sl_idem_slot_off, sl_idem_ws_off;
-
 /* ---- the answer --------------------------------------------------------- */
 
 /* The answer is not kept: the key goes (at the exchange's end, or the
