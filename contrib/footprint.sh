@@ -29,8 +29,13 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # at an identifier's start or after an underscore. A method's being
 # idempotent (RFC 9110: SL_TXN_F_IDEMPOTENT, sl_retry_idempotent) and
 # retry's idempotency_key (a request with the field may be retried) are
-# retries', not the Idempotency-Key store's.
-exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$|idempotent|idempotency_key$'
+# retries', not the Idempotency-Key store's. HTTP's TRACE method
+# (SL_M_TRACE) is no trace, and a span of time (span, *_SPAN_US: rate.c,
+# forwarded.c, the rate limits') no span of one. The canary guard's
+# count still takes loops' guard variables (for (int guard = 0; ...) in
+# front/ and exchange.c) and the WAF's guard_ms for it: an identifier
+# alone cannot tell them apart.
+exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$|idempotent|idempotency_key$|^sl_m_trace$|_span_us$|^span$'
 
 # each file's identifiers, one a line, lower-cased
 for f in "$src"/*/*.c "$src"/*/*.h; do
