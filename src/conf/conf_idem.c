@@ -5,16 +5,12 @@
  * what of an answer is kept and for how long) (doc/operations.md,
  * "Idempotent payments").
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "conf_idem.h"
 #include "conf_int.h"
@@ -439,41 +435,14 @@ read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
 	      char **errors, char **warnings)
 {
 	unsigned char buf[SL_IDEM_SEAL_KEY * 2 + 3];
-	size_t len = 0;
-	struct stat st;
-	ssize_t n;
-	int fd, r = -1;
+	ssize_t got = sl_conf_secret_read(conf, f, what, buf, sizeof(buf),
+					  errors, warnings);
+	size_t len;
+	int r = -1;
 
-	if ((fd = open(f->path,
-		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": cannot read \"%s\": %s", what, f->path,
-			    strerror(errno));
+	if (got < 0)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": \"%s\" is not a regular file", what,
-			    f->path);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		sl_conf_msg(warnings, conf, "warning", &f->pos,
-			    "\"%s\": \"%s\" is readable by others (mode "
-			    "%04o): chmod o-rwx",
-			    what, f->path, (unsigned)(st.st_mode & 07777));
-	while (len < sizeof(buf) &&
-	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			sl_conf_msg(errors, conf, "error", &f->pos,
-				    "\"%s\": cannot read \"%s\": %s", what,
-				    f->path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	len = (size_t)got;
 	if (len == SL_IDEM_SEAL_KEY) {
 		memcpy(out, buf, SL_IDEM_SEAL_KEY);
 		r = 0;
@@ -500,7 +469,6 @@ read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
 		    what, f->path);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
 	return r;
 }
 

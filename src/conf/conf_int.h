@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include "conf_types.h"
 #include "conf_yaml.h"
@@ -244,6 +245,13 @@ int sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc);
 void sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
 		 const struct sl_conf_pos *pos, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* At most cap bytes of secret file f into buf (conf_util.c): the bytes
+ * read, or -1 said in *errors; a file others may read warned of. The
+ * caller cleanses buf. */
+ssize_t sl_conf_secret_read(const struct sl_conf *conf,
+			    const struct sl_conf_file *f, const char *key,
+			    void *buf, size_t cap, char **errors,
+			    char **warnings);
 void sl_conf_modules_route_free(struct sl_conf_route *r);
 
 /* ---- conf_util.c: shared helpers

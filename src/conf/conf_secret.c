@@ -9,8 +9,6 @@
  * is never written to a message, a log or /config: only its file's name.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "conf.h"
 #include "conf_int.h"
@@ -36,42 +32,13 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 	      const char *key, const char *what, char **errors, char **warnings)
 {
 	char buf[SECRET_MAX + 1], *pw = NULL;
-	size_t len = 0;
-	struct stat st;
-	ssize_t n;
-	int fd;
+	ssize_t got = sl_conf_secret_read(conf, f, key, buf, sizeof(buf),
+					  errors, warnings);
+	size_t len;
 
-	/* O_NONBLOCK: a FIFO named by mistake does not hang a reload */
-	if ((fd = open(f->path,
-		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": cannot read \"%s\": %s", key, f->path,
-			    strerror(errno));
+	if (got < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": \"%s\" is not a regular file", key,
-			    f->path);
-		goto out;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		sl_conf_msg(warnings, conf, "warning", &f->pos,
-			    "\"%s\": \"%s\" is readable by others "
-			    "(mode %04o): chmod o-rwx",
-			    key, f->path, (unsigned)(st.st_mode & 07777));
-	while (len < sizeof(buf) &&
-	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			sl_conf_msg(errors, conf, "error", &f->pos,
-				    "\"%s\": cannot read \"%s\": %s", key,
-				    f->path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	len = (size_t)got;
 	if (len > SECRET_MAX) {
 		sl_conf_msg(errors, conf, "error", &f->pos,
 			    "\"%s\": \"%s\" is larger than %d bytes: "
@@ -114,7 +81,6 @@ read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
 	pw[len] = '\0';
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
 	return pw;
 }
 

@@ -335,3 +335,53 @@ sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
 	memcpy(p + have, line, n + 1);
 	*out = p;
 }
+
+/* The bytes of secret file f, at most cap of them, into buf: its open (a
+ * FIFO named by mistake does not hang a reload), a regular file, a
+ * warning when others may read it. Returns the bytes read (cap when the
+ * file holds more), or -1 with the reason in *errors (key names the key
+ * that named the file). The caller cleanses buf. */
+ssize_t
+sl_conf_secret_read(const struct sl_conf *conf, const struct sl_conf_file *f,
+		    const char *key, void *buf, size_t cap, char **errors,
+		    char **warnings)
+{
+	size_t len = 0;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(f->path,
+		       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": cannot read \"%s\": %s", key, f->path,
+			    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is not a regular file", key,
+			    f->path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		sl_conf_msg(warnings, conf, "warning", &f->pos,
+			    "\"%s\": \"%s\" is readable by others "
+			    "(mode %04o): chmod o-rwx",
+			    key, f->path, (unsigned)(st.st_mode & 07777));
+	while (len < cap && (n = read(fd, (char *)buf + len, cap - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": cannot read \"%s\": %s", key,
+				    f->path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)len;
+}
