@@ -20,7 +20,6 @@
 #include "resolve.h"
 #include "runtime.h"
 #include "util.h"
-#include "waf.h"
 
 /* ---- /config ------------------------------------------------------------
  *
@@ -423,50 +422,6 @@ config_modules(struct sbuf *b, void *const *mod, int top)
 	}
 }
 
-/* A route's waf (doc/operations.md, "A WAF for PCI DSS 6.4.2"): its rule
- * files as expanded, its exclusions as the directives they became. */
-static void
-config_waf(struct sbuf *b, const struct sl_conf_waf_route *w)
-{
-	const char *p;
-
-	if (w == NULL) {
-		sb_printf(b, ",\"waf\":null");
-		return;
-	}
-	sb_printf(b,
-		  ",\"waf\":{\"mode\":\"%s\",\"body_limit\":%u,"
-		  "\"on_body_limit\":\"%s\",\"timeout_ms\":%u,"
-		  "\"on_failure\":\"%s\",\"failure_status\":%d,"
-		  "\"audit\":%s",
-		  w->mode == SL_WAF_DETECT ? "detect" : "block", w->body_limit,
-		  w->over == SL_WAF_OVER_PARTIAL ? "partial" : "reject",
-		  w->timeout_ms,
-		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
-		  w->failure_status, w->audit ? "true" : "false");
-	if (w->untyped != SL_WAF_UNTYPED_REFUSE)
-		sb_printf(b, ",\"untyped_body\":\"%s\"",
-			  sl_waf_untyped_name((enum sl_waf_untyped)w->untyped));
-	sb_printf(b,
-		  ",\"limits\":{\"cookies\":%u,\"args\":%u,\"json_depth\":%u,"
-		  "\"args_bytes\":%llu}",
-		  w->limits.cookies, w->limits.args, w->limits.json_depth,
-		  (unsigned long long)w->limits.args_bytes);
-	jstrs(b, "rules", w->files, w->nfiles);
-	sb_printf(b, ",\"exclude\":[");
-	for (p = w->after; p != NULL && *p != '\0';) {
-		const char *e = strchr(p, '\n');
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-		char line[256];
-		snprintf(line, sizeof(line), "%.*s", (int)n, p);
-		if (p != w->after)
-			sb_printf(b, ",");
-		sl_admin_jstr(b, line);
-		p += n + (e != NULL);
-	}
-	sb_printf(b, "]}");
-}
-
 /* A route's auth (doc/auth.md): its external check, its keys as the file
  * has them, and what the key set loaded: its keys' ids, its fingerprint
  * (the SHA-256 of the text it was parsed from), and how many it
@@ -604,7 +559,6 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 	}
 	config_guard(b, r);
 	config_auth(b, r);
-	config_waf(b, r->waf);
 	config_modules(b, r->mod, 0);
 	/* null: not traced; else the ratio of new traces recorded */
 	if (r->trace_sample == 0)
@@ -967,19 +921,6 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"tracing\":null");
-	sb_printf(b, ",\"waf\":{\"threads\":%llu,\"queue\":%llu",
-		  (unsigned long long)c->waf.threads,
-		  (unsigned long long)c->waf.queue);
-	sl_admin_jkv_u64(b, "client_budget_ms", c->waf.client_budget_ms);
-	sl_admin_jkv_u64(b, "client_burst_ms", c->waf.client_burst_ms);
-	sl_admin_jkv_str(b, "client_key",
-			 c->waf.client_key == SL_WAF_KEY_CALLER ? "caller"
-								: "address");
-	sl_admin_jkv_str(b, "priority",
-			 c->waf.priority == SL_WAF_PRIO_LOW ? "low" : "idle");
-	sl_admin_jkv_u64(b, "guard_ms", c->waf.guard_ms);
-	sl_admin_jkv_str(b, "log", c->waf.log != NULL ? c->waf.log : "access");
-	sb_printf(b, "}");
 	config_modules(b, c->mod, 1);
 	sb_printf(b, ",\"listeners\":[");
 }

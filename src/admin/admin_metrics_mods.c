@@ -5,6 +5,7 @@
  * routes that use it and summed over the workers. Names no module.
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf.h"
 
@@ -37,6 +38,30 @@ route_lines(const struct sl_admin_view *v, struct sbuf *b,
 			    &c->listeners[i].routes[j];
 			if (sl_route_mod(r, m) == NULL)
 				continue;
+			if (f->kind == SL_MFAM_HISTOGRAM ||
+			    f->kind == SL_MFAM_SECONDS) {
+				char labels[160];
+				snprintf(labels, sizeof(labels),
+					 "listener=\"%s\",route=\"%s\"",
+					 c->listeners[i].name, r->name);
+				if (f->kind == SL_MFAM_HISTOGRAM)
+					sl_admin_histogram(
+					    b, v, f->name, labels,
+					    r->state->counts, base,
+					    offsetof(struct sl_counts, mod) +
+						((size_t)m->route_at +
+						 f->sum_off) *
+						    u,
+					    f->div);
+				else
+					sb_printf(
+					    b, "%s{%s} %.*f\n", f->name, labels,
+					    f->div > 1000.0 ? 6 : 3,
+					    (double)counts_sum(
+						v, r->state->counts, base) /
+						f->div);
+				continue;
+			}
 			if (f->slot_label != NULL) {
 				for (unsigned k = f->first; k < f->n; k++)
 					sb_printf(
@@ -93,8 +118,9 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 
 			sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name,
 				  f->help, f->name,
-				  f->kind == SL_MFAM_GAUGE ? "gauge"
-							   : "counter");
+				  f->kind == SL_MFAM_GAUGE	 ? "gauge"
+				  : f->kind == SL_MFAM_HISTOGRAM ? "histogram"
+								 : "counter");
 			if (f->scope == SL_MFAM_ROUTE)
 				route_lines(v, b, m, f);
 			else if (f->scope == SL_MFAM_PROCESS)

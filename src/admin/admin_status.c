@@ -41,11 +41,10 @@ enum {
 	V_FEAT = V_DUR + SL_HIST_N,
 	F_LIMITED = 0, /* rate limits' 429 */
 	F_AUTH,	       /* auth: refusals, the service's denials */
-	F_WAF,	       /* WAF: blocked by the rules */
 	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
 			  in the table's order: a count's sum, or a ratio's
 			  numerator and denominator) */
-	F_MOD_END = F_MOD + 4,
+	F_MOD_END = F_MOD + 5,
 	F_RETRY1,     /* clusters: retried failures, class 1 */
 	F_RETRY2,     /* class 2 */
 	F_NO_HEALTHY, /* clusters: 503 no_healthy_upstream */
@@ -302,7 +301,6 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 		f[F_AUTH] += counts_sum(v, c, COUNT_OFF(auth) + k * u);
 	f[F_AUTH] += counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
 		     counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
-	f[F_WAF] = counts_sum(v, c, COUNT_OFF(waf) + SL_WAF_R_BLOCKED * u);
 	read_modules(v, c, f + F_MOD);
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
 		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
@@ -742,8 +740,6 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
 	sb_printf(b, ",\"auth_refused\":");
 	jnum(b, rt->auth != NULL ? (double)f[F_AUTH] : -1);
-	sb_printf(b, ",\"waf_blocked\":");
-	jnum(b, rt->waf != NULL ? (double)f[F_WAF] : -1);
 	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)

@@ -642,8 +642,6 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"rate_limit_store", .type = SL_CONF_CODE},
     /* tracing (doc/operations.md, Tracing) */
     {"tracing", .type = SL_CONF_CODE},
-    /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
-    {"waf", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -824,17 +822,14 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		sl_conf_parse_rate_limit_store(ld, v, conf);
 	if ((v = sl_yaml_map_get(root, "tracing", NULL)) != NULL)
 		sl_conf_parse_tracing(ld, v, conf);
-	sl_conf_table_defaults(sl_conf_waf_table, &conf->waf);
-	if ((v = sl_yaml_map_get(root, "waf", NULL)) != NULL)
-		sl_conf_parse_waf(ld, v, conf);
-	/* the modules' (conf_mods.c): compression, idempotency */
+	/* the modules' (conf_mods.c): the WAF, compression, idempotency,
+	 * the mirror */
 	sl_conf_modules_top(ld, root, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
 	sl_conf_settle_tracing(ld, conf);
-	sl_conf_settle_waf(ld, conf);
 	sl_conf_modules_settle(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
@@ -927,13 +922,6 @@ static const char *const rate_limit_keys[] = {
 };
 
 static const char *const route_tracing_keys[] = {"sample", NULL};
-static const char *const route_waf_keys[] = {
-    "rules",   "mode",	     "body_limit",     "on_body_limit",
-    "timeout", "on_failure", "failure_status", "audit",
-    "exclude", "limits",     "untyped_body",   NULL};
-static const char *const route_waf_limits_keys[] = {
-    "cookies", "args", "args_bytes", "json_depth", NULL};
-static const char *const route_waf_exclude_keys[] = {"rule", "field", NULL};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
 static const char *const tls_client_keys[] = {
@@ -1050,20 +1038,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_ROUTE_TRACING] = {SL_CONF_SEC_ROUTE, route_tracing_keys, NULL,
 				   "in tracing", "under \"tracing\"",
 				   "under a route's \"tracing\"", NULL},
-    [SL_CONF_SEC_WAF] = {SL_CONF_SEC_TOP, NULL, sl_conf_waf_table, "in waf",
-			 "under \"waf\"", "under the top-level \"waf\"", NULL},
-    [SL_CONF_SEC_ROUTE_WAF] = {SL_CONF_SEC_ROUTE, route_waf_keys, NULL,
-			       "in waf", "under \"waf\"",
-			       "under a route's \"waf\"", NULL},
-    [SL_CONF_SEC_ROUTE_WAF_EXCLUDE] = {SL_CONF_SEC_ROUTE_WAF,
-				       route_waf_exclude_keys, NULL,
-				       "in exclude", "in an \"exclude\" item",
-				       "in a route's \"waf.exclude\" item",
-				       NULL},
-    [SL_CONF_SEC_ROUTE_WAF_LIMITS] = {SL_CONF_SEC_ROUTE_WAF,
-				      route_waf_limits_keys, NULL,
-				      "in waf.limits", "under \"limits\"",
-				      "under a route's \"waf.limits\"", NULL},
 };
 #undef HDRS
 
@@ -1071,7 +1045,7 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
  * the top level's and a route's lists of keys are their tables', then the
  * modules' keys. Made once for the process. */
 static struct sl_conf_section_def
-    outline_all[SL_CONF_SEC_N + 2 * SL_CONF_MODULES_MAX];
+    outline_all[SL_CONF_SEC_N + SL_CONF_MODULES_SECS_MAX];
 static unsigned noutline_all;
 static const char *top_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
 static const char *route_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
@@ -1173,7 +1147,6 @@ conf_free(struct sl_conf *conf)
 		free(conf->secret_headers[i]);
 	free(conf->secret_headers);
 	sl_conf_free_tracing(conf->tracing);
-	free(conf->waf.log);
 	sl_conf_modules_top_free(conf);
 	free(conf->access_log);
 	free(conf->path);

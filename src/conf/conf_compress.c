@@ -332,23 +332,26 @@ static const char *const skip_names[SL_ZIP_NSKIP] = {
 static const struct sl_mfamily families[] = {
     {"sluice_compress_responses_total",
      "Responses a route compressed, by algorithm.", SL_MFAM_COUNTER,
-     SL_MFAM_ROUTE, W(zip), 1, 4, "algorithm", alg_names, NULL, NULL, NULL},
+     SL_MFAM_ROUTE, W(zip), 1, 4, "algorithm", alg_names, NULL, NULL, NULL, 0,
+     0},
     {"sluice_compress_bytes_in_total",
      "Body bytes compressed (before), by algorithm.", SL_MFAM_COUNTER,
-     SL_MFAM_ROUTE, W(in), 1, 4, "algorithm", alg_names, NULL, NULL, NULL},
+     SL_MFAM_ROUTE, W(in), 1, 4, "algorithm", alg_names, NULL, NULL, NULL, 0,
+     0},
     {"sluice_compress_bytes_out_total",
      "Compressed body bytes (after, without chunk framing), by algorithm.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(out), 1, 4, "algorithm", alg_names, NULL,
-     NULL, NULL},
+     NULL, NULL, 0, 0},
     {"sluice_compress_skipped_total",
      "Responses that could have been compressed for their request and "
      "went as they came, by reason.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(skip), 0, SL_ZIP_NSKIP, "reason",
-     skip_names, NULL, NULL, NULL},
+     skip_names, NULL, NULL, NULL, 0, 0},
     {"sluice_compress_memory_bytes",
      "Bytes the compressors and their buffers hold now, all workers "
      "(compress.memory bounds each worker's).",
-     SL_MFAM_GAUGE, SL_MFAM_WORKERS, 0, 0, 1, NULL, NULL, NULL, NULL, NULL},
+     SL_MFAM_GAUGE, SL_MFAM_WORKERS, 0, 0, 1, NULL, NULL, NULL, NULL, NULL, 0,
+     0},
 };
 
 /* the status page: body bytes before over after, in the minute */

@@ -722,33 +722,33 @@ static const struct sl_mfamily families[] = {
      "Requests with an Idempotency-Key a route keeps (or lacking one it "
      "requires), by what the store did.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(out), 0, SL_IDEM_NOUT, "outcome",
-     out_names, NULL, NULL, NULL},
+     out_names, NULL, NULL, NULL, 0, 0},
     {"sluice_idempotency_released_total",
      "Keys let go without their answer kept, by reason.", SL_MFAM_COUNTER,
      SL_MFAM_ROUTE, W(rel), 0, SL_IDEM_NREL, "reason", rel_names, NULL, NULL,
-     NULL},
+     NULL, 0, 0},
     {"sluice_idempotency_stored_total", "Answers kept for their key.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(stored), 0, 1, NULL, NULL, NULL, NULL,
-     NULL},
+     NULL, 0, 0},
     {"sluice_idempotency_store_errors_total",
      "Commands to the fleet store (Redis) that failed or were not "
      "answered in time.",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(store_err), 0, 1, NULL, NULL, NULL, NULL,
-     NULL},
+     NULL, 0, 0},
     {"sluice_idempotency_entries",
      "Keys the local store holds now, in flight and done.", SL_MFAM_GAUGE,
-     SL_MFAM_PROCESS, 0, 0, 1, NULL, NULL, local_entries, NULL, NULL},
+     SL_MFAM_PROCESS, 0, 0, 1, NULL, NULL, local_entries, NULL, NULL, 0, 0},
     {"sluice_idempotency_bytes",
      "Bytes the local store holds now, counted against "
      "idempotency.memory.",
      SL_MFAM_GAUGE, SL_MFAM_PROCESS, 0, 0, 1, NULL, NULL, local_bytes, NULL,
-     NULL},
+     NULL, 0, 0},
     {"sluice_idempotency_evicted_total",
      "Kept answers pushed out of the local store for room before their "
      "ttl ended (a retry of one goes upstream again: idempotency.memory "
      "is too small).",
      SL_MFAM_COUNTER, SL_MFAM_PROCESS, 0, 0, 1, NULL, NULL, local_evicted, NULL,
-     NULL},
+     NULL, 0, 0},
 };
 
 /* the status page: answers replayed, and 409s and 422s (conflict and

@@ -76,12 +76,13 @@ enum sl_conf_section {
 	SL_CONF_SEC_DNS, /* a cluster's dns: */
 	SL_CONF_SEC_TRACING,
 	SL_CONF_SEC_ROUTE_TRACING,
-	SL_CONF_SEC_WAF,
-	SL_CONF_SEC_ROUTE_WAF,
-	SL_CONF_SEC_ROUTE_WAF_EXCLUDE,
-	SL_CONF_SEC_ROUTE_WAF_LIMITS,
 	SL_CONF_SEC_N
 };
+/* A module's sections' parents among its own (core/module.h's secs):
+ * its top_sec, its route_sec, its secs[k]; conf_mods.c numbers them. */
+#define SL_CONF_SEC_MOD_TOP    ((enum sl_conf_section)SL_CONF_SEC_N)
+#define SL_CONF_SEC_MOD_ROUTE  ((enum sl_conf_section)(SL_CONF_SEC_N + 1))
+#define SL_CONF_SEC_MOD_SUB(k) ((enum sl_conf_section)(SL_CONF_SEC_N + 2 + (k)))
 
 /*
  * A section of the file and how messages name it: one entry of the
@@ -208,8 +209,9 @@ extern const struct sl_conf_section_def sl_conf_outline[];
 
 /* ---- conf_mods.c: the module table (core/module.h) ----------------------- */
 
-/* The modules the table holds, most (their sections: two each at most). */
-#define SL_CONF_MODULES_MAX 16
+/* The modules the table holds, most, and their sections, most. */
+#define SL_CONF_MODULES_MAX	 16
+#define SL_CONF_MODULES_SECS_MAX 48
 /* Sets each module's slot and counters' first words, once for the
  * process. */
 void sl_conf_modules_init(void);
@@ -423,23 +425,6 @@ void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
 
 /* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
 void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
-
-/* ---- conf_waf.c: the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2") */
-
-extern const struct sl_conf_keydef sl_conf_waf_table[];
-
-/* The top-level waf: (its threads, its queue, its log). */
-void sl_conf_parse_waf(struct sl_yaml_loader *ld,
-		       const struct sl_yaml_node *map, struct sl_conf *conf);
-/* A route's waf: { rules, mode, ... }. */
-void sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
-			     const struct sl_yaml_node *map,
-			     struct sl_conf_route *r);
-void sl_conf_free_route_waf(struct sl_conf_waf_route *w);
-/* The rules of every route with a waf, loaded (one set for the routes
- * that name the same files and exclusions), and its body_limit held to
- * its listener's buffer; after the listeners. */
-void sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 

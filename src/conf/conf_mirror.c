@@ -100,7 +100,7 @@ static const struct sl_mfamily families[] = {
      "dropped (the worker's copies at their bound), failed, too_large "
      "(body over buffer_bytes).",
      SL_MFAM_COUNTER, SL_MFAM_ROUTE, 0, 0, SL_MIRROR_NRESULTS, "result",
-     results, NULL, "cluster", cluster_of},
+     results, NULL, "cluster", cluster_of, 0, 0},
 };
 
 struct sl_module sl_module_mirror = {

@@ -18,6 +18,7 @@
 #include "util.h"
 #include "wloop.h" /* SL_WSTAT_MOD_WORDS */
 
+extern struct sl_module sl_module_waf;	    /* conf_waf.c */
 extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
@@ -25,6 +26,7 @@ extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
+    &sl_module_waf,
     &sl_module_compress,
     &sl_module_idem,
     &sl_module_mirror,
@@ -40,16 +42,25 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void
 init(void)
 {
-	unsigned rw = 0, ww = 0;
+	unsigned rw = 0, ww = 0, secs = 0;
 
 	for (size_t i = 0; i < SL_NELEM(modules); i++) {
 		struct sl_module *m = modules[i];
 
+		secs +=
+		    (m->top_sec != NULL) + (m->route_sec != NULL) + m->nsecs;
 		m->slot = (uint8_t)i;
 		m->route_at = (uint16_t)rw;
 		m->worker_at = (uint16_t)ww;
 		rw += m->route_words;
 		ww += m->worker_words;
+	}
+	if (secs > SL_CONF_MODULES_SECS_MAX) {
+		fprintf(stderr,
+			"sluice: the modules have %u sections, the outline "
+			"holds %u more\n",
+			secs, (unsigned)SL_CONF_MODULES_SECS_MAX);
+		abort();
 	}
 	/* the counts' room is sized for the table: a module that grows its
 	 * counters grows the room (runtime.h, wloop.h) */
@@ -82,6 +93,22 @@ sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n)
 		if (m->route_sec != NULL) {
 			m->route_sec_id = (uint16_t)n;
 			o[n++] = *m->route_sec;
+		}
+		m->sec_id = (uint16_t)n;
+		for (unsigned k = 0; k < m->nsecs; k++) {
+			/* a parent among the module's own: its number */
+			unsigned p = m->secs[k].parent;
+			o[n] = m->secs[k];
+			if (p == SL_CONF_SEC_MOD_TOP)
+				o[n].parent =
+				    (enum sl_conf_section)m->top_sec_id;
+			else if (p == SL_CONF_SEC_MOD_ROUTE)
+				o[n].parent =
+				    (enum sl_conf_section)m->route_sec_id;
+			else if (p >= SL_CONF_SEC_MOD_SUB(0))
+				o[n].parent = (enum sl_conf_section)(
+				    m->sec_id + p - SL_CONF_SEC_MOD_SUB(0));
+			n++;
 		}
 	}
 	return n;

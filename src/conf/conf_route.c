@@ -584,8 +584,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"auth", .type = SL_CONF_CODE},
     /* tracing (doc/operations.md, Tracing) */
     {"tracing", .type = SL_CONF_CODE},
-    /* the WAF (doc/operations.md, A WAF for PCI DSS 6.4.2) */
-    {"waf", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -678,9 +676,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	r->trace_sample = SL_CONF_TRACE_DEFAULT;
 	if ((v = sl_yaml_map_get(map, "tracing", NULL)) != NULL)
 		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
-	if ((v = sl_yaml_map_get(map, "waf", NULL)) != NULL)
-		sl_conf_parse_route_waf(ld, lbl, v, r);
-	/* the modules' keys (conf_mods.c): compress, idempotency, mirror */
+	/* the modules' keys (conf_mods.c): the WAF, compress, idempotency,
+	 * mirror */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }
@@ -714,6 +711,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 	free(r->upgrade);
 	free(r->guard);
 	sl_conf_free_auth(r->auth);
-	sl_conf_free_route_waf(r->waf);
 	sl_conf_modules_route_free(r);
 }

@@ -1,17 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * waf: at the top level (the workers' WAF threads, the WAF log) and a
- * route's waf: (its rules, mode, body limit, deadline), with the rule sets
- * loaded here, once per distinct list of files and exclusions
- * (doc/operations.md, "A WAF for PCI DSS 6.4.2").
+ * The WAF's module (conf_waf.h; doc/operations.md, "A WAF for PCI DSS
+ * 6.4.2"): waf: at the top level (the workers' WAF threads, the WAF log)
+ * and a route's waf: (its rules, mode, body limit, deadline), with the
+ * rule sets loaded here, once per distinct list of files and exclusions;
+ * its /config text, /metrics families and status field; and its log,
+ * opened as the process starts.
  */
+#include <errno.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf_int.h"
+#include "conf_waf.h"
+#include "log.h"
+#include "util.h"
 #include "waf.h"
+
+struct sl_sidelog sl_waf_log = SL_SIDELOG_INIT;
+
+/* its sections inside a route's waf: (secs below) */
+#define SEC_EXCLUDE (sl_module_waf.sec_id + 0)
+#define SEC_LIMITS  (sl_module_waf.sec_id + 1)
 
 #define WAF(f) SL_CONF_FIELD(struct sl_conf_waf, f)
 
@@ -47,7 +59,7 @@ static const char *const priority_names[] = {"idle", "low", NULL};
 
 /* The keys of the top-level waf: (doc/sluice.yaml.5), read in this
  * order. */
-const struct sl_conf_keydef sl_conf_waf_table[] = {
+static const struct sl_conf_keydef top_table[] = {
     {"threads", SL_CONF_UINT, 1, 64, 2, WAF(threads)},
     {"queue", SL_CONF_UINT, 1, 100000, 128, WAF(queue)},
     {"client_budget", SL_CONF_DURATION, 0, 64000, 1000, WAF(client_budget_ms)},
@@ -62,14 +74,34 @@ const struct sl_conf_keydef sl_conf_waf_table[] = {
 };
 #undef WAF
 
-void
-sl_conf_parse_waf(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-		  struct sl_conf *conf)
+/* The top-level waf:, or its defaults (map NULL). */
+static void
+top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
+	  void **slot)
 {
-	if (sl_yaml_get_map(ld, "waf", map) == -1)
+	struct sl_conf_waf *w;
+
+	if ((w = *slot = calloc(1, sizeof(*w))) == NULL) {
+		ld->oom = 1;
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_WAF);
-	sl_conf_table_read(ld, NULL, map, sl_conf_waf_table, &conf->waf, NULL);
+	}
+	sl_conf_table_defaults(top_table, w);
+	if (map != NULL && sl_yaml_get_map(ld, "waf", map) == 0) {
+		sl_conf_check_keys(
+		    ld, map, (enum sl_conf_section)sl_module_waf.top_sec_id);
+		sl_conf_table_read(ld, NULL, map, top_table, w, NULL);
+	}
+	if (w->log == NULL)
+		w->log = sl_yaml_strdup(ld, "access");
+}
+
+static void
+top_free(void *slot)
+{
+	struct sl_conf_waf *w = slot;
+
+	free(w->log);
+	free(w);
 }
 
 /* ---- a route's waf: ---------------------------------------------------- */
@@ -204,7 +236,7 @@ read_exclude(struct sl_yaml_loader *ld, const char *lbl,
 			}
 			continue;
 		}
-		sl_conf_check_keys(ld, e, SL_CONF_SEC_ROUTE_WAF_EXCLUDE);
+		sl_conf_check_keys(ld, e, (enum sl_conf_section)SEC_EXCLUDE);
 		if ((v = sl_yaml_map_get(e, "rule", NULL)) == NULL) {
 			sl_yaml_err_lacks(ld, e,
 					  "%s: waf: an \"exclude\" item needs "
@@ -249,7 +281,7 @@ read_limits(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 
 	if (sl_yaml_get_map(ld, "limits", map) == -1)
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE_WAF_LIMITS);
+	sl_conf_check_keys(ld, map, (enum sl_conf_section)SEC_LIMITS);
 	if ((v = sl_yaml_map_get(map, "cookies", NULL)) != NULL &&
 	    sl_yaml_get_uint(ld, "cookies", v, 0, 1000000, &u) == 0)
 		w->limits.cookies = (uint32_t)u;
@@ -290,9 +322,10 @@ read_untyped(struct sl_yaml_loader *ld, const char *lbl,
 	w->untyped = (uint8_t)u;
 }
 
-void
-sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
-			const struct sl_yaml_node *map, struct sl_conf_route *r)
+static void
+route_parse(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, void **slot,
+	    const struct sl_conf_route *r, struct sl_conf *conf)
 {
 	static const char *const modes[] = {"block", "detect", NULL};
 	static const char *const overs[] = {"reject", "partial", NULL};
@@ -302,10 +335,13 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 	uint64_t u;
 	int i;
 
+	(void)r;
+	(void)conf;
 	if (sl_yaml_get_map(ld, "waf", map) == -1)
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_ROUTE_WAF);
-	if ((w = r->waf = calloc(1, sizeof(*w))) == NULL) {
+	sl_conf_check_keys(ld, map,
+			   (enum sl_conf_section)sl_module_waf.route_sec_id);
+	if ((w = *slot = calloc(1, sizeof(*w))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
@@ -375,11 +411,11 @@ sl_conf_parse_route_waf(struct sl_yaml_loader *ld, const char *lbl,
 		read_limits(ld, v, w);
 }
 
-void
-sl_conf_free_route_waf(struct sl_conf_waf_route *w)
+static void
+route_free(void *slot)
 {
-	if (w == NULL)
-		return;
+	struct sl_conf_waf_route *w = slot;
+
 	sl_waf_rules_unref(w->rules);
 	for (size_t i = 0; i < w->nfiles; i++)
 		free(w->files[i]);
@@ -416,22 +452,23 @@ set_key(struct sl_conf_waf_route *w)
 	return k;
 }
 
-void
-sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
+/* The rules of every route with a waf, loaded (one set for the routes
+ * that name the same files and exclusions), and its body_limit held to
+ * its listener's buffer. */
+static void
+settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
 	char err[512];
 
-	if (conf->waf.log == NULL)
-		conf->waf.log = sl_yaml_strdup(ld, "access");
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
 		for (size_t j = 0; j < l->nroutes; j++) {
 			struct sl_conf_route *r = &l->routes[j];
-			struct sl_conf_waf_route *w = r->waf;
+			struct sl_conf_waf_route *w =
+			    sl_route_mod(r, &sl_module_waf);
 			uint64_t room;
 			if (w == NULL)
 				continue;
-			conf->nwaf_routes++;
 			/* the head waits in the client's buffer with the
 			 * body inspected: both must fit, or a legitimate
 			 * request with a large head would be cut */
@@ -463,7 +500,8 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 				size_t pn = pi == i ? j : pl->nroutes;
 				for (size_t pj = 0; pj < pn; pj++) {
 					struct sl_conf_waf_route *o =
-					    pl->routes[pj].waf;
+					    sl_route_mod(&pl->routes[pj],
+							 &sl_module_waf);
 					if (o != NULL && o->rules != NULL &&
 					    o->keylen == w->keylen &&
 					    memcmp(o->key, w->key, w->keylen) ==
@@ -486,3 +524,277 @@ sl_conf_settle_waf(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		}
 	}
 }
+
+/* ---- /config ------------------------------------------------------------ */
+
+static void
+top_print(const struct sl_jout *o, const void *slot)
+{
+	const struct sl_conf_waf *w = slot;
+
+	o->printf(o->ctx,
+		  ",\"waf\":{\"threads\":%llu,\"queue\":%llu,"
+		  "\"client_budget_ms\":%llu,\"client_burst_ms\":%llu,"
+		  "\"client_key\":\"%s\",\"priority\":\"%s\",\"guard_ms\":%llu,"
+		  "\"log\":",
+		  (unsigned long long)w->threads, (unsigned long long)w->queue,
+		  (unsigned long long)w->client_budget_ms,
+		  (unsigned long long)w->client_burst_ms,
+		  w->client_key == SL_WAF_KEY_CALLER ? "caller" : "address",
+		  w->priority == SL_WAF_PRIO_LOW ? "low" : "idle",
+		  (unsigned long long)w->guard_ms);
+	o->str(o->ctx, w->log != NULL ? w->log : "access");
+	o->printf(o->ctx, "}");
+}
+
+/* A route's waf: its rule files as expanded, its exclusions as the
+ * directives they became. */
+static void
+route_print(const struct sl_jout *o, const void *slot)
+{
+	const struct sl_conf_waf_route *w = slot;
+	const char *p;
+
+	if (w == NULL) {
+		o->printf(o->ctx, ",\"waf\":null");
+		return;
+	}
+	o->printf(o->ctx,
+		  ",\"waf\":{\"mode\":\"%s\",\"body_limit\":%u,"
+		  "\"on_body_limit\":\"%s\",\"timeout_ms\":%u,"
+		  "\"on_failure\":\"%s\",\"failure_status\":%d,"
+		  "\"audit\":%s",
+		  w->mode == SL_WAF_DETECT ? "detect" : "block", w->body_limit,
+		  w->over == SL_WAF_OVER_PARTIAL ? "partial" : "reject",
+		  w->timeout_ms,
+		  w->on_failure == SL_WAF_FAIL_ALLOW ? "allow" : "deny",
+		  w->failure_status, w->audit ? "true" : "false");
+	if (w->untyped != SL_WAF_UNTYPED_REFUSE)
+		o->printf(o->ctx, ",\"untyped_body\":\"%s\"",
+			  sl_waf_untyped_name((enum sl_waf_untyped)w->untyped));
+	o->printf(o->ctx,
+		  ",\"limits\":{\"cookies\":%u,\"args\":%u,\"json_depth\":%u,"
+		  "\"args_bytes\":%llu},\"rules\":[",
+		  w->limits.cookies, w->limits.args, w->limits.json_depth,
+		  (unsigned long long)w->limits.args_bytes);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		o->printf(o->ctx, "%s", i ? "," : "");
+		o->str(o->ctx, w->files[i]);
+	}
+	o->printf(o->ctx, "],\"exclude\":[");
+	for (p = w->after; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, '\n');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		if (p != w->after)
+			o->printf(o->ctx, ",");
+		o->str(o->ctx, line);
+		p += n + (e != NULL);
+	}
+	o->printf(o->ctx, "]}");
+}
+
+/* ---- the process: its log, and what a reload cannot change ------------- */
+
+/* the top-level waf: as the process started (its log's copy owned) */
+static struct sl_conf_waf started;
+
+static int
+start(const struct sl_conf *conf, char *why, size_t whysz)
+{
+	const struct sl_conf_waf *w = sl_waf_conf(conf);
+
+	if (sl_sidelog_open(&sl_waf_log, w->log) == -1) {
+		snprintf(why, whysz, "WAF log %s", w->log);
+		return -1;
+	}
+	started = *w;
+	if ((started.log = strdup(w->log)) == NULL) {
+		snprintf(why, whysz, "WAF log %s", w->log);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+reopen(void)
+{
+	if (sl_sidelog_reopen(&sl_waf_log) == -1)
+		log_warn("SIGUSR1: reopening the WAF log");
+}
+
+static void
+reload(const struct sl_conf *nc)
+{
+	const struct sl_conf_waf *w = sl_waf_conf(nc);
+
+	if (started.log == NULL)
+		return;
+	if (strcmp(w->log, started.log) != 0)
+		log_warnx("reload: \"waf.log\" changes need an upgrade "
+			  "(SIGUSR2) or a restart; WAF lines still go to %s",
+			  started.log);
+	if (w->threads != started.threads || w->queue != started.queue ||
+	    w->client_budget_ms != started.client_budget_ms ||
+	    w->client_burst_ms != started.client_burst_ms ||
+	    w->client_key != started.client_key ||
+	    w->priority != started.priority || w->guard_ms != started.guard_ms)
+		log_warnx(
+		    "reload: changes of the top-level \"waf\" keys "
+		    "threads, queue, client_budget, client_burst, "
+		    "client_key, priority and guard need an upgrade "
+		    "(SIGUSR2) or a restart; %llu thread(s) and a queue of "
+		    "%llu a worker keep running, as they were",
+		    (unsigned long long)started.threads,
+		    (unsigned long long)started.queue);
+}
+
+/* Its log of its own (a path), opened at start only: a reload keeps the
+ * running one (reload says so). */
+static int
+log_file(const struct sl_conf *conf, struct sl_mfile *f)
+{
+	const struct sl_conf_waf *w = sl_waf_conf(conf);
+
+	if (w == NULL || w->log == NULL || w->log[0] != '/')
+		return 0;
+	f->path = w->log;
+	f->pos = &w->log_pos;
+	f->key = "waf: \"log\"";
+	return 1;
+}
+
+static void
+process_free(void)
+{
+	free(started.log);
+	started.log = NULL;
+	free(sl_waf_log.path);
+	sl_waf_log.path = NULL;
+}
+
+/* ---- the module --------------------------------------------------------- */
+
+static const char *const route_waf_keys[] = {
+    "rules",   "mode",	     "body_limit",     "on_body_limit",
+    "timeout", "on_failure", "failure_status", "audit",
+    "exclude", "limits",     "untyped_body",   NULL};
+static const char *const route_waf_limits_keys[] = {
+    "cookies", "args", "args_bytes", "json_depth", NULL};
+static const char *const route_waf_exclude_keys[] = {"rule", "field", NULL};
+
+static const struct sl_conf_section_def top_sec = {
+    SL_CONF_SEC_TOP,
+    NULL,
+    top_table,
+    "in waf",
+    "under \"waf\"",
+    "under the top-level \"waf\"",
+    NULL};
+static const struct sl_conf_section_def route_sec = {SL_CONF_SEC_ROUTE,
+						     route_waf_keys,
+						     NULL,
+						     "in waf",
+						     "under \"waf\"",
+						     "under a route's \"waf\"",
+						     NULL};
+/* SEC_EXCLUDE, SEC_LIMITS */
+static const struct sl_conf_section_def secs[] = {
+    {SL_CONF_SEC_MOD_ROUTE, route_waf_exclude_keys, NULL, "in exclude",
+     "in an \"exclude\" item", "in a route's \"waf.exclude\" item", NULL},
+    {SL_CONF_SEC_MOD_ROUTE, route_waf_limits_keys, NULL, "in waf.limits",
+     "under \"limits\"", "under a route's \"waf.limits\"", NULL},
+};
+
+static const char *const results[SL_WAF_NRESULTS] = {
+    [SL_WAF_R_PASS] = "pass",
+    [SL_WAF_R_BLOCKED] = "blocked",
+    [SL_WAF_R_DETECTED] = "detected",
+    [SL_WAF_R_OVER_LIMIT] = "over_limit",
+    [SL_WAF_R_FAIL_DENY] = "failed_denied",
+    [SL_WAF_R_FAIL_ALLOW] = "failed_allowed",
+    [SL_WAF_R_LIMITED] = "limited",
+    [SL_WAF_R_BUDGET] = "budget",
+    [SL_WAF_R_SHED] = "shed",
+};
+
+#define W(f) ((uint16_t)(offsetof(struct sl_waf_counts, f) / sizeof(uint64_t)))
+#define WW(f)                                                                  \
+	((uint16_t)(offsetof(struct sl_waf_wcounts, f) / sizeof(uint64_t)))
+
+#define FAM(nm, hp, kd, sc, of)                                                \
+	.name = nm, .help = hp, .kind = kd, .scope = sc, .off = of
+
+static const struct sl_mfamily families[] = {
+    {FAM("sluice_waf_requests_total",
+	 "Requests a route's WAF looked at, by what came of them.",
+	 SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(res)),
+     .first = 0, .n = SL_WAF_NRESULTS, .label = "result", .values = results},
+    {FAM("sluice_waf_inspect_seconds",
+	 "The rules' time on a WAF thread, a request.", SL_MFAM_HISTOGRAM,
+	 SL_MFAM_ROUTE, W(dur)),
+     .sum_off = W(dur_sum_us), .div = 1e6},
+    {FAM("sluice_waf_queue_waits_total",
+	 "Requests that found every WAF thread of their worker busy.",
+	 SL_MFAM_COUNTER, SL_MFAM_ROUTE, W(waits))},
+    {FAM("sluice_waf_queue_wait_seconds_total",
+	 "Time requests waited for a WAF thread.", SL_MFAM_SECONDS,
+	 SL_MFAM_ROUTE, W(wait_sum_us)),
+     .div = 1e6},
+    {FAM("sluice_waf_cpu_seconds_total",
+	 "The WAF threads' CPU time on a route's requests.", SL_MFAM_SECONDS,
+	 SL_MFAM_ROUTE, W(cpu_sum_us)),
+     .div = 1e6},
+    /* the workers' threads: running a request's rules now, and made (as
+     * the running settings say: threads takes effect at a restart or an
+     * upgrade, so the generation's value may not be theirs) */
+    {FAM("sluice_waf_threads_busy",
+	 "WAF threads running a request's rules now, all workers.",
+	 SL_MFAM_GAUGE, SL_MFAM_WORKERS, WW(busy))},
+    {FAM("sluice_waf_queued",
+	 "Requests waiting for a WAF thread now, all workers.", SL_MFAM_GAUGE,
+	 SL_MFAM_WORKERS, WW(queued))},
+    {FAM("sluice_waf_threads_idle_class",
+	 "Workers whose WAF threads run in the idle class (waf.priority: "
+	 "idle, and the process may raise them).",
+	 SL_MFAM_GAUGE, SL_MFAM_WORKERS, WW(idle))},
+    {FAM("sluice_waf_threads_raised_total",
+	 "Times the guard raised a worker's idle WAF threads back to their "
+	 "class (an inspection kept from the CPU past waf.guard).",
+	 SL_MFAM_COUNTER, SL_MFAM_WORKERS, WW(raises))},
+};
+#undef FAM
+
+static const struct sl_mstatus status[] = {
+    {.name = "waf_blocked", .num_off = W(res) + SL_WAF_R_BLOCKED, .num_n = 1},
+};
+
+struct sl_module sl_module_waf = {
+    .name = "waf",
+    .key = "waf",
+    .top_parse = top_parse,
+    .top_free = top_free,
+    .route_parse = route_parse,
+    .route_free = route_free,
+    .settle = settle,
+    .top_print = top_print,
+    .route_print = route_print,
+    .top_sec = &top_sec,
+    .route_sec = &route_sec,
+    .secs = secs,
+    .nsecs = SL_NELEM(secs),
+    .version = sl_waf_version,
+    .start = start,
+    .reopen = reopen,
+    .reload = reload,
+    .log_file = log_file,
+    .process_free = process_free,
+    .route_words = sizeof(struct sl_waf_counts) / sizeof(uint64_t),
+    .worker_words = sizeof(struct sl_waf_wcounts) / sizeof(uint64_t),
+    .families = families,
+    .nfamilies = SL_NELEM(families),
+    .status = status,
+    .nstatus = SL_NELEM(status),
+};

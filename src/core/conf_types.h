@@ -436,76 +436,9 @@ struct sl_conf_route {
 	 * or tracing: false), else 1 + the ratio of new traces it records,
 	 * in millionths */
 	uint32_t trace_sample;
-	/* the WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): NULL when
-	 * the route has none */
-	struct sl_conf_waf_route *waf; /* owned */
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;
-};
-
-/* A route's WAF limits (waf: limits:), checked on the loop
- * (edge/wafcheck.h); 0: none. */
-struct sl_waf_limits {
-	uint32_t cookies;    /* cookie pairs */
-	uint32_t args;	     /* arguments: query, form and JSON values */
-	uint32_t json_depth; /* a JSON body's nesting */
-	uint64_t args_bytes; /* the arguments' names and values */
-};
-
-/* A route's waf: what its requests go through, and what is done with the
- * rules' answer. */
-enum sl_waf_mode { SL_WAF_BLOCK = 0, SL_WAF_DETECT };
-enum sl_waf_over { SL_WAF_OVER_REJECT = 0, SL_WAF_OVER_PARTIAL };
-enum sl_waf_fail { SL_WAF_FAIL_DENY = 0, SL_WAF_FAIL_ALLOW };
-struct sl_waf_rules;
-struct sl_conf_waf_route {
-	struct sl_waf_rules *rules; /* one reference; routes with the same
-				       files and exclusions share the set */
-	char **files;		    /* as expanded (globs), in order */
-	size_t nfiles;
-	char *after;	     /* the exclusions, as directives; NULL: none */
-	char *key;	     /* files and exclusions: the set's identity */
-	size_t keylen;	     /* its bytes, NULs included */
-	uint32_t body_limit; /* body bytes inspected; 0: none */
-	uint32_t timeout_ms; /* the verdict's deadline, queue included */
-	uint8_t mode;	     /* enum sl_waf_mode */
-	uint8_t over;	     /* enum sl_waf_over: a body past body_limit */
-	uint8_t on_failure;  /* enum sl_waf_fail: no verdict in time */
-	uint8_t audit;	     /* run the logging phase (the audit log) */
-	uint8_t untyped;     /* enum sl_waf_untyped: a body without a type */
-	int failure_status;  /* 503 or 403 */
-	unsigned line, col;  /* of its rules: where a rule file's error is
-				reported too */
-	struct sl_waf_limits limits; /* checked on the loop (wafcheck.h) */
-};
-
-/* The top-level waf: the workers' WAF threads and the WAF log. */
-/* Whose budget a WAF request spends (waf: client_key:). */
-enum sl_waf_client_key {
-	SL_WAF_KEY_ADDRESS = 0, /* the client's address (IPv6: its /64) */
-	SL_WAF_KEY_CALLER,	/* the verified token's issuer and subject,
-				   else the address */
-};
-
-/* The WAF threads' class (waf: priority:). */
-enum sl_waf_priority {
-	SL_WAF_PRIO_IDLE = 0, /* SCHED_IDLE, with the guard */
-	SL_WAF_PRIO_LOW,      /* nice +10 */
-};
-
-struct sl_conf_waf {
-	uint64_t threads; /* per worker */
-	uint64_t queue;	  /* requests waiting for them, per worker */
-	/* a client's budget of thread time (issue 63): ms it may spend a
-	 * second, per worker (0: none), and at once; whose it is */
-	uint64_t client_budget_ms, client_burst_ms;
-	int client_key;	   /* enum sl_waf_client_key */
-	int priority;	   /* enum sl_waf_priority */
-	uint64_t guard_ms; /* the idle class's guard: a wait that raises */
-	char *log;	   /* "access" (the access log's), "off", "stdout",
-			      "stderr" or a path */
-	struct sl_conf_pos log_pos; /* of its value, for sl_preflight */
 };
 
 /* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key
@@ -763,10 +696,6 @@ struct sl_conf {
 	} rl_store;
 	/* tracing: (doc/operations.md, "Tracing"): NULL when absent */
 	struct sl_conf_tracing *tracing; /* owned */
-	/* waf: (doc/operations.md, "A WAF for PCI DSS 6.4.2"): always set,
-	 * defaults when absent; nwaf_routes counts the routes with a waf */
-	struct sl_conf_waf waf;
-	size_t nwaf_routes;
 	/* the modules' top-level slots (core/module.h: sl_conf_mod), one
 	 * a module, each owned by its module */
 	void **mod;

@@ -146,47 +146,42 @@ sl_access_open(const char *dest, enum sl_access_format format)
 	return access_path == NULL ? -1 : 0;
 }
 
-/* The WAF's log (doc/operations.md, "A WAF for PCI DSS 6.4.2"): the
- * access log's stream (-2), off (-1), or a descriptor of its own. */
-static int waf_fd = -1;
-static char *waf_path;
-
 int
-sl_waflog_open(const char *dest)
+sl_sidelog_open(struct sl_sidelog *l, const char *dest)
 {
 	if (strcmp(dest, "access") == 0) {
 		/* beside the access lines; with the access log off, still
-		 * somewhere: an intervention never goes unlogged */
-		waf_fd = access_fd != -1 ? -2 : STDERR_FILENO;
+		 * somewhere: what it logs never goes unlogged */
+		l->fd = access_fd != -1 ? -2 : STDERR_FILENO;
 		return 0;
 	}
 	if (strcmp(dest, "off") == 0) {
-		waf_fd = -1;
+		l->fd = -1;
 		return 0;
 	}
 	if (strcmp(dest, "stdout") == 0 || strcmp(dest, "stderr") == 0) {
-		waf_fd = dest[3] == 'o' ? STDOUT_FILENO : STDERR_FILENO;
+		l->fd = dest[3] == 'o' ? STDOUT_FILENO : STDERR_FILENO;
 		return 0;
 	}
-	waf_fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (waf_fd == -1)
+	l->fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (l->fd == -1)
 		return -1;
-	free(waf_path);
-	waf_path = strdup(dest);
-	return waf_path == NULL ? -1 : 0;
+	free(l->path);
+	l->path = strdup(dest);
+	return l->path == NULL ? -1 : 0;
 }
 
 int
-sl_waflog_reopen(void)
+sl_sidelog_reopen(struct sl_sidelog *l)
 {
 	int fd;
 
-	if (waf_path == NULL)
+	if (l->path == NULL)
 		return 0;
-	fd = open(waf_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return -1;
-	if (dup2(fd, waf_fd) == -1) {
+	if (dup2(fd, l->fd) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -194,24 +189,19 @@ sl_waflog_reopen(void)
 	return 0;
 }
 
-int
-sl_waflog_enabled(void)
-{
-	return waf_fd != -1;
-}
-
 void
-sl_waflog_write(struct sl_access_buf *b, const char *line, size_t n)
+sl_sidelog_write(struct sl_sidelog *l, struct sl_access_buf *b,
+		 const char *line, size_t n)
 {
 	size_t off = 0;
 
-	if (waf_fd == -2) {
+	if (l->fd == -2) {
 		sl_access_append(b, line, n);
 		return;
 	}
 	/* its own file: at once (a line is one write, rare) */
-	while (off < n && waf_fd >= 0) {
-		ssize_t w = write(waf_fd, line + off, n - off);
+	while (off < n && l->fd >= 0) {
+		ssize_t w = write(l->fd, line + off, n - off);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0)

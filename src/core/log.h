@@ -95,14 +95,29 @@ void sl_access_append(struct sl_access_buf *b, const char *line, size_t n);
 void sl_access_flush(struct sl_access_buf *b);
 
 /*
- * The WAF's log: "access" (the worker's access-log batch, or stderr when
- * the access log is off), "off", "stdout", "stderr" or a file path. Opened
- * by the main thread at start, after the access log; reopened on SIGUSR1.
- * sl_waflog_write takes one whole line (b: the worker's access batch).
+ * A log of a feature's own beside the access log (the WAF's): "access"
+ * (the worker's access-log batch, or stderr when the access log is off),
+ * "off", "stdout", "stderr" or a file path. Opened by the main thread at
+ * start, after the access log; reopened on SIGUSR1. sl_sidelog_write
+ * takes one whole line (b: the worker's access batch). Its fd starts at
+ * -1 (off): SL_SIDELOG_INIT.
  */
-int sl_waflog_open(const char *dest);
-int sl_waflog_reopen(void);
-int sl_waflog_enabled(void);
-void sl_waflog_write(struct sl_access_buf *b, const char *line, size_t n);
+struct sl_sidelog {
+	int fd;	    /* -2: the access log's batch; -1: off */
+	char *path; /* its file's, to reopen; NULL: none */
+};
+#define SL_SIDELOG_INIT                                                        \
+	{                                                                      \
+		-1, NULL                                                       \
+	}
+int sl_sidelog_open(struct sl_sidelog *l, const char *dest);
+int sl_sidelog_reopen(struct sl_sidelog *l);
+static inline int
+sl_sidelog_enabled(const struct sl_sidelog *l)
+{
+	return l->fd != -1;
+}
+void sl_sidelog_write(struct sl_sidelog *l, struct sl_access_buf *b,
+		      const char *line, size_t n);
 
 #endif

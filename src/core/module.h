@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct sl_conf;
+struct sl_conf_pos;
 struct sl_conf_route;
 struct sl_conf_section_def;
 struct sl_yaml_loader;
@@ -43,6 +44,12 @@ struct sl_jout {
 enum sl_mfam_kind {
 	SL_MFAM_COUNTER = 0,
 	SL_MFAM_GAUGE,
+	/* SL_HIST_N words from off (hist.h's buckets, not cumulative), the
+	 * sum at sum_off, divided by div as seconds; SL_MFAM_ROUTE only */
+	SL_MFAM_HISTOGRAM,
+	/* a counter of microseconds (div 1e6) or milliseconds (1000),
+	 * shown as seconds */
+	SL_MFAM_SECONDS,
 };
 enum sl_mfam_scope {
 	SL_MFAM_ROUTE = 0, /* a line per route that uses the module, labelled
@@ -68,6 +75,18 @@ struct sl_mfamily {
 	 * mirror's cluster="..."); NULL: none */
 	const char *slot_label;
 	const char *(*slot_value)(const void *slot);
+	/* SL_MFAM_HISTOGRAM: its sum's word; and SL_MFAM_SECONDS too: what
+	 * the words are divided by */
+	uint16_t sum_off;
+	double div;
+};
+
+/* A file a module appends to from the start (its log of its own): the
+ * start's checks (-t) look that it can be opened. */
+struct sl_mfile {
+	const char *path;
+	const struct sl_conf_pos *pos; /* of the key that names it */
+	const char *key;	       /* "waf: \"log\"" */
 };
 
 /* A field of a route's "features_1m" on the status page: the minute's
@@ -124,8 +143,26 @@ struct sl_module {
 	void (*route_print)(const struct sl_jout *o, const void *slot);
 	/* the outline's sections of its keys (conf_int.h's
 	 * sl_conf_section_def), for the key checks: the top level's and a
-	 * route's value, NULL: none */
-	const struct sl_conf_section_def *top_sec, *route_sec;
+	 * route's value, NULL: none; and nsecs sections inside them (a
+	 * parent of SL_CONF_SEC_MOD_TOP, SL_CONF_SEC_MOD_ROUTE or
+	 * SL_CONF_SEC_MOD_SUB(k), conf_int.h: the module's own) */
+	const struct sl_conf_section_def *top_sec, *route_sec, *secs;
+	uint8_t nsecs;
+	/* ---- the process (daemon/, through conf_mods.c) */
+	/* -V's line of its library (NULL: none) */
+	const char *(*version)(void);
+	/* The process starts with conf (the main thread, its access log
+	 * open): what it opens for its life (its log). Returns 0, or -1
+	 * with what failed in why (errno set). NULL: nothing. */
+	int (*start)(const struct sl_conf *conf, char *why, size_t whysz);
+	/* SIGUSR1: its log reopened (it says what failed). NULL: none. */
+	void (*reopen)(void);
+	/* A reload to nc: it warns of what nc changes that only a restart
+	 * or an upgrade takes (what start kept). NULL: nothing. */
+	void (*reload)(const struct sl_conf *nc);
+	/* Its log file of its own in conf, for the start's checks: 1 and
+	 * *f, or 0 (none). NULL: none. */
+	int (*log_file)(const struct sl_conf *conf, struct sl_mfile *f);
 	/* ---- counters: words in each route's per-worker counts and in
 	 * each worker's stats; where they start is the module's (below) */
 	uint16_t route_words, worker_words;
@@ -139,8 +176,9 @@ struct sl_module {
 	 * module's slot, and its counters' first words */
 	uint8_t slot;
 	uint16_t route_at, worker_at;
-	/* the outline's numbers of top_sec and route_sec */
-	uint16_t top_sec_id, route_sec_id;
+	/* the outline's numbers of top_sec and route_sec, and of secs[0]
+	 * (secs[k] is sec_id + k) */
+	uint16_t top_sec_id, route_sec_id, sec_id;
 };
 
 #endif

@@ -115,7 +115,7 @@ enum sl_up_close {
 
 /* The words of the modules' counters in a worker's stats (core/module.h,
  * conf/conf_mods.c). */
-#define SL_WSTAT_MOD_WORDS 1
+#define SL_WSTAT_MOD_WORDS 5
 
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
@@ -179,19 +179,9 @@ struct sl_worker_stats {
 	/* tunnels (tunnel.c): open now, opened, closed by reason (enum
 	 * sl_tun_end), bytes from the client and to it */
 	atomic_uint_fast64_t tunnels_open;
-	/* the worker's thread pool (tpool.c, the WAF's): threads running a
-	 * job now, written by those threads (sl_tpool_gauge) */
-	atomic_uint_fast64_t tpool_busy;
-	/* and its jobs waiting for a thread now (sl_tpool_gauge) */
-	atomic_uint_fast64_t tpool_queued;
-	/* the guard of its idle class (sl_tpool_idle): times it raised the
-	 * threads back, and whether the class is idle (1) or could not be
-	 * (0: the process may not raise them; the loop's, written once) */
-	atomic_uint_fast64_t tpool_raises;
-	atomic_uint_fast64_t tpool_idle;
 	/* the modules' counters of a worker (core/module.h), each module's
 	 * from its worker_at; SL_WSTAT_MOD_WORDS is the table's sum
-	 * (conf/conf_mods.c checks it): compression's 1 */
+	 * (conf/conf_mods.c checks it): the WAF's 4, compression's 1 */
 	atomic_uint_fast64_t mod[SL_WSTAT_MOD_WORDS];
 	atomic_uint_fast64_t tunnels_opened;
 	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];

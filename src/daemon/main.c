@@ -33,7 +33,6 @@
 #endif
 #include "resolve.h"
 #include "runtime.h"
-#include "waf.h"
 #include "watch.h"
 #include "worker.h"
 #include "zstream.h"
@@ -73,7 +72,10 @@ version(void)
 	printf("hiredis %d.%d.%d (the headers built with; hiredis reports no "
 	       "version at run time)\n",
 	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
-	printf("%s\n", sl_waf_version());
+	/* the modules' libraries (the WAF's libmodsecurity) */
+	for (size_t i = 0; i < sl_conf_nmodules; i++)
+		if (sl_conf_modules[i]->version != NULL)
+			printf("%s\n", sl_conf_modules[i]->version());
 #ifdef HAVE_QUIC
 	printf("libngtcp2 %s\n", sl_quic_version());
 #else
@@ -139,8 +141,9 @@ main_on_usr1(evutil_socket_t sig, short what, void *arg)
 		log_warn("SIGUSR1: reopening the access log");
 	else
 		log_info("SIGUSR1: access log reopened");
-	if (sl_waflog_reopen() == -1)
-		log_warn("SIGUSR1: reopening the WAF log");
+	for (size_t i = 0; i < sl_conf_nmodules; i++)
+		if (sl_conf_modules[i]->reopen != NULL)
+			sl_conf_modules[i]->reopen();
 }
 
 /* Reads the command line into *path, *pid_file and *check. Returns -1 to
@@ -195,11 +198,14 @@ main_first_generation(struct sl_main *m)
 	sl_log_set_cards(m->conf->log_cards);
 	if (sl_access_open(m->conf->access_log, m->conf->access_format) == -1)
 		fatal("access log %s", m->conf->access_log);
-	if (sl_waflog_open(m->conf->waf.log) == -1)
-		fatal("WAF log %s", m->conf->waf.log);
-	m->run_waf = m->conf->waf;
-	if ((m->run_waf.log = strdup(m->conf->waf.log)) == NULL ||
-	    (m->run_access = strdup(m->conf->access_log)) == NULL ||
+	/* the modules' logs (the WAF's), after the access log */
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		char why[512];
+		if (sl_conf_modules[i]->start != NULL &&
+		    sl_conf_modules[i]->start(m->conf, why, sizeof(why)) == -1)
+			fatal("%s", why);
+	}
+	if ((m->run_access = strdup(m->conf->access_log)) == NULL ||
 	    (m->conf->has_admin &&
 	     (m->run_admin = strdup(m->conf->admin_addr.text)) == NULL))
 		fatalx("out of memory");
@@ -316,7 +322,6 @@ main_free(struct sl_main *m)
 	sl_conf_unref(m->conf);
 	free(m->run_admin);
 	free(m->run_access);
-	free(m->run_waf.log);
 	free(m->exe);
 	free(m->view.carried);
 	for (size_t x = 0; x < m->nxfds; x++)

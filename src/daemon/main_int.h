@@ -73,9 +73,6 @@ struct sl_main {
 	/* what start-up opened, which a reload cannot change */
 	char *run_admin;  /* admin address, NULL for none (owned) */
 	char *run_access; /* access log destination (owned) */
-	/* the WAF's threads, queue and log as started (log owned): a
-	 * reload keeps them */
-	struct sl_conf_waf run_waf;
 	/* binary upgrades (doc/upgrade.md) */
 	char *exe;		    /* this binary's path as started (owned) */
 	char **argv;		    /* as started, for the new process */

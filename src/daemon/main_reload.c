@@ -176,25 +176,10 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 		log_warnx("reload: \"log.access\" changes need an upgrade "
 			  "(SIGUSR2) or a restart; access lines still go to %s",
 			  m->run_access);
-	if (strcmp(nc->waf.log, m->run_waf.log) != 0)
-		log_warnx("reload: \"waf.log\" changes need an upgrade "
-			  "(SIGUSR2) or a restart; WAF lines still go to %s",
-			  m->run_waf.log);
-	if (nc->waf.threads != m->run_waf.threads ||
-	    nc->waf.queue != m->run_waf.queue ||
-	    nc->waf.client_budget_ms != m->run_waf.client_budget_ms ||
-	    nc->waf.client_burst_ms != m->run_waf.client_burst_ms ||
-	    nc->waf.client_key != m->run_waf.client_key ||
-	    nc->waf.priority != m->run_waf.priority ||
-	    nc->waf.guard_ms != m->run_waf.guard_ms)
-		log_warnx(
-		    "reload: changes of the top-level \"waf\" keys "
-		    "threads, queue, client_budget, client_burst, "
-		    "client_key, priority and guard need an upgrade "
-		    "(SIGUSR2) or a restart; %llu thread(s) and a queue of "
-		    "%llu a worker keep running, as they were",
-		    (unsigned long long)m->run_waf.threads,
-		    (unsigned long long)m->run_waf.queue);
+	/* the modules' (the WAF's threads and log) */
+	for (size_t i = 0; i < sl_conf_nmodules; i++)
+		if (sl_conf_modules[i]->reload != NULL)
+			sl_conf_modules[i]->reload(nc);
 }
 
 /* The files conf names (certificates, keys, CAs, the Redis password,

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf_types.h"
+#include "conf.h"
 #include "portcheck.h"
 
 /* Whether a file can be created in the directory of path (which need not
@@ -144,15 +144,19 @@ sl_preflight(const struct sl_conf *conf, const char *running_access)
 			  "\"access\": cannot open \"%.512s\" for appending: "
 			  "%s",
 			  a, why);
-	/* the WAF's log of its own, opened at start only (a reload keeps
-	 * the running one: main_reload.c says so) */
-	a = conf->waf.log;
-	if (running_access == NULL && a != NULL && a[0] == '/' &&
-	    sl_preflight_appendable(a, why, sizeof(why)) == -1)
-		add_error(&errors, conf, &conf->waf.log_pos,
-			  "waf: \"log\": cannot open \"%.512s\" for "
-			  "appending: %s",
-			  a, why);
+	/* the modules' logs of their own (the WAF's), opened at start only
+	 * (a reload keeps the running ones: the module says so) */
+	for (size_t i = 0; running_access == NULL && i < sl_conf_nmodules;
+	     i++) {
+		const struct sl_module *mod = sl_conf_modules[i];
+		struct sl_mfile f;
+		if (mod->log_file != NULL && mod->log_file(conf, &f) &&
+		    sl_preflight_appendable(f.path, why, sizeof(why)) == -1)
+			add_error(&errors, conf, f.pos,
+				  "%s: cannot open \"%.512s\" for appending: "
+				  "%s",
+				  f.key, f.path, why);
+	}
 	return errors;
 }
 

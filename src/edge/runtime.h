@@ -68,32 +68,12 @@ enum sl_ext_result {
 	SL_EXT_NRESULTS
 };
 
-/* A route's WAF (doc/operations.md, "A WAF for PCI DSS 6.4.2"): what its
- * requests came to (sluice_waf_requests_total's result). */
-enum sl_waf_res {
-	SL_WAF_R_PASS = 0,   /* inspected: nothing to stop */
-	SL_WAF_R_BLOCKED,    /* stopped (mode block) */
-	SL_WAF_R_DETECTED,   /* would have been stopped (mode detect) */
-	SL_WAF_R_OVER_LIMIT, /* its body past body_limit: refused (413) */
-	SL_WAF_R_FAIL_DENY,  /* no verdict (deadline, queue full): refused */
-	SL_WAF_R_FAIL_ALLOW, /* no verdict: let through (on_failure) */
-	SL_WAF_R_LIMITED,    /* past the route's waf.limits, on the loop:
-				refused (400, 413), or let through
-				uninspected in detect mode */
-	SL_WAF_R_BUDGET,     /* its client past its budget of thread time:
-				refused (429) before the threads, or let
-				through uninspected in detect mode */
-	SL_WAF_R_SHED,	     /* the queue full, its client holding the most
-				of it: refused (429) */
-	SL_WAF_NRESULTS
-};
-
 /* The entries of a split whose shares a route counts (the status page) */
 #define SL_SPLIT_SEEN 8
 
 /* The words of the modules' blocks of a route's counts (core/module.h):
- * compression's 14, idempotency's 15, the mirror's 4. */
-#define SL_COUNTS_MOD_WORDS 33
+ * the WAF's 27, compression's 14, idempotency's 15, the mirror's 4. */
+#define SL_COUNTS_MOD_WORDS 60
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
@@ -123,17 +103,6 @@ struct sl_counts {
 	atomic_uint_fast64_t ext_cached;
 	atomic_uint_fast64_t ext_dur[SL_HIST_N];
 	atomic_uint_fast64_t ext_dur_sum_us;
-	/* routes with a waf: results, the rules' time on a WAF thread (as
-	 * dur; the sum in microseconds), and the requests that found every
-	 * WAF thread busy, with their waits' sum */
-	atomic_uint_fast64_t waf[SL_WAF_NRESULTS];
-	atomic_uint_fast64_t waf_dur[SL_HIST_N];
-	atomic_uint_fast64_t waf_dur_sum_us;
-	atomic_uint_fast64_t waf_waits;
-	atomic_uint_fast64_t waf_wait_sum_us;
-	/* ... and the WAF threads' CPU time on the route's requests (their
-	 * own clock), in microseconds */
-	atomic_uint_fast64_t waf_cpu_sum_us;
 	/* routes: the modules' counters (core/module.h), each module's
 	 * block from its route_at; SL_COUNTS_MOD_WORDS is the table's sum
 	 * (conf_mods.c checks it) */

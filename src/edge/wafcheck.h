@@ -25,7 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf_types.h" /* struct sl_waf_limits: a route's limits */
+/* A route's WAF limits (waf: limits:), checked on the loop; 0: none. */
+struct sl_waf_limits {
+	uint32_t cookies;    /* cookie pairs */
+	uint32_t args;	     /* arguments: query, form and JSON values */
+	uint32_t json_depth; /* a JSON body's nesting */
+	uint64_t args_bytes; /* the arguments' names and values */
+};
 
 /* What a request gives the rules to read, counted so far. */
 struct sl_wafcheck {

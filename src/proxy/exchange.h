@@ -158,8 +158,5 @@ struct sl_worker;
 /* The worker's free exchanges, and what each keeps for the next (at its
  * end). */
 void sl_exchange_txns_free(struct sl_worker *w);
-/* The worker's WAF threads stopped (exchange_waf.c), after its requests:
- * at its end. */
-void sl_exchange_waf_worker_free(struct sl_worker *w);
 
 #endif

@@ -552,11 +552,12 @@ idem_answer(struct sl_seam *s)
 }
 
 static int
-idem_worker_init(struct sl_worker *w, void *ws)
+idem_worker_init(struct sl_worker *w, void *ws, const struct sl_conf *conf)
 {
 	struct sl_idem_ws *x = ws;
 
 	(void)w;
+	(void)conf;
 	TAILQ_INIT(&x->orphans);
 	TAILQ_INIT(&x->commits);
 	return 0;

@@ -726,10 +726,6 @@ struct evp_md_ctx_st *sl_exchange_sha256(void);
 
 struct sl_extauth;
 
-/* ---- exchange_waf.c: a route's waf (doc/operations.md, "A WAF ...") --- */
-
-struct sl_txwaf;
-
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */
 void sl_exchange_continue(struct sl_seam *s);

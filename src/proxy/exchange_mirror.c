@@ -139,11 +139,12 @@ mirror_placed(const struct sl_filter *f)
 }
 
 static int
-mirror_worker_init(struct sl_worker *w, void *ws)
+mirror_worker_init(struct sl_worker *w, void *ws, const struct sl_conf *conf)
 {
 	struct sl_mirror_ws *x = ws;
 
 	(void)w;
+	(void)conf;
 	TAILQ_INIT(&x->all);
 	return 0;
 }

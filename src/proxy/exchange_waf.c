@@ -27,10 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "budget.h"
 #include "coding.h"
+#include "conf_waf.h"
 #include "exchange.h"
 #include "exchange_int.h"
 #include "log.h"
@@ -64,6 +66,20 @@ enum wf_verdict {
 
 struct wafjob;
 
+/* The worker's WAF (its per-worker state, filter.h's wsize): its threads
+ * (tpool.h), made at the first request a WAF inspects, and their number
+ * and queue as the worker started; the clients' budgets of thread time
+ * (budget.h), made with the threads when waf.client_budget is not 0, and
+ * what they were made of (the top-level waf: as the worker started). */
+struct waf_ws {
+	struct sl_tpool *pool;
+	unsigned threads, queue;
+	struct sl_budget *budget;
+	uint64_t budget_ms, burst_ms, guard_ms;
+	int key, prio;
+	uint64_t seed; /* the clients' keys' hash seed */
+};
+
 /* A request's WAF state: the loop's. */
 struct sl_txwaf {
 	struct sl_txn *t;
@@ -91,6 +107,14 @@ struct waf_slot {
 };
 
 extern struct sl_filter sl_filter_waf;
+
+static inline struct waf_ws *
+wws(const struct sl_worker *w)
+{
+	return (
+	    struct waf_ws *)(void *)(sl_wproxy(w)->fws +
+				     sl_filter_wstate_off[sl_filter_waf.id]);
+}
 
 static inline struct waf_slot *
 wslot(struct sl_txn *t)
@@ -145,7 +169,7 @@ job_done(struct sl_tjob *j)
 {
 	struct wafjob *wj = (struct wafjob *)j;
 	struct sl_txwaf *tw = wj->owner;
-	struct sl_budget *b = sl_wproxy(wj->w)->waf_budget;
+	struct sl_budget *b = wws(wj->w)->budget;
 	struct sl_txn *t;
 
 	/* what it cost its client's budget: the thread's time, spent
@@ -174,13 +198,13 @@ job_done(struct sl_tjob *j)
 		return;
 	}
 	if (j->run_ns != 0) {
-		struct sl_counts *rc = &t->route->state->counts[t->s->w->id];
+		struct sl_waf_counts *rc =
+		    sl_waf_counts(&t->route->state->counts[t->s->w->id]);
 		uint64_t us = (j->end_ns - j->run_ns) / 1000;
-		SL_STAT_INC(rc->waf_dur[sl_hist_slot(us / 1000)]);
-		SL_STAT_ADD(rc->waf_dur_sum_us, us);
-		SL_STAT_ADD(rc->waf_wait_sum_us,
-			    (j->run_ns - j->queued_ns) / 1000);
-		SL_STAT_ADD(rc->waf_cpu_sum_us, j->cpu_ns / 1000);
+		SL_STAT_INC(rc->dur[sl_hist_slot(us / 1000)]);
+		SL_STAT_ADD(rc->dur_sum_us, us);
+		SL_STAT_ADD(rc->wait_sum_us, (j->run_ns - j->queued_ns) / 1000);
+		SL_STAT_ADD(rc->cpu_sum_us, j->cpu_ns / 1000);
 	}
 	tw->verdict = wj->res.error	     ? WV_FAIL
 		      : wj->res.intervention ? WV_STOP
@@ -192,17 +216,19 @@ job_done(struct sl_tjob *j)
 
 /* The pool just made: its gauge, its class, the clients' budgets. */
 static void
-pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
+pool_setup(struct sl_worker *w, struct waf_ws *wp)
 {
-	sl_tpool_gauge(wp->waf, &w->stats.tpool_busy, &w->stats.tpool_queued);
+	struct sl_waf_wcounts *wc = sl_waf_wcounts(&w->stats);
+
+	sl_tpool_gauge(wp->pool, &wc->busy, &wc->queued);
 	/* one client never holds every thread: another's request finds
 	 * one free when there are two or more */
-	if (wp->waf_threads > 1)
-		sl_tpool_share(wp->waf, wp->waf_threads - 1);
-	if (wp->waf_prio == SL_WAF_PRIO_IDLE) {
-		if (sl_tpool_idle(wp->waf, (uint32_t)wp->waf_guard_ms,
-				  &w->stats.tpool_raises) == 0)
-			SL_STAT_INC(w->stats.tpool_idle);
+	if (wp->threads > 1)
+		sl_tpool_share(wp->pool, wp->threads - 1);
+	if (wp->prio == SL_WAF_PRIO_IDLE) {
+		if (sl_tpool_idle(wp->pool, (uint32_t)wp->guard_ms,
+				  &wc->raises) == 0)
+			SL_STAT_INC(wc->idle);
 		else if (errno == EPERM)
 			log_warnx("worker %u: waf: priority idle: the WAF "
 				  "threads stay at nice +10 (waf.priority: "
@@ -213,9 +239,9 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 		else
 			log_warn("worker %u: waf: priority idle", w->id);
 	}
-	if (wp->waf_budget_ms > 0 && (wp->waf_budget = sl_budget_new(
-					  wp->waf_budget_ms * 1000000u,
-					  wp->waf_burst_ms * 1000000u)) == NULL)
+	if (wp->budget_ms > 0 &&
+	    (wp->budget = sl_budget_new(wp->budget_ms * 1000000u,
+					wp->burst_ms * 1000000u)) == NULL)
 		log_warn("worker %u: waf: the clients' budgets", w->id);
 	/* and its costly inspections do not take half the CPU from
 	 * another's cheap one on the other thread: the cheap one runs out
@@ -224,8 +250,8 @@ pool_setup(struct sl_worker *w, struct sl_wproxy *wp)
 	 * section 15.7). A client's cost is its budget's mean: without
 	 * budgets every hint would be 0, counted cheap, so none is
 	 * favoured */
-	if (wp->waf_budget != NULL)
-		sl_tpool_favour(wp->waf, 2);
+	if (wp->budget != NULL)
+		sl_tpool_favour(wp->pool, 2);
 }
 
 /* The worker's pool, made at its first inspection. NULL: none could be. */
@@ -233,22 +259,22 @@ static struct sl_tpool *
 pool(struct sl_seam *s)
 {
 	struct sl_worker *w = s->w;
+	struct waf_ws *wp = wws(w);
 
 	/* none could be made: tried again a second later, not on every
 	 * request (nor logged on every one) */
 	static _Thread_local uint64_t retry_ms;
 
-	if (sl_wproxy(w)->waf == NULL && sl_now_ms() >= retry_ms) {
-		sl_wproxy(w)->waf =
-		    sl_tpool_new(w->base, sl_wproxy(w)->waf_threads,
-				 sl_wproxy(w)->waf_queue, NICE_INC);
-		if (sl_wproxy(w)->waf == NULL) {
+	if (wp->pool == NULL && sl_now_ms() >= retry_ms) {
+		wp->pool =
+		    sl_tpool_new(w->base, wp->threads, wp->queue, NICE_INC);
+		if (wp->pool == NULL) {
 			log_warn("worker %u: the WAF's threads", w->id);
 			retry_ms = sl_now_ms() + 1000;
 		} else
-			pool_setup(w, sl_wproxy(w));
+			pool_setup(w, wp);
 	}
-	return sl_wproxy(w)->waf;
+	return wp->pool;
 }
 
 /* "A.B.C.D" or the IPv6 text, and the port, of a socket address (an
@@ -349,10 +375,10 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 	    addr_str((const struct sockaddr *)&s->lconf->addr.ss, wj->sip,
 		     sizeof(wj->sip));
 	wj->in.server_ip = wj->sip;
-	wj->in.logging = t->route->waf->audit;
+	wj->in.logging = sl_waf_route(t->route)->audit;
 	memcpy(wj->rid, t->request_id, sizeof(wj->rid));
 	wj->in.id = wj->rid;
-	wj->rules = t->route->waf->rules;
+	wj->rules = sl_waf_route(t->route)->rules;
 	sl_waf_rules_ref(wj->rules);
 	wj->w = s->w;
 	wj->j.run = job_run;
@@ -456,7 +482,7 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	unsigned listed = 0;
 	int el;
 
-	if (!sl_waflog_enabled())
+	if (!sl_sidelog_enabled(&sl_waf_log))
 		return;
 #define ADD(...)                                                               \
 	do {                                                                   \
@@ -508,7 +534,7 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	 * separators */
 	if (sl_log_cards())
 		(void)sl_pan_mask(line, o, 0);
-	sl_waflog_write(s->w->alog, line, o);
+	sl_sidelog_write(&sl_waf_log, s->w->alog, line, o);
 }
 
 /* ---- the verdict applied ------------------------------------------------ */
@@ -516,7 +542,8 @@ waf_log(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 static void
 count(struct sl_seam *s, enum sl_waf_res res)
 {
-	SL_STAT_INC(s->txn->route->state->counts[s->w->id].waf[res]);
+	SL_STAT_INC(
+	    sl_waf_counts(&s->txn->route->state->counts[s->w->id])->res[res]);
 	wslot(s->txn)->res = (uint8_t)(1 + res);
 	s->txn->flags |= SL_TXN_F_LOGF;
 }
@@ -535,7 +562,7 @@ waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	size_t o;
 	int n;
 
-	if (!sl_waflog_enabled())
+	if (!sl_sidelog_enabled(&sl_waf_log))
 		return;
 	o = waf_log_head(s, action, sl_ip_str(&t->client_addr, ip, sizeof(ip)),
 			 line, sizeof(line));
@@ -563,7 +590,7 @@ waf_log_limit(struct sl_seam *s, struct sl_txwaf *tw, const char *action)
 	o += (size_t)n;
 	if (sl_log_cards())
 		(void)sl_pan_mask(line, o, 0);
-	sl_waflog_write(s->w->alog, line, o);
+	sl_sidelog_write(&sl_waf_log, s->w->alog, line, o);
 }
 
 /* Applies the verdict, once; the job's copy goes with it. */
@@ -582,7 +609,7 @@ apply(struct sl_seam *s, struct sl_txwaf *tw)
 static int
 apply_verdict(struct sl_seam *s, struct sl_txwaf *tw)
 {
-	const struct sl_conf_waf_route *c = s->txn->route->waf;
+	const struct sl_conf_waf_route *c = sl_waf_route(s->txn->route);
 	struct sl_txn *t = s->txn;
 
 	switch (tw->verdict) {
@@ -696,7 +723,7 @@ tw_on_event(evutil_socket_t fd, short what, void *arg)
 	if (tw->phase == WF_RUNNING) {
 		/* the deadline: the job is taken back, or left to end */
 		struct wafjob *wj = tw->job;
-		if (sl_tpool_cancel(sl_wproxy(t->s->w)->waf, &wj->j))
+		if (sl_tpool_cancel(wws(t->s->w)->pool, &wj->j))
 			job_free(wj);
 		else
 			wj->owner = NULL;
@@ -720,7 +747,7 @@ waf_end(struct sl_seam *s)
 	event_del(&tw->ev);
 	if (tw->job != NULL) {
 		if (tw->phase != WF_RUNNING ||
-		    sl_tpool_cancel(sl_wproxy(t->s->w)->waf, &tw->job->j))
+		    sl_tpool_cancel(wws(t->s->w)->pool, &tw->job->j))
 			job_free(tw->job);
 		else
 			tw->job->owner = NULL; /* freed when it ends */
@@ -732,13 +759,42 @@ waf_end(struct sl_seam *s)
 	wslot(t)->tw = NULL;
 }
 
-void
-sl_exchange_waf_worker_free(struct sl_worker *w)
+/* The worker starts with generation conf: its top-level waf: as it is
+ * now stays the worker's (a reload says so). */
+static int
+waf_worker_init(struct sl_worker *w, void *ws, const struct sl_conf *conf)
 {
-	sl_tpool_free(sl_wproxy(w)->waf);
-	sl_wproxy(w)->waf = NULL;
-	sl_budget_free(sl_wproxy(w)->waf_budget);
-	sl_wproxy(w)->waf_budget = NULL;
+	const struct sl_conf_waf *c = sl_waf_conf(conf);
+	struct waf_ws *wp = ws;
+
+	(void)w;
+	if (c != NULL) {
+		wp->threads = (unsigned)c->threads;
+		wp->queue = (unsigned)c->queue;
+		wp->budget_ms = c->client_budget_ms;
+		wp->burst_ms = c->client_burst_ms;
+		wp->key = c->client_key;
+		wp->prio = c->priority;
+		wp->guard_ms = c->guard_ms;
+	}
+	/* before the first request's key is made */
+	if (getrandom(&wp->seed, sizeof(wp->seed), GRND_NONBLOCK) !=
+	    sizeof(wp->seed))
+		wp->seed = (uint64_t)(uintptr_t)wp ^ sl_now_ms();
+	return 0;
+}
+
+/* The worker's threads stopped, after its requests: at its end. */
+static void
+waf_worker_free(struct sl_worker *w, void *ws)
+{
+	struct waf_ws *wp = ws;
+
+	(void)w;
+	sl_tpool_free(wp->pool);
+	wp->pool = NULL;
+	sl_budget_free(wp->budget);
+	wp->budget = NULL;
 }
 
 /* The calling thread's spare request state (filter.h's thread_free). */
@@ -778,15 +834,14 @@ tw_new(struct sl_seam *s)
 static uint64_t
 client_key(struct sl_seam *s, const struct sl_fhead *h)
 {
-	const struct sl_wproxy *wp = sl_wproxy(s->w);
+	const struct waf_ws *wp = wws(s->w);
 	const struct sl_ip *ip = &s->txn->client_addr;
 
-	if (wp->waf_key == SL_WAF_KEY_CALLER && h->jwt != NULL &&
+	if (wp->key == SL_WAF_KEY_CALLER && h->jwt != NULL &&
 	    h->jwt->caller_len > 0)
-		return sl_rl_hash_bytes(~wp->waf_seed, h->jwt->caller,
+		return sl_rl_hash_bytes(~wp->seed, h->jwt->caller,
 					h->jwt->caller_len);
-	return sl_rl_hash_bytes(wp->waf_seed, ip->a,
-				ip->len == 16 ? 8 : ip->len);
+	return sl_rl_hash_bytes(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
 }
 
 /* The loop's checks (wafcheck.h): what the rules would be given to read
@@ -856,7 +911,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 {
 	const struct sl_h1_request *req = h->req;
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_waf_route *c = t->route->waf;
+	const struct sl_conf_waf_route *c = sl_waf_route(t->route);
 	struct sl_txwaf *tw = wslot(t)->tw;
 	struct wafjob *wj;
 	const char *body = NULL;
@@ -867,7 +922,7 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	if (tw != NULL && tw->phase == WF_DONE)
 		return apply(s, tw); /* woken by its verdict */
 	if (tw == NULL) {
-		struct sl_wproxy *wp = sl_wproxy(s->w);
+		struct waf_ws *wp = wws(s->w);
 		uint64_t now = sl_now_ms() * 1000000u;
 		if ((tw = tw_new(s)) == NULL)
 			return -1;
@@ -875,11 +930,10 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 		/* a client that owes thread time waits for it here, before
 		 * its body is read, at no thread's cost; what it has left is
 		 * its place in the queue */
-		if (wp->waf_budget != NULL &&
-		    (tw->left = sl_budget_left(wp->waf_budget, tw->key, now)) <
-			0) {
+		if (wp->budget != NULL &&
+		    (tw->left = sl_budget_left(wp->budget, tw->key, now)) < 0) {
 			uint64_t wait =
-			    sl_budget_wait_ms(wp->waf_budget, tw->key, now);
+			    sl_budget_wait_ms(wp->budget, tw->key, now);
 			tw->phase = WF_DONE;
 			tw->verdict = WV_BUDGET;
 			tw->retry_s = (uint32_t)((wait + 999) / 1000);
@@ -973,7 +1027,7 @@ static int
 waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj)
 {
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_waf_route *c = t->route->waf;
+	const struct sl_conf_waf_route *c = sl_waf_route(t->route);
 	struct sl_tpool *p;
 	int r;
 
@@ -988,10 +1042,9 @@ waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj)
 	/* what its client's inspections cost, for a cheap one to run above
 	 * a costly one (0: not known, or no budgets, when the pool favours
 	 * none: pool_setup) */
-	wj->j.hint_ns =
-	    sl_wproxy(s->w)->waf_budget != NULL
-		? sl_budget_cost(sl_wproxy(s->w)->waf_budget, tw->key)
-		: 0;
+	wj->j.hint_ns = wws(s->w)->budget != NULL
+			    ? sl_budget_cost(wws(s->w)->budget, tw->key)
+			    : 0;
 	tw->job = wj;
 	wj->owner = tw;
 	tw->phase = WF_DONE;
@@ -1007,7 +1060,8 @@ waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj)
 		return apply(s, tw);
 	}
 	if (r == 1)
-		SL_STAT_INC(t->route->state->counts[s->w->id].waf_waits);
+		SL_STAT_INC(
+		    sl_waf_counts(&t->route->state->counts[s->w->id])->waits);
 	tw->phase = WF_RUNNING;
 	{
 		struct timeval tv = {c->timeout_ms / 1000,
@@ -1020,7 +1074,7 @@ waf_run(struct sl_seam *s, struct sl_txwaf *tw, struct wafjob *wj)
 static int
 waf_used(const struct sl_conf_route *r)
 {
-	return r->waf != NULL;
+	return sl_waf_route(r) != NULL;
 }
 
 /* What the WAF said (1 + enum sl_waf_res), as the access log shows it. */
@@ -1050,4 +1104,7 @@ struct sl_filter sl_filter_waf = {
     .log_fields = waf_log_fields,
     .end = waf_end,
     .thread_free = waf_thread_free,
+    .wsize = sizeof(struct waf_ws),
+    .worker_init = waf_worker_init,
+    .worker_free = waf_worker_free,
 };

@@ -204,13 +204,14 @@ sl_filters_wstate_size(void)
 }
 
 int
-sl_filters_worker_init(struct sl_worker *w, unsigned char *ws)
+sl_filters_worker_init(struct sl_worker *w, unsigned char *ws,
+		       const struct sl_conf *conf)
 {
 	pthread_once(&slots_once, slots_init);
 	for (size_t k = 0; k < SL_FID_N; k++) {
 		const struct sl_filter *f = sl_filters[k];
 		if (f->worker_init == NULL ||
-		    f->worker_init(w, ws + sl_filter_wstate_off[k]) == 0)
+		    f->worker_init(w, ws + sl_filter_wstate_off[k], conf) == 0)
 			continue;
 		/* the ones made go (a stop and a free know what they hold) */
 		while (k-- > 0) {

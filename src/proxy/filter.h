@@ -22,6 +22,7 @@
 #include "h1_msg.h"
 #include "jwt.h"
 
+struct sl_conf;
 struct sl_conf_route;
 struct sl_h1_request;
 struct sl_h1_response;
@@ -224,12 +225,14 @@ struct sl_filter {
 	void (*placed)(const struct sl_filter *f);
 	/* Per worker: wsize bytes of the worker's proxy state (wproxy.h,
 	 * sl_fwstate), the filter's alone, zeroed and then made by
-	 * worker_init (0, or -1 when out of memory) as the worker starts;
+	 * worker_init (0, or -1 when out of memory) as the worker starts
+	 * with generation conf;
 	 * worker_stop when its loop ended, in the table's reverse order,
 	 * before the exchange's own requests close: what the filter has in
 	 * flight goes; worker_free after them, in the table's order. */
 	uint16_t wsize;
-	int (*worker_init)(struct sl_worker *w, void *ws);
+	int (*worker_init)(struct sl_worker *w, void *ws,
+			   const struct sl_conf *conf);
 	void (*worker_stop)(struct sl_worker *w, void *ws);
 	void (*worker_free)(struct sl_worker *w, void *ws);
 	/* What the filter keeps per thread for reuse (a spare state, a
@@ -327,7 +330,8 @@ void sl_filters_thread_free(void);
  * made are stopped and freed), worker_stop in the table's reverse order,
  * worker_free in its order. ws: the area. */
 size_t sl_filters_wstate_size(void);
-int sl_filters_worker_init(struct sl_worker *w, unsigned char *ws);
+int sl_filters_worker_init(struct sl_worker *w, unsigned char *ws,
+			   const struct sl_conf *conf);
 void sl_filters_worker_stop(struct sl_worker *w, unsigned char *ws);
 void sl_filters_worker_free(struct sl_worker *w, unsigned char *ws);
 

@@ -17,8 +17,6 @@ struct sl_conf;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_traceexp;
-struct sl_tpool;
-struct sl_budget;
 
 struct sl_wproxy {
 	/* sluice's own requests (a key set's fetch, an external check) in
@@ -31,18 +29,6 @@ struct sl_wproxy {
 	/* tracing: this worker's span export (traceexp.c), made at the
 	 * first span */
 	struct sl_traceexp *trace;
-	/* the WAF: this worker's threads (tpool.h), made at the first
-	 * request a WAF inspects, and their number and queue as the worker
-	 * started */
-	struct sl_tpool *waf;
-	unsigned waf_threads, waf_queue;
-	/* the clients' budgets of thread time (budget.h), made with the
-	 * threads when waf.client_budget is not 0, and what they were made
-	 * of (the top-level waf: as the worker started) */
-	struct sl_budget *waf_budget;
-	uint64_t waf_budget_ms, waf_burst_ms, waf_guard_ms;
-	int waf_key, waf_prio;
-	uint64_t waf_seed; /* the clients' keys' hash seed */
 	/* the filters' per-worker states (filter.h: each filter's wsize
 	 * bytes at its sl_filter_wstate_off) */
 	_Alignas(16) unsigned char fws[];
@@ -54,7 +40,8 @@ sl_wproxy(const struct sl_worker *w)
 	return (struct sl_wproxy *)w->proxy;
 }
 
-/* Makes w's (conf: the generation it starts with, for the WAF's sizes).
+/* Makes w's (conf: the generation it starts with, for the filters'
+ * per-worker sizes).
  * Returns 0, or -1 (no memory). */
 int sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf);
 

@@ -22,6 +22,7 @@
 #include "conf_compress.h"
 #include "conf_idem.h"
 #include "conf_int.h"
+#include "conf_waf.h"
 #include "conf_yaml.h"
 
 /* conf_keys.c's key_at() and has_key() are static; the outline they read
@@ -74,8 +75,8 @@ static struct tbl tables[] = {
      "CLUSTERS/dns", NULL},
     {sl_conf_tracing_table, SL_CONF_SEC_TRACING, sizeof(struct sl_conf_tracing),
      1, "TOP LEVEL/tracing", NULL},
-    {sl_conf_waf_table, SL_CONF_SEC_WAF, sizeof(struct sl_conf_waf), 9,
-     "TOP LEVEL/waf", NULL},
+    {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_waf), 9, "TOP LEVEL/waf",
+     &sl_module_waf},
     {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_compress), 10,
      "TOP LEVEL/compress", &sl_module_compress},
     {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_compress_route), 11,
@@ -212,7 +213,25 @@ test_module_keys(void **state)
 		if (m->top_sec != NULL)
 			assert_int_equal(full[m->top_sec_id].parent,
 					 SL_CONF_SEC_TOP);
+		/* its sections inside its own follow them, their parents
+		 * numbered in the whole outline */
+		for (unsigned k = 0; k < m->nsecs; k++) {
+			unsigned p = full[m->sec_id + k].parent;
+			assert_ptr_equal(full[m->sec_id + k].keys,
+					 m->secs[k].keys);
+			assert_true(p < m->sec_id + k);
+			assert_true(p == m->top_sec_id ||
+				    p == m->route_sec_id || p >= m->sec_id);
+		}
 	}
+	/* the WAF's exclude and limits sit in a route's waf: */
+	assert_int_equal(sl_module_waf.nsecs, 2);
+	assert_int_equal(full[sl_module_waf.sec_id].parent,
+			 sl_module_waf.route_sec_id);
+	assert_int_equal(full[sl_module_waf.sec_id + 1].parent,
+			 sl_module_waf.route_sec_id);
+	assert_string_equal(full[sl_module_waf.sec_id + 1].where,
+			    "in waf.limits");
 }
 
 static void
