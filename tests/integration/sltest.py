@@ -300,10 +300,48 @@ def free_port():
             continue
         finally:
             s.close()
-        if port not in _ports_given and connect_refused(port, 0.2):
+        if port not in _ports_given and connect_refused(port, 0.2) \
+                and _claim_port(port):
             _ports_given.add(port)
             return port
     raise AssertionError("no free port found")
+
+
+_CLAIM_DIR = os.path.join(tempfile.gettempdir(),
+                          "sluice-test-ports-%d" % os.getuid())
+_CLAIM_S = 600  # seconds a claim holds a port from other test processes
+
+
+def _claim_port(port):
+    """Whether port is this process's to give: no other test process
+    (make check runs two at once) gave it in the last _CLAIM_S seconds.
+    Both could find it free between the check above and the bind of the
+    server they give it to (a Node upstream once failed EADDRINUSE so);
+    a file made with O_EXCL gives it to one. An old claim is taken
+    over."""
+    try:
+        os.makedirs(_CLAIM_DIR, exist_ok=True)
+    except OSError:
+        return True
+    path = os.path.join(_CLAIM_DIR, str(port))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        pass
+    except OSError:
+        return True
+    try:
+        if time.time() - os.stat(path).st_mtime < _CLAIM_S:
+            return False
+        # an old claim: taken over by whoever renames it first
+        tmp = "%s.%d" % (path, os.getpid())
+        os.rename(path, tmp)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(tmp)
+        return True
+    except OSError:
+        return False
 
 
 def sha256(b):
