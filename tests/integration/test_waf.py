@@ -42,6 +42,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -416,6 +417,58 @@ def the_waf_log_of_its_own_names_every_rule_and_keeps_eight_matches():
           "rules_ms: %r" % w)
     check(isinstance(w.get("cpu_ms"), float) and
           0 < w["cpu_ms"] <= w["rules_ms"] + 0.5, "cpu_ms: %r" % w)
+    gw.sl.stop()
+
+
+@test
+def the_waf_log_reopens_on_sigusr1_and_a_reload_keeps_what_started():
+    """SIGUSR1 reopens the WAF log of its own (a rotated file gets the
+    next line, the old one none); a reload that changes the top-level
+    waf: keys says that the threads, queue and log stay as they started,
+    and they do: the lines still go to the first file. (The WAF module's
+    process hooks: start, reopen, reload.)"""
+    require_waf()
+    d = tmpdir()
+    wlog = os.path.join(d, "waf.log")
+    gw = start([waf_route("pay", "/pay")],
+               waf={"log": wlog, "threads": 1, "queue": 64})
+    attack = "/pay/v1/charges?id=1%27%20OR%201%3D1--"
+
+    def blocked_in(path, what):
+        r = gw.send("GET", attack)
+        eq(r.status, 403, "blocked, %s" % what)
+        rid = r.header("x-request-id")
+        check(read_json_lines(path, lambda j: j.get("request_id") == rid,
+                              timeout=5.0),
+              "the WAF line of %s in %s" % (what, path))
+        return rid
+    blocked_in(wlog, "the first")
+    os.rename(wlog, wlog + ".1")
+    gw.sl.send_signal(signal.SIGUSR1)
+    check(wait_until(lambda: os.path.exists(wlog), 5.0),
+          "SIGUSR1 made the WAF log again")
+    rid = blocked_in(wlog, "after SIGUSR1")
+    eq(read_json_lines(wlog + ".1", lambda j: j.get("request_id") == rid,
+                       timeout=0, min_count=0),
+       [], "the rotated file gets no new line")
+    # a reload that asks for more threads and another log
+    cfg = dict(gw.sl.config)
+    cfg["waf"] = dict(cfg["waf"], threads=2, log=os.path.join(d, "b.log"))
+    with open(gw.sl.conf_path + ".tmp", "w") as f:
+        f.write(to_yaml(cfg) + "\n")
+    os.replace(gw.sl.conf_path + ".tmp", gw.sl.conf_path)
+    res, log = sighup_reload(gw.sl, gw.aport)
+    eq(res, "ok", "the reload: %r" % log)
+    check(re.search(r"reload: \"waf\.log\" changes need an upgrade .*"
+                    r"WAF lines still go to " + re.escape(wlog), log),
+          "the reload names the log kept: %r" % log)
+    check(re.search(r"reload: changes of the top-level \"waf\" keys .* "
+                    r"1 thread\(s\) and a queue of 64 a worker keep "
+                    r"running", log),
+          "the reload names the threads kept: %r" % log)
+    blocked_in(wlog, "after the reload")
+    check(not os.path.exists(os.path.join(d, "b.log")),
+          "the new log is not opened by a reload")
     gw.sl.stop()
 
 
