@@ -31,6 +31,11 @@
  * change at a restart only).
  */
 
+/* Where a module's value is printed (config_modules, below). */
+enum mod_where { MOD_ROUTE = 0, MOD_TOP, MOD_LISTENER };
+static void config_modules(struct sbuf *b, void *const *mod,
+			   enum mod_where where);
+
 static const char *
 tls_version_str(int v)
 {
@@ -204,11 +209,7 @@ config_identity(struct sbuf *b, const struct sl_conf_listener *l)
 	sl_admin_jkv_str(
 	    b, "untrusted_forwarded",
 	    l->untrusted_forwarded == SL_UNTRUSTED_STRIP ? "strip" : "append");
-	{
-		static const char *const tc[] = {"trusted", "always", "never",
-						 "off"};
-		sl_admin_jkv_str(b, "trace_context", tc[l->trace_context]);
-	}
+	config_modules(b, l->mod, MOD_LISTENER);
 }
 
 /* A route's match: every part, null where any value matches. */
@@ -405,10 +406,11 @@ config_external(struct sbuf *b, const struct sl_conf_extauth *x)
 	sb_printf(b, "}");
 }
 
-/* The modules' values of a slot array (a route's or the top level's;
- * NULL: none), each at its module's place in the table (core/module.h). */
+/* The modules' values of a slot array (a route's, a listener's or the top
+ * level's; NULL: none), each at its module's place in the table
+ * (core/module.h). */
 static void
-config_modules(struct sbuf *b, void *const *mod, int top)
+config_modules(struct sbuf *b, void *const *mod, enum mod_where where)
 {
 	struct sl_jout o;
 
@@ -416,7 +418,9 @@ config_modules(struct sbuf *b, void *const *mod, int top)
 	for (size_t i = 0; i < sl_conf_nmodules; i++) {
 		const struct sl_module *m = sl_conf_modules[i];
 		void (*print)(const struct sl_jout *, const void *) =
-		    top ? m->top_print : m->route_print;
+		    where == MOD_TOP	 ? m->top_print
+		    : where == MOD_ROUTE ? m->route_print
+					 : m->listener_print;
 		if (print != NULL)
 			print(&o, mod != NULL ? mod[m->slot] : NULL);
 	}
@@ -559,13 +563,7 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 	}
 	config_guard(b, r);
 	config_auth(b, r);
-	config_modules(b, r->mod, 0);
-	/* null: not traced; else the ratio of new traces recorded */
-	if (r->trace_sample == 0)
-		sb_printf(b, ",\"tracing\":null");
-	else
-		sb_printf(b, ",\"tracing\":{\"sample\":%g}",
-			  (double)(r->trace_sample - 1) / 1e6);
+	config_modules(b, r->mod, MOD_ROUTE);
 	config_key(b, "sticky", &r->sticky);
 	sl_admin_jkv_bool(b, "split_failover", r->split_failover);
 	sl_admin_jkv_str(b, "expose_cluster_header", r->expose_cluster_header);
@@ -906,22 +904,7 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 		sb_printf(b, "}");
 	} else
 		sb_printf(b, ",\"rate_limit_store\":null");
-	if (c->tracing != NULL) {
-		const struct sl_conf_tracing *t = c->tracing;
-		sb_printf(b, ",\"tracing\":{\"cluster\":");
-		sl_admin_jstr(b, t->cluster != NULL ? t->cluster->name : "");
-		sl_admin_jkv_str(b, "path", t->path);
-		sl_admin_jkv_str(b, "service_name", t->service_name);
-		sb_printf(b, ",\"sample\":%g", (double)t->sample / 1e6);
-		sl_admin_jkv_u64(b, "batch", t->batch);
-		sl_admin_jkv_u64(b, "queue", t->queue);
-		sl_admin_jkv_u64(b, "interval_ms", t->interval_ms);
-		sl_admin_jkv_u64(b, "timeout_ms", t->timeout_ms);
-		sl_admin_jkv_u64(b, "max_retries", t->retries);
-		sb_printf(b, "}");
-	} else
-		sb_printf(b, ",\"tracing\":null");
-	config_modules(b, c->mod, 1);
+	config_modules(b, c->mod, MOD_TOP);
 	sb_printf(b, ",\"listeners\":[");
 }
 

@@ -40,56 +40,6 @@ _Static_assert(SL_H1_R_NREASONS == SL_WSTAT_H1_REASONS,
 _Static_assert(SL_H2_NREFUSALS == SL_WSTAT_H2_REFUSALS,
 	       "wloop.h's SL_WSTAT_H2_REFUSALS is h2.h's SL_H2_NREFUSALS");
 
-/* Tracing (doc/operations.md, "Tracing"): the traced requests by where
- * their context came from, the spans and exports by result, the queues.
- * Workers' counters: kept across reloads, as the queues are. */
-static void
-metrics_trace(const struct sl_admin_view *v, struct sbuf *b)
-{
-	static const char *const src[] = {"parent", "new", "untrusted",
-					  "malformed"};
-	static const char *const spans[] = {"exported", "dropped", "failed"};
-	static const char *const exps[] = {"ok", "retry", "failed"};
-	const size_t u = sizeof(atomic_uint_fast64_t);
-
-	sb_printf(b, "# HELP sluice_trace_context_total Traced requests by "
-		     "where their trace context came from.\n"
-		     "# TYPE sluice_trace_context_total counter\n");
-	for (size_t i = 0; i < 4; i++)
-		sb_printf(b, "sluice_trace_context_total{source=\"%s\"} %llu\n",
-			  src[i],
-			  (unsigned long long)wsum(
-			      v, offsetof(struct sl_worker_stats, trace_ctx) +
-				     i * u));
-	sb_printf(b, "# HELP sluice_trace_spans_total Spans exported, dropped "
-		     "(queue full) and failed (export given up or "
-		     "rejected).\n"
-		     "# TYPE sluice_trace_spans_total counter\n");
-	for (size_t i = 0; i < 3; i++)
-		sb_printf(b, "sluice_trace_spans_total{result=\"%s\"} %llu\n",
-			  spans[i],
-			  (unsigned long long)wsum(
-			      v, offsetof(struct sl_worker_stats, trace_spans) +
-				     i * u));
-	sb_printf(b, "# HELP sluice_trace_exports_total Exports to the "
-		     "collector: taken, to be retried, failed.\n"
-		     "# TYPE sluice_trace_exports_total counter\n");
-	for (size_t i = 0; i < 3; i++)
-		sb_printf(
-		    b, "sluice_trace_exports_total{result=\"%s\"} %llu\n",
-		    exps[i],
-		    (unsigned long long)wsum(
-			v, offsetof(struct sl_worker_stats, trace_exports) +
-			       i * u));
-	sb_printf(b,
-		  "# HELP sluice_trace_queue_spans Spans waiting for "
-		  "export, queued or in flight.\n"
-		  "# TYPE sluice_trace_queue_spans gauge\n"
-		  "sluice_trace_queue_spans %llu\n",
-		  (unsigned long long)wsum(
-		      v, offsetof(struct sl_worker_stats, trace_queue)));
-}
-
 /* TLS listeners: handshakes, resumptions, failures by reason. */
 static void
 metrics_tls(struct sbuf *b, const struct sl_conf *c)
@@ -603,7 +553,6 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 	sl_admin_metrics_auth(v, b);
 	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_modules(v, b);
-	metrics_trace(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "
 		     "cluster (mirror copies included), answered or cut.\n"
 		     "# TYPE sluice_cluster_requests_total counter\n");

@@ -99,11 +99,30 @@ route_lines(const struct sl_admin_view *v, struct sbuf *b,
 		}
 }
 
+/* Family f's line of m's words in every worker's stats, summed: one, or
+ * one a label's value. */
+static void
+worker_lines(const struct sl_admin_view *v, struct sbuf *b,
+	     const struct sl_module *m, const struct sl_mfamily *f)
+{
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	const size_t base = offsetof(struct sl_worker_stats, mod) +
+			    ((size_t)m->worker_at + f->off) * u;
+
+	if (f->label == NULL) {
+		sb_printf(b, "%s %llu\n", f->name,
+			  (unsigned long long)wsum(v, base));
+		return;
+	}
+	for (unsigned k = f->first; k < f->n; k++)
+		sb_printf(b, "%s{%s=\"%s\"} %llu\n", f->name, f->label,
+			  f->values[k],
+			  (unsigned long long)wsum(v, base + (size_t)k * u));
+}
+
 void
 sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 {
-	const size_t u = sizeof(atomic_uint_fast64_t);
-
 	for (size_t i = 0; i < sl_conf_nmodules; i++) {
 		const struct sl_module *m = sl_conf_modules[i];
 
@@ -127,13 +146,7 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 				sb_printf(b, "%s %llu\n", f->name,
 					  (unsigned long long)f->read());
 			else
-				sb_printf(
-				    b, "%s %llu\n", f->name,
-				    (unsigned long long)wsum(
-					v,
-					offsetof(struct sl_worker_stats, mod) +
-					    ((size_t)m->worker_at + f->off) *
-						u));
+				worker_lines(v, b, m, f);
 		}
 	}
 }

@@ -294,6 +294,8 @@ parse_listener(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	sl_conf_parse_policy(ld, map, SL_CONF_SEC_LISTENER_HEADERS, conf,
 			     &l->policy);
 	sl_conf_parse_identity(ld, lbl, map, l);
+	/* the modules' keys (conf_mods.c): tracing's trace_context */
+	sl_conf_modules_listener(ld, lbl, map, l, conf);
 
 	if ((v = sl_yaml_map_get(map, "routes", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, map, "%s: missing key \"routes\"", lbl);
@@ -640,8 +642,6 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
     {"listeners", .type = SL_CONF_CODE},
     {"clusters", .type = SL_CONF_CODE},
     {"rate_limit_store", .type = SL_CONF_CODE},
-    /* tracing (doc/operations.md, Tracing) */
-    {"tracing", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -820,16 +820,13 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
 	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
 		sl_conf_parse_rate_limit_store(ld, v, conf);
-	if ((v = sl_yaml_map_get(root, "tracing", NULL)) != NULL)
-		sl_conf_parse_tracing(ld, v, conf);
 	/* the modules' (conf_mods.c): the WAF, compression, idempotency,
-	 * the mirror */
+	 * the mirror, tracing */
 	sl_conf_modules_top(ld, root, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
-	sl_conf_settle_tracing(ld, conf);
 	sl_conf_modules_settle(ld, conf);
 	sl_conf_check_rate_limit_store(ld, root, conf);
 }
@@ -870,8 +867,6 @@ static const char *const listener_keys[] = {
     "trusted_proxies",
     "client_address_header",
     "untrusted_forwarded",
-    /* tracing (doc/operations.md, Tracing) */
-    "trace_context",
     NULL,
 };
 static const char *const tls_server_keys[] = {
@@ -920,8 +915,6 @@ static const char *const jwt_keys_keys[] = {
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
-
-static const char *const route_tracing_keys[] = {"sample", NULL};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
 static const char *const tls_client_keys[] = {
@@ -1032,12 +1025,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				"under a cluster's \"tls\"", NULL},
     [SL_CONF_SEC_DNS] = {SL_CONF_SEC_CLUSTER, NULL, sl_conf_dns_table, "in dns",
 			 "under \"dns\"", "under a cluster's \"dns\"", NULL},
-    [SL_CONF_SEC_TRACING] = {SL_CONF_SEC_TOP, NULL, sl_conf_tracing_table,
-			     "in tracing", "under \"tracing\"",
-			     "under the top-level \"tracing\"", NULL},
-    [SL_CONF_SEC_ROUTE_TRACING] = {SL_CONF_SEC_ROUTE, route_tracing_keys, NULL,
-				   "in tracing", "under \"tracing\"",
-				   "under a route's \"tracing\"", NULL},
 };
 #undef HDRS
 
@@ -1049,6 +1036,7 @@ static struct sl_conf_section_def
 static unsigned noutline_all;
 static const char *top_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
 static const char *route_keys[SL_CONF_TABLE_MAX + SL_CONF_MODULES_MAX + 1];
+static const char *lis_keys[SL_NELEM(listener_keys) + SL_CONF_MODULES_MAX];
 static pthread_once_t outline_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -1057,12 +1045,17 @@ outline_init(void)
 	memcpy(outline_all, sl_conf_outline,
 	       SL_CONF_SEC_N * sizeof(outline_all[0]));
 	noutline_all = sl_conf_modules_sections(outline_all, SL_CONF_SEC_N);
-	sl_conf_modules_keys(top_keys, sl_conf_top_table, 1);
+	sl_conf_modules_keys(top_keys, sl_conf_top_table, NULL,
+			     SL_CONF_MOD_TOP);
 	outline_all[SL_CONF_SEC_TOP].table = NULL;
 	outline_all[SL_CONF_SEC_TOP].keys = top_keys;
-	sl_conf_modules_keys(route_keys, sl_conf_route_table, 0);
+	sl_conf_modules_keys(route_keys, sl_conf_route_table, NULL,
+			     SL_CONF_MOD_ROUTE);
 	outline_all[SL_CONF_SEC_ROUTE].table = NULL;
 	outline_all[SL_CONF_SEC_ROUTE].keys = route_keys;
+	sl_conf_modules_keys(lis_keys, NULL, listener_keys,
+			     SL_CONF_MOD_LISTENER);
+	outline_all[SL_CONF_SEC_LISTENER].keys = lis_keys;
 }
 
 const struct sl_conf_section_def *
@@ -1119,6 +1112,7 @@ conf_free(struct sl_conf *conf)
 		tls_server_free(&l->tls);
 		sl_policy_free(l->policy);
 		sl_conf_free_identity(l);
+		sl_conf_modules_listener_free(l);
 	}
 	free(conf->listeners);
 	free(conf->keys_urls);
@@ -1146,7 +1140,6 @@ conf_free(struct sl_conf *conf)
 	for (i = 0; i < conf->nsecret_headers; i++)
 		free(conf->secret_headers[i]);
 	free(conf->secret_headers);
-	sl_conf_free_tracing(conf->tracing);
 	sl_conf_modules_top_free(conf);
 	free(conf->access_log);
 	free(conf->path);

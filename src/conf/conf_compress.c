@@ -25,10 +25,11 @@ static const struct sl_conf_keydef top_table[] = {
 
 static void
 top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	  void **slot)
+	  void **slot, struct sl_conf *conf)
 {
 	struct sl_conf_compress *c;
 
+	(void)conf;
 	if ((c = *slot = calloc(1, sizeof(*c))) == NULL) {
 		ld->oom = 1;
 		return;

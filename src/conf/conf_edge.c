@@ -27,8 +27,6 @@
 static const char *const client_header_names[] = {"x-forwarded-for",
 						  "forwarded", NULL};
 static const char *const untrusted_names[] = {"append", "strip", NULL};
-static const char *const trace_context_names[] = {"trusted", "always", "never",
-						  "off", NULL};
 static const char *const cluster_pp_names[] = {"off", "v2", NULL};
 
 /*
@@ -151,10 +149,6 @@ sl_conf_parse_identity(struct sl_yaml_loader *ld, const char *lbl,
 	    (e = sl_yaml_get_enum(ld, "untrusted_forwarded", v, untrusted_names,
 				  "append or strip")) >= 0)
 		l->untrusted_forwarded = (enum sl_untrusted_forwarded)e;
-	if ((v = sl_yaml_map_get(map, "trace_context", NULL)) != NULL &&
-	    (e = sl_yaml_get_enum(ld, "trace_context", v, trace_context_names,
-				  "trusted, always, never or off")) >= 0)
-		l->trace_context = (enum sl_trace_context)e;
 }
 
 /* A cluster's proxy_protocol: off | v2. */

@@ -92,11 +92,12 @@ static const struct sl_conf_keydef top_table[] = {
 
 static void
 top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	  void **slot)
+	  void **slot, struct sl_conf *conf)
 {
 	const struct sl_yaml_node *v;
 	struct sl_conf_idem *c;
 
+	(void)conf;
 	if ((c = *slot = calloc(1, sizeof(*c))) == NULL) {
 		ld->oom = 1;
 		return;

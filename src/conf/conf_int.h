@@ -74,8 +74,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_OUTLIER,
 	SL_CONF_SEC_TLS_CLIENT,
 	SL_CONF_SEC_DNS, /* a cluster's dns: */
-	SL_CONF_SEC_TRACING,
-	SL_CONF_SEC_ROUTE_TRACING,
 	SL_CONF_SEC_N
 };
 /* A module's sections' parents among its own (core/module.h's secs):
@@ -219,10 +217,18 @@ void sl_conf_modules_init(void);
  * them: each module's top_sec_id, route_sec_id); returns the new count.
  * Once for the process (conf.c's sl_conf_outline_all). */
 unsigned sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n);
-/* keys: table t's names, then the modules' keys at the top level (top)
- * or in a route, NULL-terminated (room: t's and SL_CONF_MODULES_MAX). */
+/* Where a module's key is written. */
+enum sl_conf_mod_where {
+	SL_CONF_MOD_TOP = 0,
+	SL_CONF_MOD_ROUTE,
+	SL_CONF_MOD_LISTENER,
+};
+/* keys: table t's names (t NULL: none), then names (NULL-terminated, or
+ * NULL), then the modules' keys written there, NULL-terminated (room:
+ * those and SL_CONF_MODULES_MAX). */
 void sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
-			  int top);
+			  const char *const *names,
+			  enum sl_conf_mod_where where);
 /* The whole outline (conf.c): sl_conf_outline's sections, then the
  * modules'; the top level's and a route's keys with theirs. *n
  * sections. */
@@ -236,7 +242,14 @@ void sl_conf_modules_top_free(struct sl_conf *conf);
 void sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 			   const struct sl_yaml_node *map,
 			   struct sl_conf_route *r, struct sl_conf *conf);
-/* The modules' checks once the whole file is read. */
+/* A listener's keys of the modules (map: the listener), into its
+ * slots; and what they hold, freed. */
+void sl_conf_modules_listener(struct sl_yaml_loader *ld, const char *lbl,
+			      const struct sl_yaml_node *map,
+			      struct sl_conf_listener *l, struct sl_conf *conf);
+void sl_conf_modules_listener_free(struct sl_conf_listener *l);
+/* The modules' checks once the whole file is read (each module's
+ * route_settle of every route, then its settle). */
 void sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf);
 /* The modules' secrets (conf_secret.c): read, and shared on a reload. */
 void sl_conf_modules_secrets(struct sl_conf *conf, char **errors,
@@ -402,29 +415,6 @@ void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
 			       struct sl_conf_route *r);
 /* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
 void sl_conf_free_rate_limits(struct sl_conf_route *r);
-
-/* ---- conf_trace.c: tracing (doc/operations.md, "Tracing") ------------- */
-
-/* A route's trace_sample until sl_conf_settle_tracing: the top level's
- * ratio. */
-#define SL_CONF_TRACE_DEFAULT UINT32_MAX
-
-extern const struct sl_conf_keydef sl_conf_tracing_table[];
-
-/* The top-level tracing: (after clusters, before listeners). */
-void sl_conf_parse_tracing(struct sl_yaml_loader *ld,
-			   const struct sl_yaml_node *map,
-			   struct sl_conf *conf);
-void sl_conf_free_tracing(struct sl_conf_tracing *t);
-
-/* A route's tracing: false, true or { sample }. */
-void sl_conf_parse_route_tracing(struct sl_yaml_loader *ld, const char *lbl,
-				 const struct sl_yaml_node *v,
-				 struct sl_conf_route *r,
-				 const struct sl_conf *conf);
-
-/* Every route's trace_sample, final: 0 (not traced) or 1 + millionths. */
-void sl_conf_settle_tracing(struct sl_yaml_loader *ld, struct sl_conf *conf);
 
 /* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
 

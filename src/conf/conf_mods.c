@@ -22,14 +22,13 @@ extern struct sl_module sl_module_waf;	    /* conf_waf.c */
 extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
+extern struct sl_module sl_module_trace;    /* conf_trace.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
-    &sl_module_waf,
-    &sl_module_compress,
-    &sl_module_idem,
-    &sl_module_mirror,
+    &sl_module_waf,    &sl_module_compress, &sl_module_idem,
+    &sl_module_mirror, &sl_module_trace,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -115,16 +114,23 @@ sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n)
 }
 
 void
-sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t, int top)
+sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
+		     const char *const *names, enum sl_conf_mod_where where)
 {
 	size_t n = 0;
 
-	for (; t->name != NULL; t++)
+	for (; t != NULL && t->name != NULL; t++)
 		keys[n++] = t->name;
+	for (; names != NULL && *names != NULL; names++)
+		keys[n++] = *names;
 	for (size_t i = 0; i < SL_NELEM(modules); i++)
-		if (top ? modules[i]->top_parse != NULL
-			: modules[i]->route_parse != NULL)
-			keys[n++] = modules[i]->key;
+		if (where == SL_CONF_MOD_TOP ? modules[i]->top_parse != NULL
+		    : where == SL_CONF_MOD_ROUTE
+			? modules[i]->route_parse != NULL
+			: modules[i]->listener_parse != NULL)
+			keys[n++] = where == SL_CONF_MOD_LISTENER
+					? modules[i]->listener_key
+					: modules[i]->key;
 	keys[n] = NULL;
 }
 
@@ -144,7 +150,16 @@ sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			    root != NULL
 				? sl_yaml_map_get(root, modules[i]->key, NULL)
 				: NULL,
-			    &conf->mod[i]);
+			    &conf->mod[i], conf);
+}
+
+/* The slot array of a route or listener, made at its first slot. */
+static void **
+slots_of(void ***mod)
+{
+	if (*mod == NULL)
+		*mod = calloc(SL_NELEM(modules), sizeof(void *));
+	return *mod;
 }
 
 void
@@ -164,10 +179,9 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 			continue;
 		/* a route's slots are made with its first module: a plain
 		 * route holds one pointer */
-		if (r->mod == NULL &&
-		    (r->mod = calloc(SL_NELEM(modules), sizeof(void *))) ==
-			NULL) {
-			modules[i]->route_free(slot);
+		if (slots_of(&r->mod) == NULL) {
+			if (modules[i]->route_free != NULL)
+				modules[i]->route_free(slot);
 			ld->oom = 1;
 			return;
 		}
@@ -176,11 +190,73 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 }
 
 void
+sl_conf_modules_listener(struct sl_yaml_loader *ld, const char *lbl,
+			 const struct sl_yaml_node *map,
+			 struct sl_conf_listener *l, struct sl_conf *conf)
+{
+	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+		const struct sl_yaml_node *v;
+		void *slot = NULL;
+
+		if (modules[i]->listener_parse == NULL ||
+		    (v = sl_yaml_map_get(map, modules[i]->listener_key,
+					 NULL)) == NULL)
+			continue;
+		modules[i]->listener_parse(ld, lbl, v, &slot, l, conf);
+		if (slot == NULL)
+			continue;
+		if (slots_of(&l->mod) == NULL) {
+			if (modules[i]->listener_free != NULL)
+				modules[i]->listener_free(slot);
+			ld->oom = 1;
+			return;
+		}
+		l->mod[i] = slot;
+	}
+}
+
+void
+sl_conf_modules_listener_free(struct sl_conf_listener *l)
+{
+	if (l->mod == NULL)
+		return;
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (l->mod[i] != NULL && modules[i]->listener_free != NULL)
+			modules[i]->listener_free(l->mod[i]);
+	free(l->mod);
+	l->mod = NULL;
+}
+
+/* Module i's route_settle of every route. */
+static void
+routes_settle(struct sl_yaml_loader *ld, size_t i, struct sl_conf *conf)
+{
+	for (size_t li = 0; li < conf->nlisteners; li++) {
+		struct sl_conf_listener *l = &conf->listeners[li];
+		for (size_t j = 0; j < l->nroutes; j++) {
+			struct sl_conf_route *r = &l->routes[j];
+			void *slot = r->mod != NULL ? r->mod[i] : NULL;
+			modules[i]->route_settle(ld, &slot, r, l, conf);
+			if (slot == NULL && r->mod == NULL)
+				continue;
+			if (slots_of(&r->mod) == NULL) {
+				ld->oom = 1;
+				return;
+			}
+			r->mod[i] = slot;
+		}
+	}
+}
+
+void
 sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
-	for (size_t i = 0; i < SL_NELEM(modules); i++)
+	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+		if (modules[i]->route_settle != NULL)
+			routes_settle(ld, i, conf);
 		if (modules[i]->settle != NULL)
 			modules[i]->settle(ld, conf);
+	}
 }
 
 void
@@ -214,7 +290,7 @@ sl_conf_modules_route_free(struct sl_conf_route *r)
 	if (r->mod == NULL)
 		return;
 	for (size_t i = 0; i < SL_NELEM(modules); i++)
-		if (r->mod[i] != NULL)
+		if (r->mod[i] != NULL && modules[i]->route_free != NULL)
 			modules[i]->route_free(r->mod[i]);
 	free(r->mod);
 	r->mod = NULL;

@@ -582,8 +582,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"guard", .type = SL_CONF_CODE},
     /* authentication (doc/auth.md) */
     {"auth", .type = SL_CONF_CODE},
-    /* tracing (doc/operations.md, Tracing) */
-    {"tracing", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -673,11 +671,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_guard(ld, lbl, k, v, r);
 	if ((v = sl_yaml_map_get(map, "auth", NULL)) != NULL)
 		sl_conf_parse_auth(ld, lbl, v, r, conf);
-	r->trace_sample = SL_CONF_TRACE_DEFAULT;
-	if ((v = sl_yaml_map_get(map, "tracing", NULL)) != NULL)
-		sl_conf_parse_route_tracing(ld, lbl, v, r, conf);
 	/* the modules' keys (conf_mods.c): the WAF, compress, idempotency,
-	 * mirror */
+	 * mirror, tracing */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }

@@ -77,10 +77,11 @@ static const struct sl_conf_keydef top_table[] = {
 /* The top-level waf:, or its defaults (map NULL). */
 static void
 top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
-	  void **slot)
+	  void **slot, struct sl_conf *conf)
 {
 	struct sl_conf_waf *w;
 
+	(void)conf;
 	if ((w = *slot = calloc(1, sizeof(*w))) == NULL) {
 		ld->oom = 1;
 		return;

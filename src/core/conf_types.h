@@ -431,11 +431,6 @@ struct sl_conf_route {
 	size_t nupgrade;
 	struct sl_conf_guard *guard; /* owned; NULL: no guard */
 	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
-	/* tracing (doc/operations.md, "Tracing"): 0 when the route is not
-	 * traced (no top-level tracing:, its listener's trace_context off,
-	 * or tracing: false), else 1 + the ratio of new traces it records,
-	 * in millionths */
-	uint32_t trace_sample;
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;
@@ -530,27 +525,6 @@ enum sl_untrusted_forwarded {
 	0x2 /* "h2": by ALPN on TLS, by prior knowledge on                     \
 	       plain TCP */
 
-/* Whose traceparent a listener believes (trace_context:). */
-enum sl_trace_context {
-	SL_TRACE_CTX_TRUSTED = 0, /* its trusted_proxies' */
-	SL_TRACE_CTX_ALWAYS,	  /* anyone's */
-	SL_TRACE_CTX_NEVER,	  /* no one's: every trace starts here */
-	SL_TRACE_CTX_OFF	  /* its requests are not traced */
-};
-
-/* tracing: where spans go and how they are batched. */
-struct sl_conf_tracing {
-	struct sl_conf_cluster *cluster; /* borrowed: the collector */
-	char *path;			 /* "/v1/traces" */
-	char *service_name;		 /* "sluice" */
-	uint32_t sample;		 /* millionths of new traces recorded */
-	uint64_t batch;			 /* spans an export takes at most */
-	uint64_t queue;			 /* spans a worker holds at most */
-	uint64_t interval_ms;		 /* a span waits at most this */
-	uint64_t timeout_ms;		 /* an export's deadline */
-	uint64_t retries;		 /* of one batch, then dropped */
-};
-
 struct sl_conf_listener {
 	char *name;
 	struct sl_conf_addr addr;
@@ -586,8 +560,9 @@ struct sl_conf_listener {
 	struct sl_cidr_set trusted_proxies; /* empty: none */
 	enum sl_client_header client_address_header;
 	enum sl_untrusted_forwarded untrusted_forwarded;
-	/* whose traceparent is believed (doc/operations.md, "Tracing") */
-	enum sl_trace_context trace_context;
+	/* the modules' slots of the listener (core/module.h:
+	 * sl_listener_mod), NULL while none has one */
+	void **mod;
 };
 
 /*
@@ -694,8 +669,6 @@ struct sl_conf {
 		struct sl_conf_file password_file; /* NULL path: no AUTH */
 		char *password; /* NULL until read; never logged or shown */
 	} rl_store;
-	/* tracing: (doc/operations.md, "Tracing"): NULL when absent */
-	struct sl_conf_tracing *tracing; /* owned */
 	/* the modules' top-level slots (core/module.h: sl_conf_mod), one
 	 * a module, each owned by its module */
 	void **mod;
@@ -719,6 +692,12 @@ static inline void *
 sl_conf_mod(const struct sl_conf *c, const struct sl_module *m)
 {
 	return c->mod != NULL ? c->mod[m->slot] : NULL;
+}
+
+static inline void *
+sl_listener_mod(const struct sl_conf_listener *l, const struct sl_module *m)
+{
+	return l->mod != NULL ? l->mod[m->slot] : NULL;
 }
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct sl_conf;
+struct sl_conf_listener;
 struct sl_conf_pos;
 struct sl_conf_route;
 struct sl_conf_section_def;
@@ -104,10 +105,14 @@ struct sl_module {
 	/* ---- configuration: the key, at the top level and in a route,
 	 * whose value lives in the module's slot (NULL: none there) */
 	const char *key;
+	/* a listener's key, when it has one (listener_parse) */
+	const char *listener_key;
 	/* The top-level value, or its defaults (v NULL: the key is not
-	 * written): *slot its state, owned. NULL: no top-level key. */
+	 * written): *slot its state, owned. conf: the generation, its
+	 * clusters read. NULL: no top-level key. */
 	void (*top_parse)(struct sl_yaml_loader *ld,
-			  const struct sl_yaml_node *v, void **slot);
+			  const struct sl_yaml_node *v, void **slot,
+			  struct sl_conf *conf);
 	void (*top_free)(void *slot);
 	/* A route's value (written: v not NULL): *slot NULL (the route does
 	 * not use the module, as "key: false") or its state, owned. r: the
@@ -118,6 +123,24 @@ struct sl_module {
 			    const struct sl_conf_route *r,
 			    struct sl_conf *conf);
 	void (*route_free)(void *slot);
+	/* A listener's value (written: v not NULL) into its slot, as a
+	 * route's; l: the listener as read so far. NULL: no listener key. */
+	void (*listener_parse)(struct sl_yaml_loader *ld, const char *lbl,
+			       const struct sl_yaml_node *v, void **slot,
+			       const struct sl_conf_listener *l,
+			       struct sl_conf *conf);
+	/* route_free, listener_free NULL: the slots hold values the module
+	 * encodes in them, not memory (tracing's sample: a traced route
+	 * costs no allocation of its own) */
+	void (*listener_free)(void *slot);
+	/* The whole file read, each route of each listener l in turn: *slot
+	 * the route's, which the module may set or clear (a route it takes
+	 * on without its key written: tracing's default share). NULL:
+	 * none. */
+	void (*route_settle)(struct sl_yaml_loader *ld, void **slot,
+			     const struct sl_conf_route *r,
+			     const struct sl_conf_listener *l,
+			     const struct sl_conf *conf);
 	/* The whole file read: checks across the routes and listeners, and
 	 * what the module sets in them. NULL: none. */
 	void (*settle)(struct sl_yaml_loader *ld, struct sl_conf *conf);
@@ -141,6 +164,7 @@ struct sl_module {
 	 * (NULL: "null"). */
 	void (*top_print)(const struct sl_jout *o, const void *slot);
 	void (*route_print)(const struct sl_jout *o, const void *slot);
+	void (*listener_print)(const struct sl_jout *o, const void *slot);
 	/* the outline's sections of its keys (conf_int.h's
 	 * sl_conf_section_def), for the key checks: the top level's and a
 	 * route's value, NULL: none; and nsecs sections inside them (a

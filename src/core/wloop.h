@@ -35,7 +35,6 @@ struct sl_txn;
 struct sl_subreq;
 struct sl_auth_wait;
 struct sl_rlstore;
-struct sl_traceexp;
 struct sl_tpool;
 struct sl_adopt;
 
@@ -115,7 +114,7 @@ enum sl_up_close {
 
 /* The words of the modules' counters in a worker's stats (core/module.h,
  * conf/conf_mods.c). */
-#define SL_WSTAT_MOD_WORDS 5
+#define SL_WSTAT_MOD_WORDS 16
 
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
@@ -181,7 +180,8 @@ struct sl_worker_stats {
 	atomic_uint_fast64_t tunnels_open;
 	/* the modules' counters of a worker (core/module.h), each module's
 	 * from its worker_at; SL_WSTAT_MOD_WORDS is the table's sum
-	 * (conf/conf_mods.c checks it): the WAF's 4, compression's 1 */
+	 * (conf/conf_mods.c checks it): the WAF's 4, compression's 1,
+	 * tracing's 11 */
 	atomic_uint_fast64_t mod[SL_WSTAT_MOD_WORDS];
 	atomic_uint_fast64_t tunnels_opened;
 	atomic_uint_fast64_t tunnels_closed[SL_TUN_NENDS];
@@ -192,14 +192,6 @@ struct sl_worker_stats {
 	/* ... and the statuses of the calls the upstreams answered (h2up.c
 	 * sees them), 17: one outside 0..16 */
 	atomic_uint_fast64_t grpc_upstream[18];
-	/* tracing (doc/operations.md, "Tracing"): traced requests by where
-	 * their context came from (a trusted parent, none, an untrusted or
-	 * a malformed traceparent); spans exported, dropped, failed; exports
-	 * ok, retried, failed; spans queued now */
-	atomic_uint_fast64_t trace_ctx[4];
-	atomic_uint_fast64_t trace_spans[3];
-	atomic_uint_fast64_t trace_exports[3];
-	atomic_uint_fast64_t trace_queue;
 };
 
 #define SL_STAT_ADD(field, n)                                                  \

@@ -37,7 +37,6 @@
 #include "route.h"
 #include "seam.h"
 #include "tls.h"
-#include "trace.h"
 #include "upstream.h"
 #include "wgen.h"
 #include "wloop.h"
@@ -752,12 +751,6 @@ void sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req);
 /* Fills the logged fields of t from a refused head of len bytes, as far
  * as they can be read; nothing already known is replaced. */
 void sl_exchange_salvage(struct sl_txn *t, const char *head, size_t len);
-
-/* ---- exchange_trace.c: tracing (doc/operations.md, "Tracing") -------- */
-
-/* Now, for a span: CLOCK_REALTIME's nanoseconds, from the loop's cached
- * clock. */
-uint64_t sl_exchange_trace_now(void);
 
 /* ---- inline helpers ---------------------------------------------------- */
 

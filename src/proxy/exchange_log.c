@@ -462,13 +462,6 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 	lw_u64(&w, l->dur);
 	LW_LIT(&w, ",\"request_id\":\"");
 	lw_str(&w, l->rid);
-	if (l->fl.trace_id[0] != '\0') {
-		/* a log line and its trace find each other */
-		LW_LIT(&w, "\",\"trace_id\":\"");
-		lw_mem(&w, l->fl.trace_id, 32);
-		LW_LIT(&w, "\",\"span_id\":\"");
-		lw_mem(&w, l->fl.span_id, 16);
-	}
 	/* the filters' fields (filter.h's sl_flog), in their places */
 	for (unsigned i = 0; i < l->fl.n; i++) {
 		LW_LIT(&w, "\",\"");
@@ -517,7 +510,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 {
 	char m[64], p[1024], r[512], u[512], retries[24] = "", fails[512];
 	char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
-	char tids[72] = "", fields[160] = "";
+	char fields[232] = "";
 
 	if (t->att.nretries > 0)
 		snprintf(retries, sizeof(retries), " retries=%u",
@@ -539,9 +532,6 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	else if (t->grpc.up != 0)
 		snprintf(gs, sizeof(gs), " grpc_status=%u",
 			 (unsigned)(t->grpc.up - 1));
-	if (l->fl.trace_id[0] != '\0')
-		snprintf(tids, sizeof(tids), " trace_id=%s span_id=%s",
-			 l->fl.trace_id, l->fl.span_id);
 	/* the filters' fields (filter.h's sl_flog), in their places */
 	for (unsigned i = 0, at = 0; i < l->fl.n && at < sizeof(fields); i++)
 		at += (unsigned)snprintf(fields + at, sizeof(fields) - at,
@@ -558,7 +548,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 	    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 	    "connect_ms=%u upstream_ms=%llu "
-	    "close=%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
+	    "close=%s%s%s%s%s%s%s%s%s%s%s%s\n",
 	    l->peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto, t->status,
 	    (unsigned long long)txn_body_out(t), r[0] ? r : "-", u[0] ? u : "-",
 	    l->rid, t->route ? t->route->name : "-", l->upstream,
@@ -567,8 +557,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 	    txn_failures(t, fails, sizeof(fails), 0) ? " failures=" : "", fails,
 	    ident, sid, gs, (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
-	    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "", tids,
-	    fields);
+	    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "", fields);
 }
 
 /* Counts the exchange and writes its access log line; called once for
@@ -586,7 +575,6 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	 * time to the switch */
 	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
 
-	l.fl.trace_id[0] = '\0';
 	l.fl.n = 0;
 	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
 		/* the filters' own records go (a trace's spans), and their

@@ -14,10 +14,12 @@
 #include <time.h>
 
 #include "cidr.h"
+#include "conf_trace.h"
 #include "exchange_int.h"
 #include "log.h"
 #include "pan.h"
 #include "retry.h"
+#include "trace.h"
 #include "traceexp.h"
 #include "util.h"
 #include "wloop.h"
@@ -68,6 +70,8 @@ struct sl_txn_trace {
 			       trace_state (a sampled exchange's; owned, freed
 			       by sl_exchange_trace_end; NULL: none) */
 	char parent[SL_TRACEPARENT_LEN]; /* the traceparent sent upstream */
+	/* the ids in hex, for the log line (trace_log) */
+	char trace_hex[33], span_hex[17];
 	struct sl_trace_try tries[SL_TRACE_TRIES];
 };
 
@@ -96,8 +100,8 @@ mono_ns(void)
 	       (uint64_t)sl_now_ts.tv_nsec;
 }
 
-uint64_t
-sl_exchange_trace_now(void)
+static uint64_t
+trace_now(void)
 {
 	uint64_t m = mono_ns();
 
@@ -146,10 +150,11 @@ trusted(const struct sl_seam *s, const struct sl_txn *t)
 {
 	const struct sl_conf_listener *l = s->lconf;
 
-	if (l->trace_context == SL_TRACE_CTX_ALWAYS)
+	enum sl_trace_context ctx = sl_trace_listener_ctx(l);
+
+	if (ctx == SL_TRACE_CTX_ALWAYS)
 		return 1;
-	if (l->trace_context != SL_TRACE_CTX_TRUSTED ||
-	    l->trusted_proxies.n == 0)
+	if (ctx != SL_TRACE_CTX_TRUSTED || l->trusted_proxies.n == 0)
 		return 0;
 	/* a forwarded client came through a trusted peer; else client_addr
 	 * is still the peer */
@@ -201,18 +206,18 @@ trace_begin(struct sl_seam *s, const struct sl_h1_request *req)
 		/* its tracestate goes on with it (trace_fields) */
 		tr->believed = 1;
 	} else {
-		uint32_t sample = t->route->trace_sample - 1;
+		uint32_t sample = sl_trace_route_sample(t->route) - 1;
 		new_id(s->w, tr->trace_id, 16);
 		tr->sampled = sample >= 1000000 ||
 			      sl_rand_next(&s->w->rand) % 1000000 < sample;
 	}
 	tr->flags = tr->sampled;
 	new_id(s->w, tr->span_id, 8);
-	SL_STAT_INC(s->w->stats.trace_ctx[src]);
+	SL_STAT_INC(sl_trace_wcounts(&s->w->stats)->ctx[src]);
 	/* the span began with the request: now, less the time since
 	 * (start_ms is the loop's millisecond, at or before the start) */
 	tr->start_ns =
-	    sl_exchange_trace_now() -
+	    trace_now() -
 	    (mono_ns() - SL_MIN(mono_ns(), t->clk.start_ms * 1000000u));
 	sl_trace_format_parent(tr->trace_id, tr->span_id, tr->flags,
 			       tr->parent);
@@ -301,7 +306,7 @@ new_try(struct sl_worker *w, struct sl_txn *t)
 	y = &tr->tries[tr->ntries++];
 	memset(y, 0, sizeof(*y));
 	y->flags = SL_TRY_OPEN;
-	y->start_ns = sl_exchange_trace_now();
+	y->start_ns = trace_now();
 	new_id(w, y->span_id, 8);
 	return y;
 }
@@ -326,7 +331,7 @@ trace_try(struct sl_txn *t)
 	if (tr->sampled) {
 		if ((y = open_try(tr)) != NULL && (y->flags & SL_TRY_QUEUED) &&
 		    y->queue_ns == 0)
-			y->queue_ns = sl_exchange_trace_now();
+			y->queue_ns = trace_now();
 		else if (y == NULL)
 			y = new_try(t->s->w, t);
 		if (y != NULL) {
@@ -354,7 +359,7 @@ trace_conn(struct sl_txn *t, const struct sl_upconn *u, int connected)
 			y->flags |= SL_TRY_REUSED;
 		return;
 	}
-	y->tls_ns = sl_exchange_trace_now();
+	y->tls_ns = trace_now();
 	y->tcp_ns = u->tcp_ns != 0 ? u->tcp_ns : y->tls_ns;
 	if (u->tcp_ns == 0)
 		y->tls_ns = 0;
@@ -373,7 +378,7 @@ trace_try_end(struct sl_txn *t, int status, int cls, const char *why)
 		y->why = why;
 		y->cls = (uint8_t)cls;
 		y->flags = (uint8_t)((y->flags & ~SL_TRY_OPEN) | SL_TRY_FAILED);
-		y->end_ns = sl_exchange_trace_now();
+		y->end_ns = trace_now();
 	}
 }
 
@@ -571,7 +576,7 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	char name[160], ip[64], peer[64];
 	const char *q, *err, *h;
 	size_t hl, nspans = 1 + tr->ntries, cap;
-	uint64_t end = sl_exchange_trace_now();
+	uint64_t end = trace_now();
 	long port;
 	int grpc = (s->flags & SL_SEAM_F_GRPC) != 0, error;
 	/* the call's status, as the access log says it: sluice's own
@@ -722,7 +727,7 @@ trace_end(struct sl_seam *s, struct sl_txn *t)
 static int
 trace_used(const struct sl_conf_route *r)
 {
-	return r->trace_sample != 0;
+	return sl_trace_route_sample(r) != 0;
 }
 
 /* First of a route's filters: an answer any other gives is traced. */
@@ -780,10 +785,13 @@ trace_log(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l)
 
 	if (tr->on) {
 		trace_end(s, t);
-		sl_trace_hex(tr->trace_id, 16, l->trace_id);
-		l->trace_id[32] = '\0';
-		sl_trace_hex(tr->span_id, 8, l->span_id);
-		l->span_id[16] = '\0';
+		sl_trace_hex(tr->trace_id, 16, tr->trace_hex);
+		tr->trace_hex[32] = '\0';
+		sl_trace_hex(tr->span_id, 8, tr->span_hex);
+		tr->span_hex[16] = '\0';
+		/* the line's first optional fields */
+		sl_flog_add(l, 0, "trace_id", tr->trace_hex);
+		sl_flog_add(l, 1, "span_id", tr->span_hex);
 	}
 }
 
@@ -810,6 +818,30 @@ trace_free(struct sl_seam *s)
 	}
 }
 
+/* The worker's span export (traceexp.c) is kept in the filter's
+ * per-worker state: traceexp.c is told where. */
+static void
+trace_placed(const struct sl_filter *f)
+{
+	sl_traceexp_place(sl_filter_wstate_off[f->id]);
+}
+
+/* After sluice's own requests: its export's end. */
+static void
+trace_worker_free(struct sl_worker *w, void *ws)
+{
+	(void)ws;
+	sl_traceexp_free(w);
+}
+
+/* A span export keeps a drained worker alive until it is sent. */
+static int
+trace_busy(struct sl_worker *w, void *ws)
+{
+	(void)ws;
+	return sl_traceexp_busy(w);
+}
+
 struct sl_filter sl_filter_trace = {
     .name = "trace",
     .ctx_size = sizeof(struct sl_txn_trace),
@@ -822,4 +854,8 @@ struct sl_filter sl_filter_trace = {
     .attempt = trace_attempt,
     .log = trace_log,
     .end = trace_free,
+    .placed = trace_placed,
+    .wsize = sizeof(struct sl_traceexp *),
+    .worker_free = trace_worker_free,
+    .busy = trace_busy,
 };

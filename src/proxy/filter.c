@@ -12,6 +12,7 @@
 #include "conf_types.h"
 #include "util.h"
 #include "wgen.h"
+#include "wproxy.h"
 
 extern struct sl_filter sl_filter_trace;     /* exchange_trace.c */
 extern struct sl_filter sl_filter_access;    /* exchange_access.c */
@@ -233,6 +234,20 @@ sl_filters_worker_stop(struct sl_worker *w, unsigned char *ws)
 		if (sl_filters[k]->worker_stop != NULL)
 			sl_filters[k]->worker_stop(
 			    w, ws + sl_filter_wstate_off[k]);
+}
+
+int
+sl_filters_busy(struct sl_worker *w)
+{
+	unsigned char *ws = sl_wproxy(w)->fws;
+	int busy = 0;
+
+	/* each asked: a busy one may start its work now */
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->busy != NULL &&
+		    sl_filters[k]->busy(w, ws + sl_filter_wstate_off[k]))
+			busy = 1;
+	return busy;
 }
 
 void

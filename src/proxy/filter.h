@@ -158,19 +158,15 @@ enum sl_fphase {
 #define SL_FILTERS_MAX 15
 
 /*
- * What the filters of a route tell the access log (log, log_fields): a
- * traced exchange's ids, and fields of their own (sl_flog_add), each a
- * name, a value (a word of sluice's own, written as it is in the text
+ * What the filters of a route tell the access log (log, log_fields):
+ * fields of their own (sl_flog_add: a trace's ids, the WAF's result), each
+ * a name, a value (a word of sluice's own, written as it is in the text
  * format) and its place among the line's optional fields: the line
  * writes them by place, whatever the filters' order (doc/operations.md
  * documents each field, and so their order).
  */
-#define SL_FLOG_FIELDS 4
+#define SL_FLOG_FIELDS 6
 struct sl_flog {
-	/* a traced exchange's ids in hex, for the line to name its trace
-	 * (32 and 16 digits); trace_id[0] 0: not traced */
-	char trace_id[33];
-	char span_id[17];
 	struct sl_flog_field {
 		const char *name, *value;
 		uint8_t pos;
@@ -235,6 +231,10 @@ struct sl_filter {
 			   const struct sl_conf *conf);
 	void (*worker_stop)(struct sl_worker *w, void *ws);
 	void (*worker_free)(struct sl_worker *w, void *ws);
+	/* Whether the filter still has work of its own in the background
+	 * (a span export) that keeps a drained worker from ending; it may
+	 * start it now. NULL: never. */
+	int (*busy)(struct sl_worker *w, void *ws);
 	/* What the filter keeps per thread for reuse (a spare state, a
 	 * cache), freed: a worker's last step, and after its teardown on
 	 * the main thread (sl_filters_thread_free). NULL: none. */
@@ -334,6 +334,9 @@ int sl_filters_worker_init(struct sl_worker *w, unsigned char *ws,
 			   const struct sl_conf *conf);
 void sl_filters_worker_stop(struct sl_worker *w, unsigned char *ws);
 void sl_filters_worker_free(struct sl_worker *w, unsigned char *ws);
+/* Whether a filter of the worker is busy in the background (its busy):
+ * the worker's bg_busy. */
+int sl_filters_busy(struct sl_worker *w);
 
 /*
  * The filters' slots: each filter with state (ctx_size) has one place in

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_trace.h"
 #include "log.h"
 #include "subreq.h"
 #include "trace.h"
@@ -55,23 +56,39 @@ struct sl_traceexp {
 
 static void exp_on_timer(evutil_socket_t fd, short what, void *arg);
 
+/* Where the worker's export is kept: the trace filter's per-worker state
+ * (its placed hook notes it: sl_traceexp_place). */
+static uint16_t ws_off;
+
+void
+sl_traceexp_place(uint16_t off)
+{
+	ws_off = off;
+}
+
+static struct sl_traceexp **
+exp_slot(const struct sl_worker *w)
+{
+	return (struct sl_traceexp **)(void *)(sl_wproxy(w)->fws + ws_off);
+}
+
 static const struct sl_conf_tracing *
 tracing(const struct sl_worker *w)
 {
-	return w->gen != NULL ? w->gen->conf->tracing : NULL;
+	return w->gen != NULL ? sl_trace_conf(w->gen->conf) : NULL;
 }
 
 static void
 gauge(struct sl_traceexp *x)
 {
-	atomic_store_explicit(&x->w->stats.trace_queue, x->qspans + x->bspans,
-			      memory_order_relaxed);
+	atomic_store_explicit(&sl_trace_wcounts(&x->w->stats)->queue,
+			      x->qspans + x->bspans, memory_order_relaxed);
 }
 
 static struct sl_traceexp *
 exp_get(struct sl_worker *w)
 {
-	struct sl_traceexp *x = sl_wproxy(w)->trace;
+	struct sl_traceexp *x = *exp_slot(w);
 
 	if (x != NULL)
 		return x;
@@ -82,7 +99,7 @@ exp_get(struct sl_worker *w)
 		free(x);
 		return NULL;
 	}
-	sl_wproxy(w)->trace = x;
+	*exp_slot(w) = x;
 	return x;
 }
 
@@ -113,7 +130,9 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 
 	if (x == NULL || c == NULL ||
 	    x->qspans + x->bspans + nspans > c->queue) {
-		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], nspans);
+		SL_STAT_ADD(
+		    sl_trace_wcounts(&w->stats)->spans[SL_SPANS_DROPPED],
+		    nspans);
 		return NULL;
 	}
 	if (x->q != NULL && x->qoff + x->qlen + cap > x->qcap && x->qoff > 0) {
@@ -127,7 +146,8 @@ sl_traceexp_room(struct sl_worker *w, size_t cap, size_t nspans)
 		while (ncap < x->qlen + cap)
 			ncap *= 2;
 		if ((nq = realloc(x->q, FRONT + ncap)) == NULL) {
-			SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED],
+			SL_STAT_ADD(sl_trace_wcounts(&w->stats)
+					->spans[SL_SPANS_DROPPED],
 				    nspans);
 			return NULL;
 		}
@@ -141,11 +161,13 @@ void
 sl_traceexp_commit(struct sl_worker *w, size_t len, size_t nspans,
 		   size_t dropped)
 {
-	struct sl_traceexp *x = sl_wproxy(w)->trace;
+	struct sl_traceexp *x = *exp_slot(w);
 	const struct sl_conf_tracing *c = tracing(w);
 
 	if (dropped > 0)
-		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], dropped);
+		SL_STAT_ADD(
+		    sl_trace_wcounts(&w->stats)->spans[SL_SPANS_DROPPED],
+		    dropped);
 	if (nspans == 0)
 		return;
 	if (x->qspans == 0)
@@ -167,7 +189,7 @@ batch_end(struct sl_traceexp *x, enum sl_trace_spans r, size_t n)
 {
 	struct sl_worker *w = x->w;
 
-	SL_STAT_ADD(w->stats.trace_spans[r], n);
+	SL_STAT_ADD(sl_trace_wcounts(&w->stats)->spans[r], n);
 	free(x->body);
 	x->body = NULL;
 	x->bspans = 0;
@@ -301,13 +323,16 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 		int64_t rej = sl_trace_response_rejected(
 		    (const uint8_t *)r->body, r->body_len);
 		size_t n = x->bspans;
-		SL_STAT_INC(w->stats.trace_exports[SL_EXPORTS_OK]);
+		SL_STAT_INC(
+		    sl_trace_wcounts(&w->stats)->exports[SL_EXPORTS_OK]);
 		if (rej > 0) {
 			size_t k = (size_t)rej < n ? (size_t)rej : n;
 			log_warnx("tracing: the collector rejected %zu of %zu "
 				  "spans",
 				  k, n);
-			SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_FAILED], k);
+			SL_STAT_ADD(
+			    sl_trace_wcounts(&w->stats)->spans[SL_SPANS_FAILED],
+			    k);
 			n -= k;
 		}
 		batch_end(x, SL_SPANS_EXPORTED, n);
@@ -332,12 +357,13 @@ exp_done(const struct sl_subreq_result *r, void *arg)
 				  x->bspans, r->status,
 				  retryable && !w->draining ? " (given up)"
 							    : "");
-		SL_STAT_INC(w->stats.trace_exports[SL_EXPORTS_FAILED]);
+		SL_STAT_INC(
+		    sl_trace_wcounts(&w->stats)->exports[SL_EXPORTS_FAILED]);
 		batch_end(x, SL_SPANS_FAILED, x->bspans);
 		exp_next(x);
 		return;
 	}
-	SL_STAT_INC(w->stats.trace_exports[SL_EXPORTS_RETRY]);
+	SL_STAT_INC(sl_trace_wcounts(&w->stats)->exports[SL_EXPORTS_RETRY]);
 	delay = r->why == NULL ? retry_after_ms(r->head, r->head_len) : 0;
 	if (delay == 0) {
 		delay = (uint64_t)BACKOFF_FIRST_MS << (x->tries - 1);
@@ -369,7 +395,9 @@ exp_send(struct sl_traceexp *x)
 		/* a reload took tracing away: what is left goes */
 		if (x->body != NULL)
 			batch_end(x, SL_SPANS_DROPPED, x->bspans);
-		SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED], x->qspans);
+		SL_STAT_ADD(
+		    sl_trace_wcounts(&w->stats)->spans[SL_SPANS_DROPPED],
+		    x->qspans);
 		x->qspans = x->qlen = x->qoff = 0;
 		gauge(x);
 		if (w->draining)
@@ -409,7 +437,7 @@ exp_on_timer(evutil_socket_t fd, short what, void *arg)
 int
 sl_traceexp_busy(struct sl_worker *w)
 {
-	struct sl_traceexp *x = sl_wproxy(w)->trace;
+	struct sl_traceexp *x = *exp_slot(w);
 
 	if (x == NULL || (x->qspans == 0 && x->body == NULL && x->sr == NULL))
 		return 0;
@@ -424,17 +452,17 @@ sl_traceexp_busy(struct sl_worker *w)
 void
 sl_traceexp_free(struct sl_worker *w)
 {
-	struct sl_traceexp *x = sl_wproxy(w)->trace;
+	struct sl_traceexp *x = *exp_slot(w);
 
 	if (x == NULL)
 		return;
 	if (x->sr != NULL)
 		sl_subreq_cancel(x->sr);
-	SL_STAT_ADD(w->stats.trace_spans[SL_SPANS_DROPPED],
+	SL_STAT_ADD(sl_trace_wcounts(&w->stats)->spans[SL_SPANS_DROPPED],
 		    x->qspans + x->bspans);
 	event_free(x->ev);
 	free(x->body);
 	free(x->q);
 	free(x);
-	sl_wproxy(w)->trace = NULL;
+	*exp_slot(w) = NULL;
 }

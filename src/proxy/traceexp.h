@@ -48,6 +48,9 @@ void sl_traceexp_commit(struct sl_worker *w, size_t len, size_t nspans,
  * failures are not retried), 0 when it may end.
  */
 int sl_traceexp_busy(struct sl_worker *w);
+/* Where the worker's export is kept: off, the trace filter's per-worker
+ * state's place in the worker's proxy state (its placed hook). */
+void sl_traceexp_place(uint16_t off);
 
 /* The worker ends: what is left is dropped (counted). */
 void sl_traceexp_free(struct sl_worker *w);

@@ -11,7 +11,6 @@
 #include "conf.h"
 #include "filter.h"
 #include "subreq.h"
-#include "traceexp.h"
 
 int
 sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
@@ -28,8 +27,9 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 		free(p);
 		return -1;
 	}
-	/* a span export keeps a drained worker alive until it is sent */
-	w->bg_busy = sl_traceexp_busy;
+	/* what a filter does in the background (a span export) keeps a
+	 * drained worker alive until it is done */
+	w->bg_busy = sl_filters_busy;
 	return 0;
 }
 
@@ -44,7 +44,6 @@ sl_wproxy_stop(struct sl_worker *w)
 	sl_filters_worker_stop(w, sl_wproxy(w)->fws);
 	sl_subreq_close_all(w);
 	sl_filters_worker_free(w, sl_wproxy(w)->fws);
-	sl_traceexp_free(w); /* after its export's end */
 }
 
 void

@@ -16,7 +16,6 @@ struct event;
 struct sl_conf;
 struct sl_subreq;
 struct sl_auth_wait;
-struct sl_traceexp;
 
 struct sl_wproxy {
 	/* sluice's own requests (a key set's fetch, an external check) in
@@ -26,9 +25,6 @@ struct sl_wproxy {
 	 * the poll of the fetch they wait for */
 	TAILQ_HEAD(, sl_auth_wait) auth_waits;
 	struct event *auth_ev;
-	/* tracing: this worker's span export (traceexp.c), made at the
-	 * first span */
-	struct sl_traceexp *trace;
 	/* the filters' per-worker states (filter.h: each filter's wsize
 	 * bytes at its sl_filter_wstate_off) */
 	_Alignas(16) unsigned char fws[];

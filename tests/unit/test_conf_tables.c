@@ -22,6 +22,7 @@
 #include "conf_compress.h"
 #include "conf_idem.h"
 #include "conf_int.h"
+#include "conf_trace.h"
 #include "conf_waf.h"
 #include "conf_yaml.h"
 
@@ -73,8 +74,8 @@ static struct tbl tables[] = {
      "ROUTES/guard", NULL},
     {sl_conf_dns_table, SL_CONF_SEC_DNS, sizeof(struct sl_conf_cluster), 5,
      "CLUSTERS/dns", NULL},
-    {sl_conf_tracing_table, SL_CONF_SEC_TRACING, sizeof(struct sl_conf_tracing),
-     1, "TOP LEVEL/tracing", NULL},
+    {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_tracing), 1, "TOP LEVEL/tracing",
+     &sl_module_trace},
     {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_waf), 9, "TOP LEVEL/waf",
      &sl_module_waf},
     {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_compress), 10,
@@ -200,10 +201,16 @@ test_module_keys(void **state)
 		}
 		assert_null(full[s].keys[n]);
 	}
-	/* compress and idempotency have both; the mirror a route's only */
+	/* the WAF, compress and idempotency have both; the mirror a
+	 * route's only; tracing, last, both and a listener's key of its
+	 * own, after the listener's list */
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
 				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
-			    "mirror");
+			    "tracing");
+	n = nnames(sl_conf_outline[SL_CONF_SEC_LISTENER].keys);
+	assert_int_equal(nnames(full[SL_CONF_SEC_LISTENER].keys), n + 1);
+	assert_string_equal(full[SL_CONF_SEC_LISTENER].keys[n],
+			    "trace_context");
 	for (size_t i = 0; i < sl_conf_nmodules; i++) {
 		const struct sl_module *m = sl_conf_modules[i];
 		assert_int_equal(m->slot, i);
