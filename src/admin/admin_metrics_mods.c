@@ -22,6 +22,33 @@ used(const struct sl_conf *c, const struct sl_module *m)
 	return 0;
 }
 
+/* Timed family f's lines of m for route r of listener lname: its
+ * histogram, or its seconds. */
+static void
+route_timed(const struct sl_admin_view *v, struct sbuf *b,
+	    const struct sl_module *m, const struct sl_mfamily *f,
+	    const char *lname, const struct sl_conf_route *r)
+{
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	const size_t at = offsetof(struct sl_counts, mod);
+	char labels[160];
+
+	snprintf(labels, sizeof(labels), "listener=\"%s\",route=\"%s\"", lname,
+		 r->name);
+	if (f->kind == SL_MFAM_HISTOGRAM)
+		sl_admin_histogram(b, v, f->name, labels, r->state->counts,
+				   at + ((size_t)m->route_at + f->off) * u,
+				   at + ((size_t)m->route_at + f->sum_off) * u,
+				   f->div);
+	else
+		sb_printf(b, "%s{%s} %.*f\n", f->name, labels,
+			  f->div > 1000.0 ? 6 : 3,
+			  (double)counts_sum(
+			      v, r->state->counts,
+			      at + ((size_t)m->route_at + f->off) * u) /
+			      f->div);
+}
+
 /* Family f's lines of m for every route that uses m. */
 static void
 route_lines(const struct sl_admin_view *v, struct sbuf *b,
@@ -40,26 +67,8 @@ route_lines(const struct sl_admin_view *v, struct sbuf *b,
 				continue;
 			if (f->kind == SL_MFAM_HISTOGRAM ||
 			    f->kind == SL_MFAM_SECONDS) {
-				char labels[160];
-				snprintf(labels, sizeof(labels),
-					 "listener=\"%s\",route=\"%s\"",
-					 c->listeners[i].name, r->name);
-				if (f->kind == SL_MFAM_HISTOGRAM)
-					sl_admin_histogram(
-					    b, v, f->name, labels,
-					    r->state->counts, base,
-					    offsetof(struct sl_counts, mod) +
-						((size_t)m->route_at +
-						 f->sum_off) *
-						    u,
-					    f->div);
-				else
-					sb_printf(
-					    b, "%s{%s} %.*f\n", f->name, labels,
-					    f->div > 1000.0 ? 6 : 3,
-					    (double)counts_sum(
-						v, r->state->counts, base) /
-						f->div);
+				route_timed(v, b, m, f, c->listeners[i].name,
+					    r);
 				continue;
 			}
 			if (f->slot_label != NULL) {

@@ -44,7 +44,7 @@ enum {
 	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
 			  in the table's order: a count's sum, or a ratio's
 			  numerator and denominator) */
-	F_MOD_END = F_MOD + 5,
+	F_MOD_END = F_MOD + SL_MSTATUS_MOD_WORDS,
 	F_RETRY1,     /* clusters: retried failures, class 1 */
 	F_RETRY2,     /* class 2 */
 	F_NO_HEALTHY, /* clusters: 503 no_healthy_upstream */

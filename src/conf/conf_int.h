@@ -6,9 +6,9 @@
  * the sections of the file, the helpers and bounds they share and what
  * conf.c calls in the others while it walks the node tree.
  * Every function here reports its errors through ld and does no I/O, but
- * two: sl_conf_parse_auth reads a key set's file, and sl_conf_settle_waf
- * loads the WAF's rule files (waf.h). No other module may include it;
- * theirs is conf.h.
+ * two: sl_conf_parse_auth reads a key set's file, and the modules' settle
+ * (sl_conf_modules_settle) loads what their keys name (a WAF's rule
+ * files). No other module may include it; theirs is conf.h.
  */
 #ifndef SL_CONF_INT_H
 #define SL_CONF_INT_H

@@ -95,12 +95,17 @@ cluster_of(const void *slot)
 }
 
 static const struct sl_mfamily families[] = {
-    {"sluice_mirror_requests_total",
-     "Mirror copies of a route's requests by result: sent (and answered), "
-     "dropped (the worker's copies at their bound), failed, too_large "
-     "(body over buffer_bytes).",
-     SL_MFAM_COUNTER, SL_MFAM_ROUTE, 0, 0, SL_MIRROR_NRESULTS, "result",
-     results, NULL, "cluster", cluster_of, 0, 0},
+    {.name = "sluice_mirror_requests_total",
+     .help = "Mirror copies of a route's requests by result: sent (and "
+	     "answered), dropped (the worker's copies at their bound), failed, "
+	     "too_large (body over buffer_bytes).",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ROUTE,
+     .n = SL_MIRROR_NRESULTS,
+     .label = "result",
+     .values = results,
+     .slot_label = "cluster",
+     .slot_value = cluster_of},
 };
 
 struct sl_module sl_module_mirror = {

@@ -7,6 +7,7 @@
  * read the modules through it, in its order.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,27 +39,73 @@ const size_t sl_conf_nmodules = SL_NELEM(modules);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+static void __attribute__((noreturn, format(printf, 2, 3)))
+bad_module(const struct sl_module *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluice: module %s: ", m->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+/* What the readers of a descriptor take for granted, checked once: a
+ * section's parent among the module's own comes before it; a timed
+ * family is a route's, unlabelled, with its divisor. */
+static void
+check_module(const struct sl_module *m)
+{
+	for (unsigned k = 0; k < m->nsecs; k++) {
+		unsigned p = m->secs[k].parent;
+		if ((p == SL_CONF_SEC_MOD_TOP && m->top_sec == NULL) ||
+		    (p == SL_CONF_SEC_MOD_ROUTE && m->route_sec == NULL) ||
+		    (p >= SL_CONF_SEC_MOD_SUB(0) &&
+		     p - SL_CONF_SEC_MOD_SUB(0) >= k))
+			bad_module(m, "section %u's parent is not before it",
+				   k);
+	}
+	for (unsigned k = 0; k < m->nfamilies; k++) {
+		const struct sl_mfamily *f = &m->families[k];
+		if ((f->kind == SL_MFAM_HISTOGRAM ||
+		     f->kind == SL_MFAM_SECONDS) &&
+		    (f->scope != SL_MFAM_ROUTE || f->label != NULL ||
+		     f->slot_label != NULL || !(f->div > 0)))
+			bad_module(m,
+				   "%s: a timed family is a route's, without a "
+				   "label, with its divisor",
+				   f->name);
+	}
+}
+
 static void
 init(void)
 {
-	unsigned rw = 0, ww = 0, secs = 0;
+	unsigned rw = 0, ww = 0, secs = 0, st = 0;
 
 	for (size_t i = 0; i < SL_NELEM(modules); i++) {
 		struct sl_module *m = modules[i];
 
 		secs +=
 		    (m->top_sec != NULL) + (m->route_sec != NULL) + m->nsecs;
+		for (unsigned k = 0; k < m->nstatus; k++)
+			st += 1 + (m->status[k].den_n != 0);
+		check_module(m);
 		m->slot = (uint8_t)i;
 		m->route_at = (uint16_t)rw;
 		m->worker_at = (uint16_t)ww;
 		rw += m->route_words;
 		ww += m->worker_words;
 	}
-	if (secs > SL_CONF_MODULES_SECS_MAX) {
+	if (secs > SL_CONF_MODULES_SECS_MAX || st != SL_MSTATUS_MOD_WORDS) {
 		fprintf(stderr,
-			"sluice: the modules have %u sections, the outline "
-			"holds %u more\n",
-			secs, (unsigned)SL_CONF_MODULES_SECS_MAX);
+			"sluice: the modules have %u sections and %u words of "
+			"status fields; the outline holds %u more, the status "
+			"page %u\n",
+			secs, st, (unsigned)SL_CONF_MODULES_SECS_MAX,
+			(unsigned)SL_MSTATUS_MOD_WORDS);
 		abort();
 	}
 	/* the counts' room is sized for the table: a module that grows its

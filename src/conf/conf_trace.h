@@ -5,8 +5,8 @@
  * share of new traces recorded and a listener's trace_context:, in its
  * slots of the generation (conf_trace.c reads them); its counters, in its
  * block of a worker's stats. Included by conf_trace.c, its filter's files
- * (proxy/exchange_trace.c, proxy/traceexp.c) and the module table
- * (conf_mods.c).
+ * (proxy/exchange_trace.c, proxy/traceexp.c) and test_conf_tables.c; the
+ * module table (conf_mods.c) names only its descriptor.
  */
 #ifndef SL_CONF_TRACE_H
 #define SL_CONF_TRACE_H

@@ -631,6 +631,8 @@ reload(const struct sl_conf *nc)
 {
 	const struct sl_conf_waf *w = sl_waf_conf(nc);
 
+	/* a reload comes after the first generation, so after start; a
+	 * process that never started (-t) reloads nothing */
 	if (started.log == NULL)
 		return;
 	if (strcmp(w->log, started.log) != 0)

@@ -6,7 +6,8 @@
  * log), in its slots of the generation (conf_waf.c reads them and loads
  * the rule sets); its counters, in its blocks of a route's counts and a
  * worker's stats; and its log of its own. Included by conf_waf.c, its
- * filter (proxy/exchange_waf.c) and the module table (conf_mods.c).
+ * filter (proxy/exchange_waf.c) and test_conf_tables.c; the module table
+ * (conf_mods.c) names only its descriptor.
  */
 #ifndef SL_CONF_WAF_H
 #define SL_CONF_WAF_H

@@ -149,6 +149,9 @@ sl_access_open(const char *dest, enum sl_access_format format)
 int
 sl_sidelog_open(struct sl_sidelog *l, const char *dest)
 {
+	/* a file of an earlier open is no longer the one to reopen */
+	free(l->path);
+	l->path = NULL;
 	if (strcmp(dest, "access") == 0) {
 		/* beside the access lines; with the access log off, still
 		 * somewhere: what it logs never goes unlogged */
@@ -166,7 +169,6 @@ sl_sidelog_open(struct sl_sidelog *l, const char *dest)
 	l->fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (l->fd == -1)
 		return -1;
-	free(l->path);
 	l->path = strdup(dest);
 	return l->path == NULL ? -1 : 0;
 }

@@ -46,10 +46,12 @@ enum sl_mfam_kind {
 	SL_MFAM_COUNTER = 0,
 	SL_MFAM_GAUGE,
 	/* SL_HIST_N words from off (hist.h's buckets, not cumulative), the
-	 * sum at sum_off, divided by div as seconds; SL_MFAM_ROUTE only */
+	 * sum at sum_off, divided by div as seconds; SL_MFAM_ROUTE only,
+	 * without a label */
 	SL_MFAM_HISTOGRAM,
-	/* a counter of microseconds (div 1e6) or milliseconds (1000),
-	 * shown as seconds */
+	/* a counter of microseconds (div 1e6, shown to the microsecond) or
+	 * milliseconds (1000, to the millisecond) as seconds; SL_MFAM_ROUTE
+	 * only, without a label */
 	SL_MFAM_SECONDS,
 };
 enum sl_mfam_scope {
@@ -89,6 +91,11 @@ struct sl_mfile {
 	const struct sl_conf_pos *pos; /* of the key that names it */
 	const char *key;	       /* "waf: \"log\"" */
 };
+
+/* The words the modules' status fields take (a count one, a ratio two),
+ * the table's sum (conf/conf_mods.c checks it; admin_status.c's room):
+ * the WAF's 1, compression's 2, idempotency's 2. */
+#define SL_MSTATUS_MOD_WORDS 5
 
 /* A field of a route's "features_1m" on the status page: the minute's
  * growth of the sum of its words (num), or of num over den (a ratio);

@@ -145,6 +145,49 @@ test_error_log_masks_cards(void **state)
 	sl_log_set_cards(1);
 }
 
+/* A feature's log of its own (the WAF's): its file, written and reopened
+ * (a rotated file: the next line goes to the new one); opened again on
+ * "off", it is off and no longer reopens the old file onto another
+ * descriptor. */
+static void
+test_sidelog(void **state)
+{
+	char dir[] = "/tmp/sluice-test-sidelog.XXXXXX", path[128], rot[160];
+	struct sl_sidelog l = SL_SIDELOG_INIT;
+	struct sl_access_buf b = {0};
+	char buf[64];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/side.log", dir);
+	snprintf(rot, sizeof(rot), "%s.1", path);
+	assert_false(sl_sidelog_enabled(&l));
+	assert_int_equal(sl_sidelog_open(&l, path), 0);
+	assert_true(sl_sidelog_enabled(&l));
+	sl_sidelog_write(&l, &b, "one\n", 4);
+	assert_int_equal(rename(path, rot), 0);
+	assert_int_equal(sl_sidelog_reopen(&l), 0);
+	sl_sidelog_write(&l, &b, "two\n", 4);
+	assert_int_equal(b.len, 0); /* its own file: not the access batch */
+	assert_non_null(f = fopen(rot, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	assert_string_equal(buf, "one\n");
+	fclose(f);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	assert_string_equal(buf, "two\n");
+	fclose(f);
+	assert_int_equal(close(l.fd), 0);
+	assert_int_equal(sl_sidelog_open(&l, "off"), 0);
+	assert_false(sl_sidelog_enabled(&l));
+	assert_null(l.path);
+	assert_int_equal(sl_sidelog_reopen(&l), 0);
+	unlink(path);
+	unlink(rot);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -153,6 +196,7 @@ main(void)
 	    cmocka_unit_test(test_full_and_off),
 	    cmocka_unit_test(test_cards),
 	    cmocka_unit_test(test_error_log_masks_cards),
+	    cmocka_unit_test(test_sidelog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
