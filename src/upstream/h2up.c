@@ -37,6 +37,7 @@
 #include <sys/queue.h>
 
 #include "conf_types.h"
+#include "evdel.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "h2up_int.h"
@@ -560,7 +561,7 @@ st_watch(int fd, void *x, struct event *ev, int on)
 		if (*slot == ev)
 			*slot = NULL;
 		/* an activation not yet run is cancelled */
-		return event_del(ev);
+		return sl_event_del(ev);
 	}
 	*slot = ev;
 	if (write)
@@ -1391,7 +1392,7 @@ stream_open(struct sl_wendpoint *ep)
 		st->f |= S_HELD;
 	TAILQ_INSERT_TAIL(&c->streams, st, link);
 	c->nstreams++;
-	event_del(&c->idle);
+	sl_event_del(&c->idle);
 	return st;
 }
 
