@@ -95,7 +95,7 @@ static void
 st_wake_read(struct h2up_stream *st)
 {
 	if (st->xrev != NULL && st_readable(st))
-		event_active(st->xrev, EV_READ, 1);
+		sl_event_active(st->xrev, EV_READ);
 }
 
 /* ... and its write event. */
@@ -103,7 +103,7 @@ static void
 st_wake_write(struct h2up_stream *st)
 {
 	if (st->xwev != NULL && st_room(st) > 0)
-		event_active(st->xwev, EV_WRITE, 1);
+		sl_event_active(st->xwev, EV_WRITE);
 }
 
 /* The stream failed before its response was whole: the exchange reads a
@@ -1072,7 +1072,7 @@ conn_schedule(struct sl_h2up_conn *c)
 	if (c != NULL && !c->gone)
 		/* on the loop's next turn, not at once: what every stream
 		 * hands over on this turn goes out in one write */
-		if (!evtimer_pending(&c->run, NULL)) {
+		if (!sl_evtimer_pending(&c->run)) {
 			static const struct timeval now = {0, 0};
 			evtimer_add(&c->run, &now);
 		}
