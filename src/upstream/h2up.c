@@ -1412,9 +1412,17 @@ sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		errno = saved;
 		return NULL;
 	}
+	u->xc = st;
+	if (!(st->f & S_HELD)) {
+		/* the shared connection has the server's SETTINGS: connected
+		 * at once, as a pooled connection is (no CONNECTED event, a
+		 * loop's turn and a wake of the caller spared) */
+		u->state = SL_UP_ST_ACTIVE;
+		sl_upstream_want_read(u, 1);
+		return u;
+	}
 	/* the stream's connect is in progress, as a socket's, until the
 	 * shared connection can take it */
-	u->xc = st;
 	sl_upstream_want_write(u, 1);
 	return u;
 }
