@@ -116,11 +116,8 @@ sl_exchange_free(struct sl_seam *s)
 	if (t == NULL)
 		return;
 	s->ops->want_write(s, 0);
-	/* tev stays armed, if it is: the struct goes to the worker's free
-	 * list, the next request on it keeps a timer that fires no later
-	 * than its own deadline (sl_exchange_schedule), and one that fires
-	 * with no request finds t->s NULL. That spares a timer's removal
-	 * and insertion per request. */
+	/* tev stays armed for the struct's next request (no later than its
+	 * deadline) or none (t->s NULL): event_del and event_add spared */
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_buf_release(&s->w->bufs, &t->rsp.trl);
 	sl_txn_chunker_free(t->rsp.ck);
@@ -195,18 +192,14 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 {
 	struct sl_worker *w = s->w;
 	struct sl_txn *t = w->free_txns;
-	uint64_t armed_ms = 0;
+	uint64_t armed_ms = t != NULL ? t->clk.armed_ms : 0; /* still armed */
 
-	if (t != NULL) {
+	if (t != NULL)
 		w->free_txns = t->next_free;
-		/* its timer may still be armed (sl_exchange_free) */
-		armed_ms = t->clk.armed_ms;
-	} else if ((t = malloc(sizeof(*t) + sl_filter_slot_bytes)) == NULL)
+	else if ((t = calloc(1, sizeof(*t) + sl_filter_slot_bytes)) == NULL)
 		return NULL;
-	else {
-		t->fw.kept = NULL;
+	else /* new, fw.kept NULL: its timer assigned for good */
 		evtimer_assign(&t->tev, w->base, exchange_on_timer, t);
-	}
 	/* no wake of this request takes a head kept for another's */
 	t->fw.kept_base = NULL;
 	/* the filters' slots are theirs to make (sl_filters_begin) */
@@ -1438,8 +1431,7 @@ exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = sl_now_refresh();
 
 	t->clk.armed_ms = 0;
-	/* armed for a request that ended, the struct free (sl_exchange_free) */
-	if (s == NULL)
+	if (s == NULL) /* armed for a request that ended (sl_exchange_free) */
 		return;
 	if (t->xf != NULL && t->xf->failed(t) != NULL) {
 		/* its compressor failed: part of the body may be out, only a
