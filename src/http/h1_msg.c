@@ -79,11 +79,11 @@ put_header_text(struct out *o, const struct sl_h1_header *h)
 		return;
 	}
 	p = o->p + o->len;
-	memcpy(p, h->name, h->name_len);
+	sl_copy_short(p, h->name, h->name_len);
 	p += h->name_len;
 	p[0] = ':';
 	p[1] = ' ';
-	memcpy(p + 2, h->value, h->value_len);
+	sl_copy_short(p + 2, h->value, h->value_len);
 	p += 2 + h->value_len;
 	p[0] = '\r';
 	p[1] = '\n';

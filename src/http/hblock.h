@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util.h"
+
 /* The block's header, at its first byte. */
 struct sl_hblk {
 	uint8_t mark;	   /* SL_HBLK_MARK: no HTTP/1.1 head begins so */
@@ -81,8 +83,8 @@ static inline size_t
 sl_hblk_put(char *p, const char *n, size_t nlen, const char *v, size_t vlen)
 {
 	sl_hblk_rec_lens(p, nlen, vlen);
-	memcpy(p + SL_HBLK_REC, n, nlen);
-	memcpy(p + SL_HBLK_REC + nlen, v, vlen);
+	sl_copy_short(p + SL_HBLK_REC, n, nlen);
+	sl_copy_short(p + SL_HBLK_REC + nlen, v, vlen);
 	return SL_HBLK_REC_SIZE(nlen, vlen);
 }
 

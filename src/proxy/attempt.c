@@ -440,10 +440,13 @@ attempt_connect(struct sl_seam *s)
 		    now_ms() + t->wc->conf->connect_timeout_ms;
 	} else { /* pooled, or connected at once */
 		t->up_ph = SL_TXN_UP_SENDING;
+		/* a new stream of a ready HTTP/2 connection is made now, as
+		 * its CONNECTED said before it came at once (sl_h2up_get) */
 		if (t->flags & SL_TXN_F_WATCH)
 			sl_exchange_watch(t, &(struct sl_fattempt){
 						 .ev = SL_FA_CONN,
 						 .u = t->up,
+						 .connected = t->up->h2s,
 					     });
 	}
 }

@@ -116,7 +116,8 @@ sl_exchange_free(struct sl_seam *s)
 	if (t == NULL)
 		return;
 	s->ops->want_write(s, 0);
-	event_del(&t->tev);
+	/* tev stays armed for the struct's next request (no later than its
+	 * deadline) or none (t->s NULL): event_del and event_add spared */
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_buf_release(&s->w->bufs, &t->rsp.trl);
 	sl_txn_chunker_free(t->rsp.ck);
@@ -166,6 +167,7 @@ sl_exchange_free(struct sl_seam *s)
 	t->ws = NULL;
 	if (t->pipe != NULL)
 		sl_exchange_splice_end(s);
+	t->s = NULL;
 	t->next_free = s->w->free_txns;
 	s->w->free_txns = t;
 	s->txn = NULL;
@@ -177,6 +179,7 @@ sl_exchange_txns_free(struct sl_worker *w)
 	while (w->free_txns != NULL) {
 		struct sl_txn *t = w->free_txns;
 		w->free_txns = t->next_free;
+		event_del(&t->tev);
 		sl_exchange_keep_free(t);
 		free(t);
 	}
@@ -189,13 +192,14 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 {
 	struct sl_worker *w = s->w;
 	struct sl_txn *t = w->free_txns;
+	uint64_t armed_ms = t != NULL ? t->clk.armed_ms : 0; /* still armed */
 
 	if (t != NULL)
 		w->free_txns = t->next_free;
-	else if ((t = malloc(sizeof(*t) + sl_filter_slot_bytes)) == NULL)
+	else if ((t = calloc(1, sizeof(*t) + sl_filter_slot_bytes)) == NULL)
 		return NULL;
-	else
-		t->fw.kept = NULL;
+	else /* new, fw.kept NULL: its timer assigned for good */
+		evtimer_assign(&t->tev, w->base, exchange_on_timer, t);
 	/* no wake of this request takes a head kept for another's */
 	t->fw.kept_base = NULL;
 	/* the filters' slots are theirs to make (sl_filters_begin) */
@@ -204,12 +208,12 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 	    t->note.host[0] = '\0';
 	t->note.referer[0] = t->note.user_agent[0] = '\0';
 	t->clk.start_ms = start_ms;
+	t->clk.armed_ms = armed_ms;
 	t->s = s;
 	t->on_upstream = sl_exchange_on_upstream;
 	/* the request's client, until something more is known of it */
 	(void)sl_ip_from_sockaddr((const struct sockaddr *)&s->peer,
 				  &t->client_addr);
-	evtimer_assign(&t->tev, w->base, exchange_on_timer, s);
 	s->txn = t;
 	return t;
 }
@@ -1422,15 +1426,13 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 static void
 exchange_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct sl_seam *s = arg;
-	struct sl_txn *t = s->txn;
+	struct sl_txn *t = arg;
+	struct sl_seam *s = t->s;
 	uint64_t now = sl_now_refresh();
 
-	/* only an exchange arms this timer; other states use the worker's
-	 * lists */
-	if (t == NULL)
-		return;
 	t->clk.armed_ms = 0;
+	if (s == NULL) /* armed for a request that ended (sl_exchange_free) */
+		return;
 	if (t->xf != NULL && t->xf->failed(t) != NULL) {
 		/* its compressor failed: part of the body may be out, only a
 		 * close tells the client the rest will not come */

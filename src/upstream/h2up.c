@@ -37,6 +37,7 @@
 #include <sys/queue.h>
 
 #include "conf_types.h"
+#include "evdel.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "h2up_int.h"
@@ -94,7 +95,7 @@ static void
 st_wake_read(struct h2up_stream *st)
 {
 	if (st->xrev != NULL && st_readable(st))
-		event_active(st->xrev, EV_READ, 1);
+		sl_event_active(st->xrev, EV_READ);
 }
 
 /* ... and its write event. */
@@ -102,7 +103,7 @@ static void
 st_wake_write(struct h2up_stream *st)
 {
 	if (st->xwev != NULL && st_room(st) > 0)
-		event_active(st->xwev, EV_WRITE, 1);
+		sl_event_active(st->xwev, EV_WRITE);
 }
 
 /* The stream failed before its response was whole: the exchange reads a
@@ -560,7 +561,7 @@ st_watch(int fd, void *x, struct event *ev, int on)
 		if (*slot == ev)
 			*slot = NULL;
 		/* an activation not yet run is cancelled */
-		return event_del(ev);
+		return sl_event_del(ev);
 	}
 	*slot = ev;
 	if (write)
@@ -1071,7 +1072,7 @@ conn_schedule(struct sl_h2up_conn *c)
 	if (c != NULL && !c->gone)
 		/* on the loop's next turn, not at once: what every stream
 		 * hands over on this turn goes out in one write */
-		if (!evtimer_pending(&c->run, NULL)) {
+		if (!sl_evtimer_pending(&c->run)) {
 			static const struct timeval now = {0, 0};
 			evtimer_add(&c->run, &now);
 		}
@@ -1391,7 +1392,7 @@ stream_open(struct sl_wendpoint *ep)
 		st->f |= S_HELD;
 	TAILQ_INSERT_TAIL(&c->streams, st, link);
 	c->nstreams++;
-	event_del(&c->idle);
+	sl_event_del(&c->idle);
 	return st;
 }
 
@@ -1411,9 +1412,17 @@ sl_h2up_get(struct sl_worker *w, struct sl_wendpoint *ep,
 		errno = saved;
 		return NULL;
 	}
+	u->xc = st;
+	if (!(st->f & S_HELD)) {
+		/* the shared connection has the server's SETTINGS: connected
+		 * at once, as a pooled connection is (no CONNECTED event, a
+		 * loop's turn and a wake of the caller spared) */
+		u->state = SL_UP_ST_ACTIVE;
+		sl_upstream_want_read(u, 1);
+		return u;
+	}
 	/* the stream's connect is in progress, as a socket's, until the
 	 * shared connection can take it */
-	u->xc = st;
 	sl_upstream_want_write(u, 1);
 	return u;
 }

@@ -25,10 +25,11 @@ struct sl_worker;
 /*
  * Gives the caller a connection to ep (its cluster speaking h2c or h2)
  * that is one stream of a shared HTTP/2 connection, owned through
- * handler(arg) as sl_upstream_get's: state CONNECTING, its connect
- * completing (CONNECTED) once the shared connection has the server's
- * SETTINGS, at once when it has them, or failing (FAILED) as the
- * connection does. The caller gives it back with sl_upstream_put.
+ * handler(arg) as sl_upstream_get's: state ACTIVE at once, as a pooled
+ * connection, when the shared connection has the server's SETTINGS;
+ * else state CONNECTING, its connect completing (CONNECTED) once it has
+ * them, or failing (FAILED) as the connection does. The caller gives it
+ * back with sl_upstream_put.
  * Returns NULL with errno when no connection can be made (EBUSY: the
  * endpoint is at max_connections; ENOMEM).
  */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "evdel.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"
@@ -218,7 +219,7 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 		up_watch(u, &u->rev, 0);
 	if (u->wev_on)
 		up_watch(u, &u->wev, 0);
-	event_del(&u->tev);
+	sl_event_del(&u->tev);
 	/* TLS: close_notify, unless in the middle of the handshake */
 	XPRT(u)->close(u->fd, u->xc, u->state != SL_UP_ST_HANDSHAKE);
 	sl_buf_release(&w->bufs, &u->in);

@@ -1474,6 +1474,54 @@ test_req_reasons(void **state)
 	}
 }
 
+/* A Host accepted once is remembered (h1_parse.c, host_memo): a value of
+ * the same length that differs anywhere, the memo's words or the bytes
+ * between them, is still refused, and one past the memo's size is
+ * checked in full. */
+static void
+test_host_memo(void **state)
+{
+	static const char *const hosts[] = {
+	    "a",
+	    "ab",
+	    "abc.d",
+	    "127.0.0.1:8080",
+	    "api.payments.example.com:443",
+	    "a-long-name.of-a-service.in-a-cluster.example.co", /* 48 */
+	    "a-longer-name.of-a-service.in-a-cluster.example.com:8443",
+	};
+	char raw[256], bad[80];
+	long status;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+			 hosts[i]);
+		assert_int_equal(request_reason(raw, strlen(raw), &status),
+				 SL_H1_R_NONE);
+		/* the same length, one byte made invalid (a space inside
+		 * is not a field's OWS, '@' is no reg-name byte) */
+		for (size_t k = 0; k < n; k++) {
+			memcpy(bad, hosts[i], n + 1);
+			bad[k] = '@';
+			snprintf(raw, sizeof(raw),
+				 "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad);
+			if (request_reason(raw, strlen(raw), &status) !=
+			    SL_H1_R_BAD_HOST)
+				fail_msg("%s: accepted after %s", bad,
+					 hosts[i]);
+			/* and the valid one again */
+			snprintf(raw, sizeof(raw),
+				 "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+				 hosts[i]);
+			assert_int_equal(
+			    request_reason(raw, strlen(raw), &status),
+			    SL_H1_R_NONE);
+		}
+	}
+}
+
 static void
 test_scan_reasons(void **state)
 {
@@ -2022,6 +2070,7 @@ main(void)
 	    cmocka_unit_test(test_trailers_block_check),
 	    cmocka_unit_test(test_ieq),
 	    cmocka_unit_test(test_req_reasons),
+	    cmocka_unit_test(test_host_memo),
 	    cmocka_unit_test(test_scan_reasons),
 	    cmocka_unit_test(test_resp_and_chunk_reasons),
 	    cmocka_unit_test(test_salvage),

@@ -473,7 +473,10 @@ stream_as_exchange(void)
 	u = sl_h2up_get(w, endpoint(), as_exchange, NULL);
 	assert_non_null(u);
 	assert_int_equal(u->xkind, SL_XPRT_STREAM);
-	run_until(stream_connected);
+	/* a ready shared connection's stream is connected at once, as a
+	 * pooled connection; a new connection's once it has SETTINGS */
+	if (u->state != SL_UP_ST_ACTIVE)
+		run_until(stream_connected);
 	cur = u;
 	return u;
 }
@@ -511,6 +514,39 @@ end_state(void)
 			return 1;
 		return errno == ECONNRESET ? 2 : 3;
 	}
+}
+
+static void
+test_stream_of_a_ready_connection_is_active_at_once(void **state)
+{
+	/* the first stream waits for its connection's SETTINGS (CONNECTING,
+	 * then CONNECTED); the next one, on that connection, is ACTIVE when
+	 * sl_h2up_get returns and hears no CONNECTED (attempt.c writes its
+	 * request in the same pump), and its request goes through */
+	struct sl_upconn *u;
+
+	(void)state;
+	ev_connected = 0;
+	u = sl_h2up_get(w, endpoint(), as_exchange, NULL);
+	assert_non_null(u);
+	assert_int_equal(u->state, SL_UP_ST_CONNECTING);
+	run_until(stream_connected);
+	assert_int_equal(u->state, SL_UP_ST_ACTIVE);
+	sl_upstream_put(u, 0);
+
+	ev_connected = 0;
+	u = sl_h2up_get(w, endpoint(), as_exchange, NULL);
+	assert_non_null(u);
+	assert_int_equal(u->state, SL_UP_ST_ACTIVE);
+	assert_int_equal(sl_upstream_connecting(u), 0);
+	cur = u;
+	got_ok = 0;
+	end_write("GET /p HTTP/1.1\r\nHost: h\r\n\r\n", 28);
+	run_until(end_state);
+	assert_int_equal(ev_connected, 0);
+	assert_int_equal(got_ok, 1);
+	assert_int_equal(nsrvs, 1);
+	sl_upstream_put(u, 0);
 }
 
 static int
@@ -1050,6 +1086,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_worker_freed_with_a_shared_connection, setup,
 		teardown_none),
+	    cmocka_unit_test_setup_teardown(
+		test_stream_of_a_ready_connection_is_active_at_once, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_head_block_in_pieces, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_long_head_and_kept_body, setup,

@@ -196,12 +196,32 @@ test_strtab(void **state)
 	free(keys);
 }
 
+/* sl_copy_short copies every length, short or not, and nothing past it. */
+static void
+test_copy_short(void **state)
+{
+	char src[64], dst[80];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)('a' + i % 26);
+	for (size_t n = 0; n <= sizeof(src); n++) {
+		memset(dst, '#', sizeof(dst));
+		sl_copy_short(dst + 1, src, n);
+		assert_int_equal(dst[0], '#');
+		assert_memory_equal(dst + 1, src, n);
+		for (size_t k = n + 1; k < sizeof(dst); k++)
+			assert_int_equal(dst[k], '#');
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ipv4_every_octet),
 	    cmocka_unit_test(test_strtab),
+	    cmocka_unit_test(test_copy_short),
 	    cmocka_unit_test(test_request_id_format_vectors),
 	    cmocka_unit_test(test_json_escape_runs),
 	    cmocka_unit_test(test_ipv4_longest_fits_16_bytes),
