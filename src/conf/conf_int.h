@@ -248,8 +248,8 @@ void sl_conf_modules_listener(struct sl_yaml_loader *ld, const char *lbl,
 			      const struct sl_yaml_node *map,
 			      struct sl_conf_listener *l, struct sl_conf *conf);
 void sl_conf_modules_listener_free(struct sl_conf_listener *l);
-/* The modules' checks once the whole file is read (each module's
- * route_settle of every route, then its settle). */
+/* The modules' checks once the whole file is read: every module's
+ * route_settle of every route, then every module's settle. */
 void sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf);
 /* The modules' secrets (conf_secret.c): read, and shared on a reload. */
 void sl_conf_modules_secrets(struct sl_conf *conf, char **errors,

@@ -298,12 +298,15 @@ routes_settle(struct sl_yaml_loader *ld, size_t i, struct sl_conf *conf)
 void
 sl_conf_modules_settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 {
-	for (size_t i = 0; i < SL_NELEM(modules); i++) {
+	/* every route's slots final before any module's checks: a check
+	 * that costs (the WAF's rule sets loaded) is skipped when an
+	 * earlier one found the file bad */
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
 		if (modules[i]->route_settle != NULL)
 			routes_settle(ld, i, conf);
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
 		if (modules[i]->settle != NULL)
 			modules[i]->settle(ld, conf);
-	}
 }
 
 void

@@ -142,8 +142,8 @@ struct sl_module {
 	void (*listener_free)(void *slot);
 	/* The whole file read, each route of each listener l in turn: *slot
 	 * the route's, which the module may set or clear (a route it takes
-	 * on without its key written: tracing's default share). NULL:
-	 * none. */
+	 * on without its key written: tracing's default share). Every
+	 * module's, before any module's settle. NULL: none. */
 	void (*route_settle)(struct sl_yaml_loader *ld, void **slot,
 			     const struct sl_conf_route *r,
 			     const struct sl_conf_listener *l,

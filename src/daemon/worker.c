@@ -33,7 +33,6 @@
 #include "rlstore.h"
 #include "splice.h"
 #include "subreq.h"
-#include "traceexp.h"
 #include "tunnel.h"
 #include "upstream.h"
 #include "wgen.h"

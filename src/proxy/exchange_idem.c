@@ -610,7 +610,7 @@ static void
 idem_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (sl_idem_slot(t)->res != 0)
-		/* what the store did: the line's third optional field */
+		/* what the store did: the line's field at place 30 */
 		sl_flog_add(l, 30, "idempotency",
 			    sl_idem_out_str(sl_idem_slot(t)->res));
 }

@@ -1092,7 +1092,7 @@ static void
 waf_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (wslot(t)->res != 0)
-		/* the line's first optional field */
+		/* at place 10, after the trace's ids (0, 1) */
 		sl_flog_add(l, 10, "waf", waf_str(wslot(t)->res));
 }
 

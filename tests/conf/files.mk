@@ -127,6 +127,7 @@ CONF_TEST_FILES = \
 	tests/conf/bad/tracing-batch-over-queue.yaml \
 	tests/conf/bad/tracing-no-cluster.yaml \
 	tests/conf/bad/tracing-route-without-top.yaml \
+	tests/conf/bad/tracing-rule-stops-waf-load.yaml \
 	tests/conf/bad/tracing-rule-traceparent.yaml \
 	tests/conf/bad/tracing-sample-ratio.yaml \
 	tests/conf/bad/trusted-proxies.yaml \
