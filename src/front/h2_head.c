@@ -26,6 +26,7 @@
 #include "hpack.h"
 #include "runtime.h"
 #include "tls.h"
+#include "util.h"
 
 /* ---- the request: HTTP/2 fields into a head block ---------------------- */
 
@@ -79,32 +80,6 @@ in_put(struct sl_h2stream *st, const void *p, size_t n, size_t cap)
 	memcpy(st->s.in.data + st->s.in.len, p, n);
 	st->s.in.len += (uint32_t)n;
 	return 0;
-}
-
-/* n bytes from s to d: up to 16 in two loads and two stores that may
- * overlap, more by memcpy (the values of pseudo-fields are short). */
-static inline void
-copy_short(char *d, const char *s, size_t n)
-{
-	if (n >= 8 && n <= 16) {
-		uint64_t a, b;
-
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4 && n < 8) {
-		uint32_t a, b;
-
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else if (n < 4) {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	} else
-		memcpy(d, s, n);
 }
 
 /* A field of the request head: a record of the block at `in`'s start
@@ -179,7 +154,7 @@ scratch_put(struct sl_h2conn *h, const void *p, size_t n, uint32_t *off)
 	    scratch_reserve_slow(h, n) == -1)
 		return -1;
 	*off = b->len;
-	copy_short(b->data + b->len, p, n);
+	sl_copy_short(b->data + b->len, p, n); /* pseudo-fields are short */
 	b->len += (uint32_t)n;
 	return 0;
 }
