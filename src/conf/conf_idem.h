@@ -25,7 +25,7 @@ extern struct sl_module sl_module_idem;
 enum sl_idem_store { SL_IDEM_STORE_LOCAL = 0, SL_IDEM_STORE_REDIS };
 enum sl_idem_caller {
 	SL_IDEM_CALLER_AUTO = 0, /* the token's, else the certificate's */
-	SL_IDEM_CALLER_JWT,	 /* the verified token's iss and sub */
+	SL_IDEM_CALLER_TOKEN,	 /* "jwt": the verified token's iss and sub */
 	SL_IDEM_CALLER_CERT,	 /* the verified client certificate's subject */
 	SL_IDEM_CALLER_HEADER,	 /* a field a trusted hop in front sets */
 	SL_IDEM_CALLER_NONE	 /* the key alone */

@@ -786,7 +786,8 @@ txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
 	h.mark = NULL;
 	if (wr->fops & SL_FOP_REQ_HEAD) {
 		h.req = req;
-		h.jwt = NULL;
+		h.caller = NULL;
+		h.room_used = 0;
 		if (txn_filters(s, &h, head_len, 0) != 0)
 			return;
 	} else if (txn_body_limit(s, req) != 0)

@@ -13,6 +13,7 @@
  * verification; a reload's new key set has a new id, so a key removed
  * from the set stops a cached token at once.
  */
+#include <assert.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -432,15 +433,27 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 	return 0;
 }
 
+static_assert(sizeof(struct sl_jwt_out) <= SL_FHEAD_ROOM,
+	      "the head's room holds a token's claims");
+
 static int
 jwt_head(struct sl_seam *s, struct sl_fhead *h)
 {
-	int r = jwt_check(s, h->req, sl_fhead_extra(h), &h->jbuf,
+	/* the claims in the head's room: the fields set upstream are
+	 * values there, kept with the head while a later filter waits */
+	struct sl_jwt_out *out = (struct sl_jwt_out *)(void *)h->room;
+	int r = jwt_check(s, h->req, sl_fhead_extra(h), out,
 			  sl_exchange_filters_woken);
 
-	if (r == 0)
-		h->jwt = &h->jbuf; /* who calls, for the filters after it */
-	return r;
+	if (r != 0)
+		return r;
+	h->room_used = (uint32_t)sizeof(*out);
+	if (out->caller_len > 0) {
+		/* who calls, for the filters after it */
+		h->caller = out->caller;
+		h->caller_len = out->caller_len;
+	}
+	return 0;
 }
 
 static int

@@ -41,7 +41,6 @@
 #include "exchange_idem_int.h"
 #include "exchange_int.h"
 #include "idem.h"
-#include "jwt.h"
 #include "log.h"
 #include "rlstore.h"
 #include "runtime.h"
@@ -112,22 +111,22 @@ field(const struct sl_h1_request *req, const char *name, const char **v,
  * request has no such caller. */
 static int
 caller(struct sl_seam *s, const struct sl_h1_request *req,
-       const struct sl_jwt_out *jwt, char *kind, const char **c, size_t *cn)
+       const struct sl_fhead *h, char *kind, const char **c, size_t *cn)
 {
 	const struct sl_conf_idem_route *ic = sl_idem_route(s->txn->route);
 	int how = (int)ic->caller;
 
 	if (how == SL_IDEM_CALLER_AUTO)
-		how = jwt != NULL && jwt->caller_len > 0 ? SL_IDEM_CALLER_JWT
-		      : s->tls_subject != NULL		 ? SL_IDEM_CALLER_CERT
-							 : SL_IDEM_CALLER_NONE;
+		how = h != NULL && h->caller != NULL ? SL_IDEM_CALLER_TOKEN
+		      : s->tls_subject != NULL	     ? SL_IDEM_CALLER_CERT
+						     : SL_IDEM_CALLER_NONE;
 	*kind = (char)('0' + how);
 	switch (how) {
-	case SL_IDEM_CALLER_JWT:
-		if (jwt == NULL || jwt->caller_len == 0)
+	case SL_IDEM_CALLER_TOKEN:
+		if (h == NULL || h->caller == NULL)
 			return -1;
-		*c = jwt->caller;
-		*cn = jwt->caller_len;
+		*c = h->caller;
+		*cn = h->caller_len;
 		return 0;
 	case SL_IDEM_CALLER_CERT:
 		if (s->tls_subject == NULL)
@@ -258,17 +257,18 @@ decide(struct sl_seam *s, enum ip_ans a)
 
 /*
  * The route's idempotency, for a request that passed its other checks
- * (jwt: the verified token's, NULL: none): 0 when the request goes on
- * (its key reserved, or none to keep); 2 when sluice answers it itself
+ * (h: what the filters before found, its verified caller): 0 when the request
+ * goes on (its key reserved, or none to keep); 2 when sluice answers it itself
  * (the kept answer, 400, 409, 413, 422, 503: idem_answer,
  * once what is here of its body was read); -1 when it was answered (out
  * of memory, a malformed body); 1 when it waits (for its whole body, the
  * store's word, or the key's holder), woken(t) called when it may go on.
  */
 static int
-idem_check(struct sl_seam *s, const struct sl_h1_request *req,
-	   const struct sl_jwt_out *jwt, void (*woken)(struct sl_txn *))
+idem_check(struct sl_seam *s, const struct sl_fhead *h,
+	   void (*woken)(struct sl_txn *))
 {
+	const struct sl_h1_request *req = h->req;
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_idem_route *ic = sl_idem_route(t->route);
 	struct sl_txidem *ip = sl_idem_slot(t)->ip;
@@ -295,7 +295,7 @@ idem_check(struct sl_seam *s, const struct sl_h1_request *req,
 		return ic->required ? decide(s, ANS_MISSING) : 0;
 	if (n > 1 || sl_idem_key(v, vn, &key, &klen) != 0)
 		return decide(s, ANS_INVALID);
-	if (caller(s, req, jwt, &kind, &who, &wn) != 0)
+	if (caller(s, req, h, &kind, &who, &wn) != 0)
 		return decide(s, ANS_NO_CALLER);
 	/* the whole body, for the fingerprint */
 	if (req->body == SL_H1_BODY_LENGTH &&
@@ -596,7 +596,7 @@ sl_exchange_idem_end(struct sl_seam *s)
 static int
 idem_head(struct sl_seam *s, struct sl_fhead *h)
 {
-	return idem_check(s, h->req, h->jwt, sl_exchange_filters_woken);
+	return idem_check(s, h, sl_exchange_filters_woken);
 }
 
 static int

@@ -713,7 +713,6 @@ void sl_exchange_answer_as(struct sl_seam *s, int status, const char *code,
 /* ---- exchange_auth.c: a route's auth: (doc/auth.md) ------------------ */
 
 struct sl_fwd_extra;
-struct sl_jwt_out;
 struct sl_h1_request;
 
 /* The thread's digest context, set up for SHA-256 (the algorithm
@@ -721,9 +720,7 @@ struct sl_h1_request;
  * decision's key use it. */
 struct evp_md_ctx_st *sl_exchange_sha256(void);
 
-/* ---- exchange_extauth.c: a route's auth.external (doc/auth.md) -------- */
-
-struct sl_extauth;
+/* ---- what a filter answers with (exchange_answer.c) ------------------- */
 
 /* Sends "100 Continue" to a client that asked for it (once: the caller
  * knows it is due). */

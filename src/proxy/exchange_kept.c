@@ -69,14 +69,12 @@ keep_fhead_in(struct sl_txn_kept *k, const struct sl_fhead *h)
 		return -1;
 	d->req = &k->req;
 	d->extra = NULL;
-	d->jwt = NULL;
 	d->mark = moved(h->mark, h, sizeof(*h), d);
 	d->mark_at = 0;
-	if (h->jwt == &h->jbuf) {
-		d->jbuf = h->jbuf;
-		d->jwt = &d->jbuf;
-	} else
-		d->jwt = h->jwt;
+	d->room_used = h->room_used;
+	memcpy(d->room, h->room, h->room_used);
+	d->caller = moved(h->caller, h, sizeof(*h), d);
+	d->caller_len = h->caller_len;
 	if (x != NULL) {
 		struct sl_fwd_extra *dx = sl_fhead_extra(d);
 		dx->drop_lens = x->drop_lens;
@@ -102,7 +100,8 @@ static inline int
 keep_fhead(struct sl_txn_kept *k, const struct sl_fhead *h)
 {
 	k->fh_used = 0;
-	if (h->extra == NULL && h->jwt == NULL && h->mark == NULL)
+	if (h->extra == NULL && h->caller == NULL && h->mark == NULL &&
+	    h->room_used == 0)
 		return 0;
 	return keep_fhead_in(k, h);
 }
@@ -169,8 +168,9 @@ sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 	else {
 		h = fresh;
 		h->extra = NULL;
-		h->jwt = NULL;
+		h->caller = NULL;
 		h->mark = NULL;
+		h->room_used = 0;
 	}
 	h->req = req;
 	if (base == ob)

@@ -837,10 +837,8 @@ client_key(struct sl_seam *s, const struct sl_fhead *h)
 	const struct waf_ws *wp = wws(s->w);
 	const struct sl_ip *ip = &s->txn->client_addr;
 
-	if (wp->key == SL_WAF_KEY_CALLER && h->jwt != NULL &&
-	    h->jwt->caller_len > 0)
-		return sl_rl_hash_bytes(~wp->seed, h->jwt->caller,
-					h->jwt->caller_len);
+	if (wp->key == SL_WAF_KEY_CALLER && h->caller != NULL)
+		return sl_rl_hash_bytes(~wp->seed, h->caller, h->caller_len);
 	return sl_rl_hash_bytes(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
 }
 

@@ -20,7 +20,6 @@
 #include <stdint.h>
 
 #include "h1_msg.h"
-#include "jwt.h"
 
 struct sl_conf;
 struct sl_conf_route;
@@ -56,11 +55,17 @@ enum sl_fverdict {
 				    answer() gives the answer */
 };
 
+/* The room a run's head gives a filter for what it found that the
+ * filters after it, and the head sent upstream, read (a token's claims,
+ * which are values of extra's, and who the token speaks for): the largest
+ * such filter's need, checked where it is used. */
+#define SL_FHEAD_ROOM 2688
+
 /* What the request-head filters of one run share: the request's head, and
  * what they found for the head sent upstream. On the run's stack until a
  * filter waits; then kept in the exchange (exchange_kept.c), where the
  * resumed run finds it as it was: a pointer into it (a value of extra's
- * in jbuf) stays good, a value a filter adds that points elsewhere must
+ * in room) stays good, a value a filter adds that points elsewhere must
  * last until the head is written (its state, the configuration). */
 struct sl_fhead {
 	struct sl_h1_request *req;
@@ -68,16 +73,19 @@ struct sl_fhead {
 	 * token's claims, an authorization's decision): NULL until a
 	 * filter asks for them (sl_fhead_extra) */
 	struct sl_fwd_extra *extra;
-	/* the verified token, for a filter keyed on who calls (NULL: none
-	 * verified) */
-	const struct sl_jwt_out *jwt;
+	/* who calls, as a filter before verified it (a token's issuer and
+	 * subject), for a filter keyed on who calls: caller_len bytes;
+	 * NULL: nobody verified */
+	const char *caller;
+	size_t caller_len;
 	/* a value of extra's (set by req_fields) whose place in the head
 	 * written upstream a filter is told (mark_at, by up_head: 0 when
 	 * it was not written), to rewrite it for each attempt */
 	const char *mark;
 	uint32_t mark_at;
+	uint32_t room_used; /* room's first bytes that are in use */
 	struct sl_fwd_extra xbuf;
-	struct sl_jwt_out jbuf;
+	_Alignas(16) unsigned char room[SL_FHEAD_ROOM];
 };
 
 /* h's extra fields, made empty the first time. */

@@ -230,16 +230,17 @@ first_head(struct sl_seam *s, struct sl_fhead *h)
 
 	(void)s;
 	fs.first++;
-	memcpy(h->jbuf.caller, "iss\nalice", 9);
-	h->jbuf.caller_len = 9;
-	h->jwt = &h->jbuf;
+	memcpy(h->room + 16, "iss\nalice", 9);
+	h->room_used = 32;
+	h->caller = (const char *)h->room + 16;
+	h->caller_len = 9;
 	x->set[x->nset].name = "X-First";
 	x->set[x->nset].nlen = 7;
 	x->set[x->nset].value = mark_val;
 	x->set[x->nset++].vlen = sizeof(mark_val) - 1;
 	x->set[x->nset].name = "X-Caller";
 	x->set[x->nset].nlen = 8;
-	x->set[x->nset].value = h->jbuf.caller + 4;
+	x->set[x->nset].value = h->caller + 4;
 	x->set[x->nset++].vlen = 5;
 	h->mark = mark_val;
 	return SL_FILTER_GO;
@@ -273,10 +274,12 @@ waiter_head(struct sl_seam *s, struct sl_fhead *h)
 	fs.waiter++;
 	if (fs.waiter > 1)
 		/* resumed: the run's fhead as the first filter left it */
-		fs.token_seen = h->jwt != NULL && h->jwt->caller_len == 9 &&
-				memcmp(h->jwt->caller, "iss\nalice", 9) == 0 &&
+		fs.token_seen = h->caller == (const char *)h->room + 16 &&
+				h->caller_len == 9 &&
+				memcmp(h->caller, "iss\nalice", 9) == 0 &&
 				h->mark == mark_val && h->extra != NULL &&
-				h->extra->nset == 2;
+				h->extra->nset == 2 &&
+				h->extra->set[1].value == h->caller + 4;
 	if (fs.body && !sl_exchange_body_wait(s, 5))
 		return SL_FILTER_WAIT;
 	fs.body = 0;
