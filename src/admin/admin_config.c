@@ -362,50 +362,6 @@ config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
 	sb_printf(b, "]");
 }
 
-/* A list of strings as a JSON array. */
-static void
-jstrs(struct sbuf *b, const char *key, char *const *v, size_t n)
-{
-	sb_printf(b, ",\"%s\":[", key);
-	for (size_t i = 0; i < n; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		sl_admin_jstr(b, v[i]);
-	}
-	sb_printf(b, "]");
-}
-
-/* A route's auth.external, or nothing without one. */
-static void
-config_external(struct sbuf *b, const struct sl_conf_extauth *x)
-{
-	if (x == NULL)
-		return;
-	sb_printf(b, "\"external\":{\"cluster\":");
-	sl_admin_jstr(b, x->cluster->name);
-	sb_printf(b, ",\"protocol\":\"%s\",\"path\":",
-		  x->protocol == SL_EXTAUTH_GRPC ? "grpc" : "http");
-	sl_admin_jstr(b, x->path);
-	sl_admin_jkv_u64(b, "timeout_ms", x->timeout_ms);
-	jstrs(b, "headers", x->send, x->nsend);
-	jstrs(b, "upstream_headers", x->upstream, x->nupstream);
-	jstrs(b, "client_headers", x->client, x->nclient);
-	sb_printf(b,
-		  ",\"on_failure\":\"%s\",\"failure_status\":%d,"
-		  "\"failure_header\":",
-		  x->on_failure == SL_EXTAUTH_FAIL_ALLOW ? "allow" : "deny",
-		  x->failure_status);
-	sl_admin_jstr(b, x->failure_header);
-	sl_admin_jkv_u64(b, "body_bytes", x->body_bytes);
-	if (x->cache_entries > 0) {
-		sb_printf(b, ",\"cache\":{\"max_entries\":%u",
-			  (unsigned)x->cache_entries);
-		sl_admin_jkv_u64(b, "ttl_ms", x->cache_ttl_ms);
-		sb_printf(b, "}");
-	} else
-		sb_printf(b, ",\"cache\":null");
-	sb_printf(b, "}");
-}
-
 /* The modules' values of a slot array (a route's, a listener's or the top
  * level's; NULL: none), each at its module's place in the table
  * (core/module.h). */
@@ -424,85 +380,6 @@ config_modules(struct sbuf *b, void *const *mod, enum mod_where where)
 		if (print != NULL)
 			print(&o, mod != NULL ? mod[m->slot] : NULL);
 	}
-}
-
-/* A route's auth (doc/auth.md): its external check, its keys as the file
- * has them, and what the key set loaded: its keys' ids, its fingerprint
- * (the SHA-256 of the text it was parsed from), and how many it
- * skipped. */
-static void
-config_auth(struct sbuf *b, const struct sl_conf_route *r)
-{
-	const struct sl_conf_auth *a = r->auth;
-	const struct sl_jwt_policy *p;
-	struct sl_jwks *ks;
-
-	if (a == NULL) {
-		sb_printf(b, ",\"auth\":null");
-		return;
-	}
-	sb_printf(b, ",\"auth\":{");
-	config_external(b, a->external);
-	if ((p = a->jwt) == NULL) {
-		sb_printf(b, "%s\"jwt\":null}", a->external ? "," : "");
-		return;
-	}
-	sb_printf(b, "%s\"jwt\":{\"keys\":", a->external ? "," : "");
-	if (a->keys_url != NULL) {
-		const struct sl_conf_keys_url *k = a->keys_url;
-		sb_printf(b, "{\"url\":");
-		sl_admin_jstr(b, k->url);
-		sb_printf(b, ",\"cluster\":");
-		sl_admin_jstr(b, k->cluster->name);
-		sl_admin_jkv_u64(b, "refresh_ms", k->refresh_ms);
-		sl_admin_jkv_u64(b, "refetch_interval_ms", k->refetch_ms);
-		sl_admin_jkv_u64(b, "timeout_ms", k->timeout_ms);
-		sb_printf(b, "}");
-	} else
-		sl_admin_jstr(b, a->keys_path);
-	sb_printf(b, ",\"algorithms\":[");
-	for (int i = 0, n = 0; i < SL_JWA_N; i++)
-		if (p->algs & (1u << i))
-			sb_printf(b, "%s\"%s\"", n++ ? "," : "",
-				  sl_jwa_name(i));
-	sb_printf(b, "]");
-	jstrs(b, "issuer", p->issuers, p->nissuers);
-	jstrs(b, "audience", p->audiences, p->naudiences);
-	sl_admin_jkv_u64(b, "clock_skew_ms", (uint64_t)p->skew_s * 1000);
-	sl_admin_jkv_bool(b, "require_exp", !p->exp_optional);
-	config_key(b, "token", &a->token);
-	sl_admin_jkv_bool(b, "forward_token", a->forward_token);
-	sb_printf(b, ",\"require\":{");
-	for (size_t i = 0; i < p->nrequire; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		sl_admin_jstr(b, p->require[i].claim);
-		sb_printf(b, ":[");
-		for (size_t k = 0; k < p->require[i].nvalues; k++) {
-			sb_printf(b, "%s", k ? "," : "");
-			sl_admin_jstr(b, p->require[i].values[k]);
-		}
-		sb_printf(b, "]");
-	}
-	sb_printf(b, "},\"claims_to_headers\":{");
-	for (size_t i = 0; i < p->nfields; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		sl_admin_jstr(b, p->fields[i].claim);
-		sb_printf(b, ":");
-		sl_admin_jstr(b, p->fields[i].field);
-	}
-	/* the set in use: the file's, or the last fetched (none yet:
-	 * empty) */
-	ks =
-	    a->keys_url != NULL ? sl_keysrc_current(a->keys_url->src) : a->keys;
-	sb_printf(b, "},\"key_ids\":[");
-	for (size_t i = 0; ks != NULL && i < ks->n; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		sl_admin_jstr(b, ks->keys[i].kid);
-	}
-	sb_printf(b, "],\"keys_sha256\":\"%s\"", ks != NULL ? ks->sha256 : "");
-	sb_printf(b, ",\"keys_skipped\":%zu}}", ks != NULL ? ks->skipped : 0);
-	if (a->keys_url != NULL)
-		sl_jwks_free(ks);
 }
 
 /* A route's guard (doc/fleet.md section 4): its keys, and for each
@@ -562,7 +439,6 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 		sb_printf(b, "]");
 	}
 	config_guard(b, r);
-	config_auth(b, r);
 	config_modules(b, r->mod, MOD_ROUTE);
 	config_key(b, "sticky", &r->sticky);
 	sl_admin_jkv_bool(b, "split_failover", r->split_failover);

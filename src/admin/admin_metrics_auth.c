@@ -5,6 +5,7 @@
  * whose kid it lacked, its keys and the time of its last good fetch).
  */
 #include "conf.h"
+#include "conf_auth.h"
 #include "idem.h"
 #include "jwt.h"
 #include "keysrc.h"
@@ -67,7 +68,8 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
 			const char *ln = c->listeners[i].name;
-			if (r->auth == NULL)
+			const struct sl_conf_auth *a = sl_auth_route(r);
+			if (a == NULL)
 				continue;
 			if (!head++)
 				sb_printf(b,
@@ -76,14 +78,13 @@ metrics_decisions(const struct sl_admin_view *v, struct sbuf *b)
 					  "decisions.\n# TYPE "
 					  "sluice_auth_decisions_total "
 					  "counter\n");
-			if (r->auth->jwt != NULL)
+			if (a->jwt != NULL)
 				decisions(v, b, ln, r, "jwt", COUNT_OFF(auth),
 					  SL_JWT_N + 2,
-					  r->auth->keys_url == NULL
-					      ? SL_JWT_N + 1
-					      : -1,
+					  a->keys_url == NULL ? SL_JWT_N + 1
+							      : -1,
 					  decision_str);
-			if (r->auth->external != NULL)
+			if (a->external != NULL)
 				decisions(v, b, ln, r, "external",
 					  COUNT_OFF(ext), SL_EXT_NRESULTS, -1,
 					  ext_str);
@@ -102,7 +103,8 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
-			if (r->auth == NULL || r->auth->external == NULL)
+			const struct sl_conf_auth *a = sl_auth_route(r);
+			if (a == NULL || a->external == NULL)
 				continue;
 			if (!head++)
 				sb_printf(b, "# HELP "
@@ -131,7 +133,8 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
 			char labels[160];
-			if (r->auth == NULL || r->auth->external == NULL)
+			const struct sl_conf_auth *a = sl_auth_route(r);
+			if (a == NULL || a->external == NULL)
 				continue;
 			snprintf(labels, sizeof(labels),
 				 "listener=\"%s\",route=\"%s\"",
@@ -145,9 +148,11 @@ metrics_external(const struct sl_admin_view *v, struct sbuf *b)
 
 /* The key sets fetched from URLs, each source once. */
 static void
-metrics_keysets(const struct sl_conf *c, struct sbuf *b)
+metrics_keysets(const struct sl_conf *conf, struct sbuf *b)
 {
-	if (c->nkeys_urls == 0)
+	const struct sl_auth_gen *c = sl_auth_gen(conf);
+
+	if (c == NULL || c->nkeys_urls == 0)
 		return;
 	sb_printf(b, "# HELP sluice_jwks_fetches_total Fetches of a key set "
 		     "from its URL, by reason and result.\n# TYPE "

@@ -17,6 +17,7 @@
 
 #include "admin_int.h"
 #include "conf.h"
+#include "conf_auth.h"
 #include "guard.h"
 #include "health.h"
 #include "resolve.h"
@@ -739,7 +740,7 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	sb_printf(b, ",\"features_1m\":{\"rate_limited\":");
 	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
 	sb_printf(b, ",\"auth_refused\":");
-	jnum(b, rt->auth != NULL ? (double)f[F_AUTH] : -1);
+	jnum(b, sl_auth_route(rt) != NULL ? (double)f[F_AUTH] : -1);
 	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)

@@ -887,31 +887,6 @@ static const char *const match_keys[] = {
     "host", "hosts_file", "path", "path_prefix", "methods", "headers", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const auth_keys[] = {"jwt", "external", NULL};
-static const char *const external_keys[] = {
-    "cluster",
-    "protocol",
-    "path",
-    "timeout",
-    "headers",
-    "upstream_headers",
-    "client_headers",
-    "on_failure",
-    "failure_status",
-    "failure_header",
-    "cache",
-    "body_bytes",
-    NULL,
-};
-static const char *const external_cache_keys[] = {"max_entries", "ttl", NULL};
-static const char *const jwt_keys[] = {
-    "keys",	  "algorithms",	       "issuer", "audience",
-    "clock_skew", "require_exp",       "token",	 "forward_token",
-    "require",	  "claims_to_headers", NULL,
-};
-static const char *const jwt_keys_keys[] = {
-    "url", "cluster", "refresh", "refetch_interval", "timeout", NULL,
-};
 static const char *const rate_limit_keys[] = {
     "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
 };
@@ -990,20 +965,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
 			   "in guard", "under \"guard\"",
 			   "under a route's \"guard\"", NULL},
-    [SL_CONF_SEC_AUTH] = {SL_CONF_SEC_ROUTE, auth_keys, NULL, "in auth",
-			  "under \"auth\"", "under a route's \"auth\"", NULL},
-    [SL_CONF_SEC_JWT] = {SL_CONF_SEC_AUTH, jwt_keys, NULL, "in jwt",
-			 "under \"jwt\"", "under a route's \"auth.jwt\"", NULL},
-    [SL_CONF_SEC_EXTAUTH] = {SL_CONF_SEC_AUTH, external_keys, NULL,
-			     "in external", "under \"external\"",
-			     "under a route's \"auth.external\"", NULL},
-    [SL_CONF_SEC_EXTAUTH_CACHE] = {SL_CONF_SEC_EXTAUTH, external_cache_keys,
-				   NULL, "in cache", "under \"cache\"",
-				   "under a route's \"auth.external.cache\"",
-				   NULL},
-    [SL_CONF_SEC_JWT_KEYS] = {SL_CONF_SEC_JWT, jwt_keys_keys, NULL, "in keys",
-			      "under \"keys\"",
-			      "under a route's \"auth.jwt.keys\"", NULL},
 
     [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
 			     "in cluster", "in a cluster", "in a cluster",
@@ -1115,7 +1076,6 @@ conf_free(struct sl_conf *conf)
 		sl_conf_modules_listener_free(l);
 	}
 	free(conf->listeners);
-	free(conf->keys_urls);
 	for (i = 0; i < conf->nclusters; i++)
 		sl_conf_free_cluster(&conf->clusters[i]);
 	free(conf->clusters);

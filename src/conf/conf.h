@@ -72,17 +72,6 @@ int sl_conf_add_resolved(struct sl_conf_cluster *cl, size_t k,
  * memory). */
 int sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc);
 
-/*
- * Logs at info each key set of generation conf, which starts serving (why:
- * "start", "reload", "watch"): a file's keys and its fingerprint, the
- * SHA-256 of the file as this load read it; a URL's set kept from the
- * generation before, or none yet (its fetch logs a line of its own). The
- * configuration's sha256 is the YAML file's alone: this is how a reload
- * after a key file changed says that it took the new set (doc/auth.md
- * section 4).
- */
-void sl_conf_log_keys(const struct sl_conf *conf, const char *why);
-
 struct sl_conf *sl_conf_ref(struct sl_conf *conf);
 /* Drops one reference; frees the generation with the last one, or hands
  * it to its reap (conf_types.h). */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A route's auth: (doc/auth.md): the JSON Web Token policy and its key
- * set, read from the file when the generation loads (a reload reads it
- * again; a set that does not parse refuses the reload, and the old one
- * keeps serving), checked whole so that -t says every mistake.
+ * The auth module (conf_auth.h): a route's auth: (doc/auth.md), the JSON
+ * Web Token policy and its key set, read from the file when the
+ * generation loads (a reload reads it again; a set that does not parse
+ * refuses the reload, and the old one keeps serving), and the external
+ * authorization service, checked whole so that -t says every mistake.
+ * Its /config text is conf_auth_print.c's.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "conf_auth.h"
 #include "conf_int.h"
 #include "jwt.h"
 #include "keysrc.h"
@@ -18,6 +21,12 @@
 #include "util.h"
 
 #define KEYS_FILE_MAX (1024 * 1024) /* a key set is a few KiB */
+
+/* its sections inside a route's auth (secs, below) */
+#define SEC_JWT		  (sl_module_auth.sec_id + 0)
+#define SEC_JWT_KEYS	  (sl_module_auth.sec_id + 1)
+#define SEC_EXTAUTH	  (sl_module_auth.sec_id + 2)
+#define SEC_EXTAUTH_CACHE (sl_module_auth.sec_id + 3)
 
 /* Fields a claim may not set: they frame the message, route it, or are
  * sluice's own. */
@@ -286,12 +295,13 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 	const struct sl_yaml_node *urln, *cn, *v;
 	const struct sl_conf_cluster *cl;
 	struct sl_conf_keys_url *k, **kk;
+	struct sl_auth_gen *g;
 	uint64_t refresh = 300000, refetch = 30000, timeout = 5000;
 	const char *url, *authority, *path;
 	size_t alen;
 	int tls, n;
 
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_JWT_KEYS);
+	sl_conf_check_keys(ld, map, (enum sl_conf_section)SEC_JWT_KEYS);
 	if ((v = sl_yaml_map_get(map, "refresh", NULL)) != NULL)
 		sl_yaml_get_duration(ld, "refresh", v, 1000, 86400000,
 				     &refresh);
@@ -378,16 +388,20 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 		ld->oom = 1;
 		return;
 	}
-	for (size_t i = 0; i < conf->nkeys_urls; i++)
-		if (conf->keys_urls[i]->src == k->src)
+	if ((g = sl_conf_mod(conf, &sl_module_auth)) == NULL) {
+		ld->oom = 1; /* the top slot is made before any route */
+		return;
+	}
+	for (size_t i = 0; i < g->nkeys_urls; i++)
+		if (g->keys_urls[i]->src == k->src)
 			return; /* another route's: fetched once */
-	if ((kk = realloc(conf->keys_urls,
-			  (conf->nkeys_urls + 1) * sizeof(*kk))) == NULL) {
+	if ((kk = realloc(g->keys_urls, (g->nkeys_urls + 1) * sizeof(*kk))) ==
+	    NULL) {
 		ld->oom = 1;
 		return;
 	}
-	conf->keys_urls = kk;
-	kk[conf->nkeys_urls++] = k;
+	g->keys_urls = kk;
+	kk[g->nkeys_urls++] = k;
 }
 
 /* Whether a route before route j of listener l read the same key set
@@ -395,13 +409,14 @@ parse_keys_url(struct sl_yaml_loader *ld, const char *lbl,
 static int
 keys_logged(const struct sl_conf *conf, size_t l, size_t j)
 {
-	const struct sl_conf_auth *a = conf->listeners[l].routes[j].auth;
+	const struct sl_conf_auth *a =
+	    sl_auth_route(&conf->listeners[l].routes[j]);
 
 	for (size_t i = 0; i <= l; i++)
 		for (size_t k = 0; k < (i < l ? conf->listeners[i].nroutes : j);
 		     k++) {
 			const struct sl_conf_auth *b =
-			    conf->listeners[i].routes[k].auth;
+			    sl_auth_route(&conf->listeners[i].routes[k]);
 			if (b != NULL && b->keys != NULL &&
 			    b->keys_path != NULL &&
 			    strcmp(b->keys_path, a->keys_path) == 0 &&
@@ -411,13 +426,24 @@ keys_logged(const struct sl_conf *conf, size_t l, size_t j)
 	return 0;
 }
 
-void
-sl_conf_log_keys(const struct sl_conf *conf, const char *why)
+/*
+ * Logs at info each key set of generation conf, which starts serving (why:
+ * "start", "reload", "watch"): a file's keys and its fingerprint, the
+ * SHA-256 of the file as this load read it, once a file; a URL's set kept
+ * from the generation before, or none yet (its fetch logs a line of its
+ * own). The configuration's sha256 is the YAML file's alone: this is how
+ * a reload after a key file changed says that it took the new set
+ * (doc/auth.md section 4).
+ */
+static void
+loaded(const struct sl_conf *conf, const char *why)
 {
+	const struct sl_auth_gen *g = sl_auth_gen(conf);
+
 	for (size_t l = 0; l < conf->nlisteners; l++)
 		for (size_t j = 0; j < conf->listeners[l].nroutes; j++) {
 			const struct sl_conf_auth *a =
-			    conf->listeners[l].routes[j].auth;
+			    sl_auth_route(&conf->listeners[l].routes[j]);
 			if (a == NULL || a->keys == NULL ||
 			    a->keys_path == NULL || keys_logged(conf, l, j))
 				continue;
@@ -426,8 +452,8 @@ sl_conf_log_keys(const struct sl_conf *conf, const char *why)
 				 a->keys->n == 1 ? "key" : "keys",
 				 a->keys->skipped, a->keys->sha256);
 		}
-	for (size_t i = 0; i < conf->nkeys_urls; i++) {
-		const struct sl_conf_keys_url *k = conf->keys_urls[i];
+	for (size_t i = 0; g != NULL && i < g->nkeys_urls; i++) {
+		const struct sl_conf_keys_url *k = g->keys_urls[i];
 		struct sl_jwks *ks = sl_keysrc_current(k->src);
 		if (ks != NULL)
 			log_info("%s: keys url=%s cluster=%s: %zu %s, %zu "
@@ -456,7 +482,7 @@ parse_jwt(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "jwt", map) == -1)
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_JWT);
+	sl_conf_check_keys(ld, map, (enum sl_conf_section)SEC_JWT);
 	if ((p = a->jwt = calloc(1, sizeof(*p))) == NULL) {
 		ld->oom = 1;
 		return;
@@ -603,7 +629,7 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 
 	if (sl_yaml_get_map(ld, "external", map) == -1)
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_EXTAUTH);
+	sl_conf_check_keys(ld, map, (enum sl_conf_section)SEC_EXTAUTH);
 	static atomic_uint_fast64_t ids;
 
 	if ((x = a->external = calloc(1, sizeof(*x))) == NULL) {
@@ -723,7 +749,8 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 	if ((v = sl_yaml_map_get(map, "cache", NULL)) != NULL &&
 	    sl_yaml_get_map(ld, "cache", v) == 0) {
 		const struct sl_yaml_node *e;
-		sl_conf_check_keys(ld, v, SL_CONF_SEC_EXTAUTH_CACHE);
+		sl_conf_check_keys(ld, v,
+				   (enum sl_conf_section)SEC_EXTAUTH_CACHE);
 		x->cache_entries = 1024;
 		x->cache_ttl_ms = 10000;
 		if ((e = sl_yaml_map_get(v, "max_entries", NULL)) != NULL &&
@@ -735,25 +762,29 @@ parse_external(struct sl_yaml_loader *ld, const char *lbl,
 	}
 }
 
-void
-sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
-		   const struct sl_yaml_node *map, struct sl_conf_route *r,
-		   struct sl_conf *conf)
+/* A route's auth: into its slot. */
+static void
+route_parse(struct sl_yaml_loader *ld, const char *lbl,
+	    const struct sl_yaml_node *map, void **slot,
+	    const struct sl_conf_route *r, struct sl_conf *conf)
 {
 	const struct sl_yaml_node *v;
+	struct sl_conf_auth *a;
 
+	(void)r;
 	if (sl_yaml_get_map(ld, "auth", map) == -1)
 		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_AUTH);
-	if ((r->auth = calloc(1, sizeof(*r->auth))) == NULL) {
+	sl_conf_check_keys(ld, map,
+			   (enum sl_conf_section)sl_module_auth.route_sec_id);
+	if ((a = *slot = calloc(1, sizeof(*a))) == NULL) {
 		ld->oom = 1;
 		return;
 	}
 	if ((v = sl_yaml_map_get(map, "external", NULL)) != NULL)
-		parse_external(ld, lbl, v, r->auth, conf);
+		parse_external(ld, lbl, v, a, conf);
 	if ((v = sl_yaml_map_get(map, "jwt", NULL)) != NULL)
-		parse_jwt(ld, lbl, v, r->auth, conf);
-	else if (r->auth->external == NULL)
+		parse_jwt(ld, lbl, v, a, conf);
+	else if (a->external == NULL)
 		sl_yaml_err_lacks(ld, map,
 				  "%s: auth: needs \"jwt\", \"external\" or "
 				  "both",
@@ -768,9 +799,10 @@ strs_free(char **v, size_t n)
 	free(v);
 }
 
-void
-sl_conf_free_auth(struct sl_conf_auth *a)
+static void
+route_free(void *slot)
 {
+	struct sl_conf_auth *a = slot;
 	struct sl_jwt_policy *p;
 
 	if (a == NULL)
@@ -813,3 +845,97 @@ sl_conf_free_auth(struct sl_conf_auth *a)
 	free(a->token.name);
 	free(a);
 }
+
+/* A route's requests carry a verified caller (its token's issuer and
+ * subject) when it checks a token. */
+static int
+route_caller(const void *slot)
+{
+	return ((const struct sl_conf_auth *)slot)->jwt != NULL;
+}
+
+/* The generation's slot: its key sets fetched from URLs, filled by the
+ * routes (parse_keys_url). auth has no top-level key: v is NULL. */
+static void
+top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *v, void **slot,
+	  struct sl_conf *conf)
+{
+	(void)v;
+	(void)conf;
+	if ((*slot = calloc(1, sizeof(struct sl_auth_gen))) == NULL)
+		ld->oom = 1;
+}
+
+static void
+top_free(void *slot)
+{
+	struct sl_auth_gen *g = slot;
+
+	free(g->keys_urls); /* each is a route's */
+	free(g);
+}
+
+/* A file a watch follows: a route's key set read from a file. */
+static const char *
+route_file(const void *slot)
+{
+	return ((const struct sl_conf_auth *)slot)->keys_path;
+}
+
+static const char *const auth_keys[] = {"jwt", "external", NULL};
+static const char *const jwt_keys[] = {
+    "keys",	  "algorithms",	       "issuer", "audience",
+    "clock_skew", "require_exp",       "token",	 "forward_token",
+    "require",	  "claims_to_headers", NULL,
+};
+static const char *const jwt_keys_keys[] = {
+    "url", "cluster", "refresh", "refetch_interval", "timeout", NULL,
+};
+static const char *const external_keys[] = {
+    "cluster",
+    "protocol",
+    "path",
+    "timeout",
+    "headers",
+    "upstream_headers",
+    "client_headers",
+    "on_failure",
+    "failure_status",
+    "failure_header",
+    "cache",
+    "body_bytes",
+    NULL,
+};
+static const char *const external_cache_keys[] = {"max_entries", "ttl", NULL};
+
+static const struct sl_conf_section_def route_sec = {
+    SL_CONF_SEC_ROUTE,		auth_keys, NULL, "in auth", "under \"auth\"",
+    "under a route's \"auth\"", NULL};
+/* SEC_JWT, SEC_JWT_KEYS, SEC_EXTAUTH, SEC_EXTAUTH_CACHE */
+static const struct sl_conf_section_def secs[] = {
+    {SL_CONF_SEC_MOD_ROUTE, jwt_keys, NULL, "in jwt", "under \"jwt\"",
+     "under a route's \"auth.jwt\"", NULL},
+    {SL_CONF_SEC_MOD_SUB(0), jwt_keys_keys, NULL, "in keys", "under \"keys\"",
+     "under a route's \"auth.jwt.keys\"", NULL},
+    {SL_CONF_SEC_MOD_ROUTE, external_keys, NULL, "in external",
+     "under \"external\"", "under a route's \"auth.external\"", NULL},
+    {SL_CONF_SEC_MOD_SUB(2), external_cache_keys, NULL, "in cache",
+     "under \"cache\"", "under a route's \"auth.external.cache\"", NULL},
+};
+
+struct sl_module sl_module_auth = {
+    .name = "auth",
+    .key = "auth",
+    .top_parse = top_parse,
+    .top_free = top_free,
+    .top_hidden = 1,
+    .route_parse = route_parse,
+    .route_free = route_free,
+    .route_caller = route_caller,
+    .route_file = route_file,
+    .route_print = sl_conf_auth_print,
+    .route_sec = &route_sec,
+    .secs = secs,
+    .nsecs = SL_NELEM(secs),
+    .loaded = loaded,
+};

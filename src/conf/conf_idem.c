@@ -346,8 +346,7 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 					 "are sealed in Redis)",
 					 lbl);
 	}
-	if (c->caller == SL_IDEM_CALLER_TOKEN &&
-	    (r->auth == NULL || r->auth->jwt == NULL))
+	if (c->caller == SL_IDEM_CALLER_TOKEN && !r->caller)
 		sl_yaml_err_node(ld,
 				 sl_conf_table_got(route_table, got, "caller"),
 				 "%s: idempotency: \"caller: jwt\" needs the "

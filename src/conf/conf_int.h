@@ -6,7 +6,7 @@
  * the sections of the file, the helpers and bounds they share and what
  * conf.c calls in the others while it walks the node tree.
  * Every function here reports its errors through ld and does no I/O, but
- * two: sl_conf_parse_auth reads a key set's file, and the modules' settle
+ * two: auth's route_parse reads a key set's file, and the modules' settle
  * (sl_conf_modules_settle) loads what their keys name (a WAF's rule
  * files). No other module may include it; theirs is conf.h.
  */
@@ -62,11 +62,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
 	SL_CONF_SEC_GUARD,
-	SL_CONF_SEC_AUTH,
-	SL_CONF_SEC_JWT,
-	SL_CONF_SEC_JWT_KEYS,
-	SL_CONF_SEC_EXTAUTH,
-	SL_CONF_SEC_EXTAUTH_CACHE,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,
@@ -416,8 +411,6 @@ void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
 /* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
 void sl_conf_free_rate_limits(struct sl_conf_route *r);
 
-/* ---- conf_auth.c: a route's auth: (doc/auth.md) ---------------------- */
-
 /* The cluster a string node names, or NULL (reported, with a suggestion
  * when one is close): conf_route.c's. */
 struct sl_conf_cluster *sl_conf_find_cluster(struct sl_yaml_loader *ld,
@@ -425,10 +418,6 @@ struct sl_conf_cluster *sl_conf_find_cluster(struct sl_yaml_loader *ld,
 					     const struct sl_yaml_node *n,
 					     struct sl_conf *conf);
 
-void sl_conf_parse_auth(struct sl_yaml_loader *ld, const char *lbl,
-			const struct sl_yaml_node *map, struct sl_conf_route *r,
-			struct sl_conf *conf);
-void sl_conf_free_auth(struct sl_conf_auth *a);
 /* The top-level rate_limit_store: (the value map) into conf->rl_store. */
 void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
 				    const struct sl_yaml_node *map,

@@ -19,6 +19,7 @@
 #include "util.h"
 #include "wloop.h" /* SL_WSTAT_MOD_WORDS */
 
+extern struct sl_module sl_module_auth;	    /* conf_auth.c */
 extern struct sl_module sl_module_waf;	    /* conf_waf.c */
 extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
@@ -28,8 +29,8 @@ extern struct sl_module sl_module_trace;    /* conf_trace.c */
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
-    &sl_module_waf,    &sl_module_compress, &sl_module_idem,
-    &sl_module_mirror, &sl_module_trace,
+    &sl_module_auth, &sl_module_waf,	&sl_module_compress,
+    &sl_module_idem, &sl_module_mirror, &sl_module_trace,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -171,7 +172,8 @@ sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
 	for (; names != NULL && *names != NULL; names++)
 		keys[n++] = *names;
 	for (size_t i = 0; i < SL_NELEM(modules); i++)
-		if (where == SL_CONF_MOD_TOP ? modules[i]->top_parse != NULL
+		if (where == SL_CONF_MOD_TOP ? modules[i]->top_parse != NULL &&
+						   !modules[i]->top_hidden
 		    : where == SL_CONF_MOD_ROUTE
 			? modules[i]->route_parse != NULL
 			: modules[i]->listener_parse != NULL)
@@ -194,7 +196,7 @@ sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		if (modules[i]->top_parse != NULL)
 			modules[i]->top_parse(
 			    ld,
-			    root != NULL
+			    root != NULL && !modules[i]->top_hidden
 				? sl_yaml_map_get(root, modules[i]->key, NULL)
 				: NULL,
 			    &conf->mod[i], conf);
@@ -224,6 +226,9 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 		modules[i]->route_parse(ld, lbl, v, &slot, r, conf);
 		if (slot == NULL)
 			continue;
+		if (modules[i]->route_caller != NULL &&
+		    modules[i]->route_caller(slot))
+			r->caller = 1;
 		/* a route's slots are made with its first module: a plain
 		 * route holds one pointer */
 		if (slots_of(&r->mod) == NULL) {

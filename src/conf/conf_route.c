@@ -580,8 +580,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"upgrade", .type = SL_CONF_CODE},
     /* the canary guard (doc/fleet.md section 4) */
     {"guard", .type = SL_CONF_CODE},
-    /* authentication (doc/auth.md) */
-    {"auth", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -669,10 +667,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_upgrade(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "guard", &k)) != NULL)
 		parse_guard(ld, lbl, k, v, r);
-	if ((v = sl_yaml_map_get(map, "auth", NULL)) != NULL)
-		sl_conf_parse_auth(ld, lbl, v, r, conf);
-	/* the modules' keys (conf_mods.c): the WAF, compress, idempotency,
-	 * mirror, tracing */
+	/* the modules' keys (conf_mods.c): auth, the WAF, compress,
+	 * idempotency, mirror, tracing */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }
@@ -705,6 +701,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 		free(r->upgrade[k]);
 	free(r->upgrade);
 	free(r->guard);
-	sl_conf_free_auth(r->auth);
 	sl_conf_modules_route_free(r);
 }

@@ -26,9 +26,6 @@
 struct sl_lstate;
 struct sl_lcstate;
 struct sl_policy;
-struct sl_jwt_policy;
-struct sl_jwks;
-struct sl_keysrc;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
@@ -415,6 +412,9 @@ struct sl_conf_route {
 	int split_failover;	 /* split only: a request no upstream saw (retry
 				    class 1) may move to another cluster of the
 				    split; default 1 */
+	uint8_t caller;		 /* a module verifies who calls (auth.jwt: the
+				    token's issuer and subject), for the modules
+				    keyed on it (module.h's route_caller) */
 	struct sl_rstate *state; /* shared counters, set by sl_runtime_bind */
 	/* ---- edge policy (doc/edge.md sections 4 and 5) ---- */
 	struct sl_policy *policy; /* allow, deny, request_headers,
@@ -430,71 +430,9 @@ struct sl_conf_route {
 	char **upgrade;
 	size_t nupgrade;
 	struct sl_conf_guard *guard; /* owned; NULL: no guard */
-	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;
-};
-
-/* A route's auth: (doc/auth.md): JSON Web Tokens checked against a key
- * set before the request goes upstream. */
-struct sl_conf_auth {
-	struct sl_jwt_policy *jwt; /* owned (jwt.h) */
-	struct sl_jwks *keys;	   /* owned: the key set, parsed; NULL with
-				      keys_url */
-	char *keys_path;
-	struct sl_conf_keys_url *keys_url; /* owned; NULL: keys from a file */
-	struct sl_conf_extauth *external;  /* owned; NULL: none */
-	struct sl_conf_key token;	   /* header:NAME (Authorization: the
-					      Bearer scheme) or cookie:NAME */
-	int forward_token; /* the token goes upstream (default 1) */
-};
-
-/* What an external authorization check sends and takes (doc/auth.md,
- * "External authorization"). */
-enum sl_extauth_proto {
-	SL_EXTAUTH_HTTP = 0, /* a request to path + the client's target */
-	SL_EXTAUTH_GRPC,     /* envoy.service.auth.v3.Authorization/Check */
-};
-enum sl_extauth_failure {
-	SL_EXTAUTH_FAIL_DENY = 0, /* failure_status (503 by default) */
-	SL_EXTAUTH_FAIL_ALLOW,	  /* on, marked with failure_header */
-};
-#define SL_EXTAUTH_FIELDS_MAX 8 /* names in each list */
-struct sl_conf_extauth {
-	uint64_t id; /* unique in the process: a worker's cache of decisions
-			is never one generation's for another's */
-	const struct sl_conf_cluster *cluster;
-	int protocol;	     /* enum sl_extauth_proto */
-	char *path;	     /* HTTP: the prefix of the target; "" none */
-	uint64_t timeout_ms; /* one check, connect included; 1s */
-	/* the client's fields sent (lower case), the answer's fields set on
-	 * the upstream request, and the denial's fields sent to the client */
-	char *send[SL_EXTAUTH_FIELDS_MAX];
-	size_t nsend;
-	char *upstream[SL_EXTAUTH_FIELDS_MAX];
-	size_t nupstream;
-	char *client[SL_EXTAUTH_FIELDS_MAX];
-	size_t nclient;
-	int on_failure;		/* enum sl_extauth_failure */
-	int failure_status;	/* 503 or 403 */
-	char *failure_header;	/* set on a request let through on failure */
-	uint32_t cache_entries; /* 0: no cache */
-	uint64_t cache_ttl_ms;
-	uint32_t body_bytes; /* the request body's first bytes sent; 0 */
-};
-
-/* A key set fetched from a URL through a cluster (doc/auth.md, "Key sets
- * from a URL"): the source shared across generations (keysrc.h) and the
- * request that fetches it. */
-struct sl_conf_keys_url {
-	struct sl_keysrc *src; /* a reference */
-	const struct sl_conf_cluster *cluster;
-	char *url;
-	char *request; /* the GET's head, whole */
-	size_t request_len;
-	uint64_t timeout_ms;		 /* a fetch's deadline; 5s */
-	uint64_t refresh_ms, refetch_ms; /* as src's, for /config */
 };
 
 /* A listener's proxy_protocol: (doc/edge.md section 2). */
@@ -623,11 +561,7 @@ struct sl_conf {
 	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
 	size_t nguards; /* of them, those with a guard (sl_guard_tick) */
-	/* the key sets routes fetch from a URL, each source once (borrowed
-	 * from the routes' auth): what a worker's tick refreshes */
-	struct sl_conf_keys_url **keys_urls;
-	size_t nkeys_urls;
-	int bound; /* sl_runtime_bind attached shared state */
+	int bound;	/* sl_runtime_bind attached shared state */
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);

@@ -121,6 +121,10 @@ struct sl_module {
 			  const struct sl_yaml_node *v, void **slot,
 			  struct sl_conf *conf);
 	void (*top_free)(void *slot);
+	/* top_parse makes the module's slot of the generation (v NULL), but
+	 * the top level has no key of the module's: a state of the
+	 * generation's only (auth's key sets fetched from URLs) */
+	uint8_t top_hidden;
 	/* A route's value (written: v not NULL): *slot NULL (the route does
 	 * not use the module, as "key: false") or its state, owned. r: the
 	 * route as read so far (the keys before the modules'); conf: the
@@ -130,6 +134,14 @@ struct sl_module {
 			    const struct sl_conf_route *r,
 			    struct sl_conf *conf);
 	void (*route_free)(void *slot);
+	/* Whether the route's requests, as slot says, carry a caller the
+	 * module verifies (a token's issuer and subject): the loader sets
+	 * the route's caller for the modules after it, keyed on who calls
+	 * (the Idempotency-Key store's "caller: jwt"). NULL: never. */
+	int (*route_caller)(const void *slot);
+	/* A file of the route's slot that a watch follows and a reload
+	 * reads again (a key set's), NULL: none. NULL: none ever. */
+	const char *(*route_file)(const void *slot);
 	/* A listener's value (written: v not NULL) into its slot, as a
 	 * route's; l: the listener as read so far. NULL: no listener key. */
 	void (*listener_parse)(struct sl_yaml_loader *ld, const char *lbl,
@@ -191,6 +203,10 @@ struct sl_module {
 	/* A reload to nc: it warns of what nc changes that only a restart
 	 * or an upgrade takes (what start kept). NULL: nothing. */
 	void (*reload)(const struct sl_conf *nc);
+	/* Generation conf was loaded, at the start or by a reload (why: "start"
+	 * or the reload's cause): what the module logs of it (the key sets
+	 * it read). NULL: nothing. */
+	void (*loaded)(const struct sl_conf *conf, const char *why);
 	/* Its log file of its own in conf, for the start's checks: 1 and
 	 * *f, or 0 (none). NULL: none. */
 	int (*log_file)(const struct sl_conf *conf, struct sl_mfile *f);

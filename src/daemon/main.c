@@ -285,7 +285,7 @@ main_serving(struct sl_main *m, const char *pid_file)
 		 PACKAGE_VERSION, m->nworkers,
 		 sl_main_plural(m->nworkers, "worker", "workers"), m->path,
 		 (unsigned long long)m->conf->generation);
-	sl_conf_log_keys(m->conf, "start");
+	sl_main_modules_loaded(m->conf, "start");
 }
 
 /* After the loop: the workers joined, everything freed, the pid file

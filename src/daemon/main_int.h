@@ -107,6 +107,10 @@ struct sl_main {
 void sl_main_h3_unbound(const struct sl_main *m, const struct sl_conf *nc,
 			const char *why);
 
+/* Generation conf serves (why: "start", or the reload's cause): what each
+ * module logs of it (module.h's loaded). */
+void sl_main_modules_loaded(const struct sl_conf *conf, const char *why);
+
 /* "1 worker", "2 workers": for the log lines of a start and a reload. */
 static inline const char *
 sl_main_plural(size_t n, const char *one, const char *many)

@@ -182,6 +182,28 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 			sl_conf_modules[i]->reload(nc);
 }
 
+void
+sl_main_modules_loaded(const struct sl_conf *conf, const char *why)
+{
+	for (size_t i = 0; i < sl_conf_nmodules; i++)
+		if (sl_conf_modules[i]->loaded != NULL)
+			sl_conf_modules[i]->loaded(conf, why);
+}
+
+/* The files of route r's modules' slots (a key set's) into v[*k..cap). */
+static void
+route_files(const struct sl_conf_route *r, const char **v, size_t *k,
+	    size_t cap)
+{
+	for (size_t i = 0; i < sl_conf_nmodules && r->mod != NULL; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		const char *f;
+		if (m->route_file != NULL && r->mod[i] != NULL &&
+		    (f = m->route_file(r->mod[i])) != NULL && *k < cap)
+			v[(*k)++] = f;
+	}
+}
+
 /* The files conf names (certificates, keys, CAs, the Redis password,
  * the routes' JSON Web Key sets and hosts files, the admin listener's
  * credentials and TLS), after the file itself: what the watch follows. *n is
@@ -189,14 +211,16 @@ reload_check_static(struct sl_main *m, struct sl_conf *nc)
 static const char **
 conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 {
-	size_t cap = 2, k = 0;
+	size_t cap = 2, k = 0, files = 1; /* a hosts file, the modules' */
 	const char **v;
 
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		cap += 2 * conf->listeners[i].tls.ncerts + 1;
 	cap += 3 * conf->nclusters;
+	for (size_t i = 0; i < sl_conf_nmodules; i++)
+		files += sl_conf_modules[i]->route_file != NULL;
 	for (size_t i = 0; i < conf->nlisteners; i++)
-		cap += 2 * conf->listeners[i].nroutes;
+		cap += files * conf->listeners[i].nroutes;
 	cap += 2 + 2 * conf->admin_tls.ncerts + 1;
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return NULL;
@@ -235,14 +259,11 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 		v[k++] = conf->admin_tls.client_ca.path;
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
-			const struct sl_conf_auth *a =
-			    conf->listeners[i].routes[j].auth;
-			if (a != NULL && a->keys_path != NULL && k < cap)
-				v[k++] = a->keys_path;
-			if (conf->listeners[i].routes[j].hosts != NULL &&
-			    k < cap)
-				v[k++] =
-				    conf->listeners[i].routes[j].hosts->file;
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			route_files(r, v, &k, cap);
+			if (r->hosts != NULL && k < cap)
+				v[k++] = r->hosts->file;
 		}
 	*n = k;
 	return v;
@@ -423,7 +444,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		    nc->nclusters,
 		    sl_main_plural(nc->nclusters, "cluster", "clusters"),
 		    nc->sha256);
-		sl_conf_log_keys(nc, why);
+		sl_main_modules_loaded(nc, why);
 		sl_main_h3_unbound(m, nc, why);
 		sl_main_watch_refresh(m, 0);
 	}

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conf_auth.h"
 #include "exchange_int.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
@@ -366,7 +367,7 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 	  struct sl_fwd_extra *x, struct sl_jwt_out *out,
 	  void (*woken)(struct sl_txn *))
 {
-	const struct sl_conf_auth *a = s->txn->route->auth;
+	const struct sl_conf_auth *a = sl_auth_route(s->txn->route);
 	const struct sl_jwt_policy *p = a->jwt;
 	const struct sl_jwks *ks = a->keys;
 	struct cache_ent *ce = NULL;
@@ -459,7 +460,9 @@ jwt_head(struct sl_seam *s, struct sl_fhead *h)
 static int
 jwt_used(const struct sl_conf_route *r)
 {
-	return r->auth != NULL && r->auth->jwt != NULL;
+	const struct sl_conf_auth *a = sl_auth_route(r);
+
+	return a != NULL && a->jwt != NULL;
 }
 
 struct sl_filter sl_filter_jwt = {

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "authzpb.h"
+#include "conf_auth.h"
 #include "exchange_int.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
@@ -603,7 +604,7 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 	struct sl_extauth *ea = arg;
 	struct sl_txn *t = ea->t;
 	struct sl_seam *s = t->s;
-	const struct sl_conf_extauth *x = t->route->auth->external;
+	const struct sl_conf_extauth *x = sl_auth_route(t->route)->external;
 	struct sl_counts *rc = &t->route->state->counts[s->w->id];
 	uint64_t us = now_us() - ea->start_us;
 
@@ -843,7 +844,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	const struct sl_h1_request *req = h->req;
 	struct sl_fwd_extra *fx = sl_fhead_extra(h);
 	struct sl_txn *t = s->txn;
-	const struct sl_conf_extauth *x = t->route->auth->external;
+	const struct sl_conf_extauth *x = sl_auth_route(t->route)->external;
 	struct sl_extauth *ea = *eslot(t);
 	struct req_in in;
 	struct cache_ent *ce;
@@ -944,7 +945,9 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 static int
 ea_used(const struct sl_conf_route *r)
 {
-	return r->auth != NULL && r->auth->external != NULL;
+	const struct sl_conf_auth *a = sl_auth_route(r);
+
+	return a != NULL && a->external != NULL;
 }
 
 struct sl_filter sl_filter_extauth = {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "conf_auth.h"
 #include "jwt.h"
 #include "keysrc.h"
 #include "log.h"
@@ -140,14 +141,15 @@ void
 sl_keyfetch_tick(struct sl_worker *w)
 {
 	struct sl_wgen *gen = w->gen;
-	const struct sl_conf *conf;
+	const struct sl_auth_gen *g;
 	uint64_t now;
 
-	if (gen == NULL || (conf = gen->conf)->nkeys_urls == 0)
+	if (gen == NULL || (g = sl_auth_gen(gen->conf)) == NULL ||
+	    g->nkeys_urls == 0)
 		return;
 	now = sl_now_ms();
-	for (size_t i = 0; i < conf->nkeys_urls; i++) {
-		const struct sl_conf_keys_url *k = conf->keys_urls[i];
+	for (size_t i = 0; i < g->nkeys_urls; i++) {
+		const struct sl_conf_keys_url *k = g->keys_urls[i];
 		if (sl_keysrc_claim_due(k->src, now))
 			sl_keyfetch_start(w, gen, k,
 					  atomic_load(&k->src->version)
