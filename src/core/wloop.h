@@ -33,7 +33,6 @@ struct sl_wendpoint;
 struct sl_reload_msg;
 struct sl_txn;
 struct sl_subreq;
-struct sl_auth_wait;
 struct sl_rlstore;
 struct sl_tpool;
 struct sl_adopt;

@@ -193,17 +193,34 @@ refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 
 /* The filter's slot (filter.h): a request waiting for the fetch of its
  * route's key set (src set), with its head kept at in.off as for a
- * lease; src != NULL while in w->auth_waits. */
+ * lease; src != NULL while in its worker's waits (struct auth_ws). */
 struct sl_auth_wait {
-	TAILQ_ENTRY(sl_auth_wait) link; /* in w->auth_waits */
+	TAILQ_ENTRY(sl_auth_wait) link; /* in its worker's waits */
 	struct sl_keysrc *src;		/* NULL: not waiting for a key set */
 	struct sl_txn *t;		/* whose wait it is */
 	void (*woken)(struct sl_txn *);
 	uint64_t deadline_ms;
 	uint8_t waited; /* it waited once: never again */
+	uint8_t ok;	/* its token let it through: the access log says so */
 };
 
 extern struct sl_filter sl_filter_jwt;
+
+/* The worker's (the filter's per-worker state, filter.h's wsize): the
+ * requests waiting for a key set's fetch, and the poll of the fetch they
+ * wait for. */
+struct auth_ws {
+	TAILQ_HEAD(, sl_auth_wait) waits;
+	struct event *ev;
+};
+
+static inline struct auth_ws *
+aws(const struct sl_worker *w)
+{
+	return (
+	    struct auth_ws *)(void *)(sl_wproxy(w)->fws +
+				      sl_filter_wstate_off[sl_filter_jwt.id]);
+}
 
 static inline struct sl_auth_wait *
 awt(struct sl_txn *t)
@@ -219,6 +236,7 @@ jwt_begin(struct sl_txn *t, void *ctx)
 
 	aw->src = NULL;
 	aw->waited = 0;
+	aw->ok = 0;
 	aw->t = t;
 }
 
@@ -228,7 +246,7 @@ jwt_begin(struct sl_txn *t, void *ctx)
 static void
 wait_end(struct sl_worker *w, struct sl_txn *t)
 {
-	TAILQ_REMOVE(&sl_wproxy(w)->auth_waits, awt(t), link);
+	TAILQ_REMOVE(&aws(w)->waits, awt(t), link);
 	awt(t)->src = NULL;
 }
 
@@ -251,7 +269,7 @@ auth_on_poll(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = sl_now_refresh();
 
 again:
-	TAILQ_FOREACH(aw, &sl_wproxy(w)->auth_waits, link)
+	TAILQ_FOREACH(aw, &aws(w)->waits, link)
 	{
 		struct sl_txn *t = aw->t;
 		void (*woken)(struct sl_txn *) = aw->woken;
@@ -263,8 +281,8 @@ again:
 		woken(t);
 		goto again;
 	}
-	if (!TAILQ_EMPTY(&sl_wproxy(w)->auth_waits))
-		event_add(sl_wproxy(w)->auth_ev, &tv);
+	if (!TAILQ_EMPTY(&aws(w)->waits))
+		event_add(aws(w)->ev, &tv);
 }
 
 /* t waits for src's fetch. Returns 0, or -1 (no memory for the poll). */
@@ -276,17 +294,16 @@ wait_fetch(struct sl_seam *s, struct sl_keysrc *src,
 	struct sl_txn *t = s->txn;
 	struct timeval tv = {0, WAIT_POLL_MS * 1000};
 
-	if (sl_wproxy(w)->auth_ev == NULL &&
-	    (sl_wproxy(w)->auth_ev = evtimer_new(w->base, auth_on_poll, w)) ==
-		NULL)
+	if (aws(w)->ev == NULL &&
+	    (aws(w)->ev = evtimer_new(w->base, auth_on_poll, w)) == NULL)
 		return -1;
 	awt(t)->src = src;
 	awt(t)->woken = woken;
 	awt(t)->waited = 1;
 	awt(t)->deadline_ms = sl_now_ms() + k->timeout_ms + WAIT_SLACK_MS;
-	if (TAILQ_EMPTY(&sl_wproxy(w)->auth_waits))
-		event_add(sl_wproxy(w)->auth_ev, &tv);
-	TAILQ_INSERT_TAIL(&sl_wproxy(w)->auth_waits, awt(t), link);
+	if (TAILQ_EMPTY(&aws(w)->waits))
+		event_add(aws(w)->ev, &tv);
+	TAILQ_INSERT_TAIL(&aws(w)->waits, awt(t), link);
 	t->flags |= SL_TXN_F_FEND;
 	return 0;
 }
@@ -411,7 +428,8 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 		ce->ks_id = ks->id;
 	}
 	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
-	s->txn->flags |= SL_TXN_F_AUTH_OK; /* the access log says so */
+	awt(s->txn)->ok = 1; /* the access log says so (jwt_log_fields) */
+	s->txn->flags |= SL_TXN_F_LOGF;
 	/* the client's own fields of the claims' names never go up, nor
 	 * the token when the route keeps it (added to what filters before
 	 * this one set: sl_fhead_extra made the list) */
@@ -465,9 +483,44 @@ jwt_used(const struct sl_conf_route *r)
 	return a != NULL && a->jwt != NULL;
 }
 
+/* The access log's auth: "jwt", an early field of the line; the external
+ * check's value joins it ("jwt,external"). */
+static void
+jwt_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	if (awt(t)->ok)
+		sl_flog_add(l, 0, "auth", "jwt");
+}
+
+static int
+jwt_worker_init(struct sl_worker *w, void *ws, const struct sl_conf *conf)
+{
+	struct auth_ws *a = ws;
+
+	(void)w;
+	(void)conf;
+	TAILQ_INIT(&a->waits);
+	return 0;
+}
+
+static void
+jwt_worker_free(struct sl_worker *w, void *ws)
+{
+	struct auth_ws *a = ws;
+
+	(void)w;
+	if (a->ev != NULL)
+		event_free(a->ev);
+	a->ev = NULL;
+}
+
 struct sl_filter sl_filter_jwt = {
     .name = "auth.jwt",
     .ctx_size = sizeof(struct sl_auth_wait),
+    .wsize = sizeof(struct auth_ws),
+    .worker_init = jwt_worker_init,
+    .worker_free = jwt_worker_free,
+    .log_fields = jwt_log_fields,
     .begin = jwt_begin,
     .used = jwt_used,
     .req_head = jwt_head,

@@ -89,6 +89,8 @@ struct sl_extauth {
 	void (*woken)(struct sl_txn *);
 	uint64_t start_us;
 	uint32_t body_want; /* body bytes the check sends; 0: none */
+	const char *logged; /* the access log's auth: "external",
+			       "unchecked"; NULL: it did not let it */
 	uint8_t key[32];    /* the cache's key, when the route caches */
 	struct ea_decision d;
 };
@@ -777,7 +779,8 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 			return -1;
 		}
 		ext_count(s, SL_EXT_ALLOW);
-		s->txn->flags |= SL_TXN_F_EXT_OK; /* the access log says so */
+		ea->logged = "external"; /* the access log says so */
+		s->txn->flags |= SL_TXN_F_LOGF;
 		return 0;
 	case EA_DENY:
 		deny(s, ea);
@@ -802,7 +805,8 @@ apply(struct sl_seam *s, const struct sl_conf_extauth *x, struct sl_extauth *ea,
 		fx->set[fx->nset].nlen = strlen(x->failure_header);
 		fx->set[fx->nset].value = "1";
 		fx->set[fx->nset++].vlen = 1;
-		s->txn->flags |= SL_TXN_F_AUTH_UNCHECKED;
+		ea->logged = "unchecked";
+		s->txn->flags |= SL_TXN_F_LOGF;
 		return 0;
 	}
 	ext_count(s, SL_EXT_ERROR_DENY);
@@ -950,7 +954,19 @@ ea_used(const struct sl_conf_route *r)
 	return a != NULL && a->external != NULL;
 }
 
+/* The access log's auth: after the token's, in one field
+ * ("jwt,unchecked"). */
+static void
+ea_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	const struct sl_extauth *ea = *eslot(t);
+
+	if (ea != NULL)
+		sl_flog_add(l, 0, "auth", ea->logged);
+}
+
 struct sl_filter sl_filter_extauth = {
+    .log_fields = ea_log_fields,
     .name = "auth.external",
     .ctx_size = sizeof(struct sl_extauth *),
     .used = ea_used,

@@ -455,12 +455,8 @@ sl_fctx(const struct sl_txn *t, const struct sl_filter *f)
 		 max_tunnels (and tun_ip_slot) for the                         \
 		 tunnel it asks, until it is freed */
 #define SL_TXN_F_SPLICE_TRIED                                                  \
-	0x800			/* whether its body may be spliced was         \
-				   decided (once an exchange) */
-#define SL_TXN_F_AUTH_OK 0x1000 /* its route's token let it through */
-#define SL_TXN_F_EXT_OK	 0x2000 /* its route's external check let it */
-#define SL_TXN_F_AUTH_UNCHECKED                                                \
-	0x4000 /* the external check failed and on_failure let it through */
+	0x800 /* whether its body may be spliced was                           \
+		 decided (once an exchange) */
 /* a filter keeps the request (filter.h: a lease, a key set, a WAF
  * thread, a service; whead_len): the body's clock stops, as it does for a
  * body held back by the upstream */
@@ -491,8 +487,6 @@ sl_fctx(const struct sl_txn *t, const struct sl_filter *f)
  * its wake is due): the route's filters resume at fw.at, once, at its
  * wake (sl_exchange_filters_woken) */
 #define SL_TXN_F_FWAIT 0x2000000
-#define SL_TXN_F_AUTH_MASK                                                     \
-	(SL_TXN_F_AUTH_OK | SL_TXN_F_EXT_OK | SL_TXN_F_AUTH_UNCHECKED)
 
 /*
  * What the core does next, as the request direction (exchange_req.c), the

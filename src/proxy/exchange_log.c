@@ -46,19 +46,6 @@
 /* What the error field of the access log says: the rule a refused
  * request broke when there is one (more precise than its code). */
 
-/* The access log's "auth": what let the request through (doc/auth.md). */
-static const char *
-auth_str(unsigned flags)
-{
-	int jwt = (flags & SL_TXN_F_AUTH_OK) != 0;
-
-	if (flags & SL_TXN_F_AUTH_UNCHECKED)
-		return jwt ? "jwt,unchecked" : "unchecked";
-	if (flags & SL_TXN_F_EXT_OK)
-		return jwt ? "jwt,external" : "external";
-	return "jwt";
-}
-
 static const char *
 txn_error(const struct sl_txn *t)
 {
@@ -391,6 +378,19 @@ line_values(struct sl_seam *s, struct sl_txn *t, struct lline *l)
 
 /* The line as JSON, written by hand, not by snprintf: the line is most of
  * what logging costs per request. Returns its length. */
+/* The values of field i of fl and of the fields after it of its name,
+ * joined by commas ("jwt,external"): the index of the next field. */
+static unsigned
+flog_values(struct lw *w, const struct sl_flog *fl, unsigned i)
+{
+	lw_str(w, fl->f[i].value);
+	while (++i < fl->n && strcmp(fl->f[i].name, fl->f[i - 1].name) == 0) {
+		LW_LIT(w, ",");
+		lw_str(w, fl->f[i].value);
+	}
+	return i;
+}
+
 static size_t
 line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 	  char *line, size_t cap)
@@ -398,6 +398,7 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 	struct lw w = {line, line + cap - 1};
 	char fails[512];
 	size_t n;
+	unsigned i = 0; /* the filters' fields written */
 
 	LW_LIT(&w, "{\"time\":\"");
 	lw_mem(&w, ts_json, ts_json_len);
@@ -445,9 +446,13 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 		LW_LIT(&w, ",\"grpc_status\":");
 		lw_u64(&w, (uint64_t)(t->grpc.up - 1));
 	}
-	if (t->flags & SL_TXN_F_AUTH_MASK) {
-		LW_LIT(&w, ",\"auth\":\"");
-		lw_str(&w, auth_str(t->flags));
+	/* the filters' early fields (filter.h's SL_FLOG_EARLY): the
+	 * auth's, where it always stood */
+	while (i < l->fl.n && l->fl.f[i].pos < SL_FLOG_EARLY) {
+		LW_LIT(&w, ",\"");
+		lw_str(&w, l->fl.f[i].name);
+		LW_LIT(&w, "\":\"");
+		i = flog_values(&w, &l->fl, i);
 		LW_LIT(&w, "\"");
 	}
 	LW_LIT(&w, ",\"route\":\"");
@@ -462,12 +467,12 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 	lw_u64(&w, l->dur);
 	LW_LIT(&w, ",\"request_id\":\"");
 	lw_str(&w, l->rid);
-	/* the filters' fields (filter.h's sl_flog), in their places */
-	for (unsigned i = 0; i < l->fl.n; i++) {
+	/* the filters' other fields (filter.h's sl_flog), in their places */
+	while (i < l->fl.n) {
 		LW_LIT(&w, "\",\"");
 		lw_str(&w, l->fl.f[i].name);
 		LW_LIT(&w, "\":\"");
-		lw_str(&w, l->fl.f[i].value);
+		i = flog_values(&w, &l->fl, i);
 	}
 	LW_LIT(&w, "\",\"error\":\"");
 	lw_str(&w, txn_error(t));
@@ -510,7 +515,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 {
 	char m[64], p[1024], r[512], u[512], retries[24] = "", fails[512];
 	char ident[1200] = "", proto[16], sid[24] = "", gs[24] = "";
-	char fields[232] = "";
+	char fields[256] = "";
 
 	if (t->att.nretries > 0)
 		snprintf(retries, sizeof(retries), " retries=%u",
@@ -533,10 +538,17 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 		snprintf(gs, sizeof(gs), " grpc_status=%u",
 			 (unsigned)(t->grpc.up - 1));
 	/* the filters' fields (filter.h's sl_flog), in their places */
-	for (unsigned i = 0, at = 0; i < l->fl.n && at < sizeof(fields); i++)
-		at += (unsigned)snprintf(fields + at, sizeof(fields) - at,
-					 " %s=%s", l->fl.f[i].name,
-					 l->fl.f[i].value);
+	for (unsigned i = 0, at = 0; i < l->fl.n && at < sizeof(fields); i++) {
+		const struct sl_flog_field *f = &l->fl.f[i];
+		/* a field of the name before's: one more of its values */
+		if (i > 0 && strcmp(f->name, f[-1].name) == 0)
+			at += (unsigned)snprintf(
+			    fields + at, sizeof(fields) - at, ",%s", f->value);
+		else
+			at +=
+			    (unsigned)snprintf(fields + at, sizeof(fields) - at,
+					       " %s=%s", f->name, f->value);
+	}
 	if (SL_SEAM_PROTO(s) != 0) {
 		snprintf(proto, sizeof(proto), "%s",
 			 SL_SEAM_PROTO(s) == 2 ? "HTTP/3" : "HTTP/2.0");
@@ -548,7 +560,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" "
 	    "rid=%s route=%s upstream=%s ms=%llu cluster=%s "
 	    "connect_ms=%u upstream_ms=%llu "
-	    "close=%s%s%s%s%s%s%s%s%s%s%s%s\n",
+	    "close=%s%s%s%s%s%s%s%s%s%s\n",
 	    l->peer, ts_clf, m[0] ? m : "-", p[0] ? p : "-", proto, t->status,
 	    (unsigned long long)txn_body_out(t), r[0] ? r : "-", u[0] ? u : "-",
 	    l->rid, t->route ? t->route->name : "-", l->upstream,
@@ -556,8 +568,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 	    (unsigned long long)l->up_ms, l->close_why[0] ? l->close_why : "-",
 	    txn_error(t)[0] ? " error=" : "", txn_error(t), retries,
 	    txn_failures(t, fails, sizeof(fails), 0) ? " failures=" : "", fails,
-	    ident, sid, gs, (t->flags & SL_TXN_F_AUTH_MASK) ? " auth=" : "",
-	    (t->flags & SL_TXN_F_AUTH_MASK) ? auth_str(t->flags) : "", fields);
+	    ident, sid, gs, fields);
 }
 
 /* Counts the exchange and writes its access log line; called once for

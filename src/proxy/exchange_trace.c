@@ -790,8 +790,8 @@ trace_log(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l)
 		sl_trace_hex(tr->span_id, 8, tr->span_hex);
 		tr->span_hex[16] = '\0';
 		/* the line's first optional fields */
-		sl_flog_add(l, 0, "trace_id", tr->trace_hex);
-		sl_flog_add(l, 1, "span_id", tr->span_hex);
+		sl_flog_add(l, 1, "trace_id", tr->trace_hex);
+		sl_flog_add(l, 2, "span_id", tr->span_hex);
 	}
 }
 

@@ -171,9 +171,15 @@ enum sl_fphase {
  * a name, a value (a word of sluice's own, written as it is in the text
  * format) and its place among the line's optional fields: the line
  * writes them by place, whatever the filters' order (doc/operations.md
- * documents each field, and so their order).
+ * documents each field, and so their order). Fields of one name (of one
+ * place) are one field of the line, their values joined by commas in the
+ * filters' order: auth's "jwt,external".
  */
-#define SL_FLOG_FIELDS 6
+#define SL_FLOG_FIELDS 8
+/* The places below are the early fields: the JSON line writes them after
+ * the status, the others after the request id; the text line writes
+ * every field at its end. */
+#define SL_FLOG_EARLY 1
 struct sl_flog {
 	struct sl_flog_field {
 		const char *name, *value;

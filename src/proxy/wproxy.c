@@ -20,7 +20,6 @@ sl_wproxy_init(struct sl_worker *w, const struct sl_conf *conf)
 	if (p == NULL)
 		return -1;
 	TAILQ_INIT(&p->subreqs);
-	TAILQ_INIT(&p->auth_waits);
 	w->proxy = p;
 	if (sl_filters_worker_init(w, p->fws, conf) == -1) {
 		w->proxy = NULL;
@@ -53,8 +52,6 @@ sl_wproxy_free(struct sl_worker *w)
 
 	if (p == NULL)
 		return;
-	if (p->auth_ev != NULL)
-		event_free(p->auth_ev);
 	free(p);
 	w->proxy = NULL;
 }

@@ -15,16 +15,11 @@
 struct event;
 struct sl_conf;
 struct sl_subreq;
-struct sl_auth_wait;
 
 struct sl_wproxy {
 	/* sluice's own requests (a key set's fetch, an external check) in
 	 * flight (subreq.c) */
 	TAILQ_HEAD(, sl_subreq) subreqs;
-	/* requests waiting for a key set's fetch (exchange_auth.c), and
-	 * the poll of the fetch they wait for */
-	TAILQ_HEAD(, sl_auth_wait) auth_waits;
-	struct event *auth_ev;
 	/* the filters' per-worker states (filter.h: each filter's wsize
 	 * bytes at its sl_filter_wstate_off) */
 	_Alignas(16) unsigned char fws[];

@@ -582,6 +582,64 @@ def the_service_sees_the_tokens_claims_never_a_clients_copy():
 
 
 @test
+def the_access_logs_auth_joins_the_tokens_and_the_services_word():
+    """A route with jwt and external: the access log's auth is one field,
+    "jwt,external", or "jwt,unchecked" when the service failed and
+    on_failure let the request through; in the JSON line after the status
+    and in the combined one at its end (issue 79: the two filters write
+    it now, a value each)."""
+    from jwtkeys import AUD, ISS, Keys, claims, need_jwt
+    need_jwt()
+    import json as _json
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    with open(kp, "w") as f:
+        _json.dump(k.jwks(), f)
+    tok = k.sign("ES256", claims(sub="alice"))
+    for fmt in ("json", "combined"):
+        az = AuthService()
+        up = Upstream()
+        # the service decides on the caller the token's claim names
+        jwt = {"keys": kp, "issuer": ISS, "audience": AUD,
+               "claims_to_headers": {"sub": "X-User-Id"}}
+        routes = [
+            {"name": "pay", "match": {"path_prefix": "/pay"},
+             "cluster": "c", "auth": {
+                 "jwt": jwt, "external": {"cluster": "authz",
+                                          "headers": ["X-User-Id"]}}},
+            {"name": "soft", "match": {"path_prefix": "/soft"},
+             "cluster": "c", "auth": {
+                 "jwt": jwt, "external": {"cluster": "authz",
+                                          "timeout": "1s",
+                                          "on_failure": "allow"}}}]
+        log = os.path.join(tmpdir(), "access.log")
+        cfg, port = make_config(
+            {"c": [up], "authz": ["127.0.0.1:%d" % az.port]},
+            routes=routes, access_log=log)
+        cfg["log"]["access_format"] = fmt
+        sl = start_sluice(cfg)
+        bearer = {"Authorization": "Bearer " + tok}
+        eq(get(port, "/pay", headers=bearer).status, 200, "allowed")
+        az.stop()
+        eq(get(port, "/soft", headers=bearer).status, 200,
+           "the service down, on_failure allow: through")
+        sl.stop()
+        if fmt == "json":
+            lines = sltest.read_json_lines(log, min_count=2)
+            eq([ln.get("auth") for ln in lines],
+               ["jwt,external", "jwt,unchecked"], "one field, two words")
+            keys = list(lines[0])
+            eq(keys.index("auth"), keys.index("status") + 1,
+               "after the status, where it always stood")
+        else:
+            with open(log) as f:
+                text = f.read().splitlines()
+            eq(len(text), 2, "two lines")
+            check(text[0].endswith(" auth=jwt,external"), text[0])
+            check(text[1].endswith(" auth=jwt,unchecked"), text[1])
+
+
+@test
 def external_mistakes_are_refused_by_dash_t():
     d = tmpdir()
     base = {"workers": 1, "log": {"access": "off"},

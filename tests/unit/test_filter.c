@@ -289,10 +289,18 @@ test_log_fields_in_place(void **state)
 	assert_string_equal(l.f[1].name, "encoding");
 	assert_string_equal(l.f[1].value, "gzip");
 	assert_string_equal(l.f[2].name, "idempotency");
-	for (int i = 0; i < 4; i++)
+	/* one place's fields keep the filters' order: the line joins
+	 * auth's values as "jwt,external" */
+	sl_flog_add(&l, 0, "auth", "jwt");
+	sl_flog_add(&l, 0, "auth", "external");
+	assert_int_equal(l.n, 5);
+	assert_string_equal(l.f[0].value, "jwt");
+	assert_string_equal(l.f[1].value, "external");
+	assert_string_equal(l.f[2].name, "waf");
+	for (int i = 0; i < SL_FLOG_FIELDS; i++)
 		sl_flog_add(&l, 5, "x", "y");
 	assert_int_equal(l.n, SL_FLOG_FIELDS);
-	assert_string_equal(l.f[0].name, "x");
+	assert_string_equal(l.f[2].name, "x");
 }
 
 /* A worker's proxy state holds each filter's per-worker state (the
