@@ -47,14 +47,19 @@ for f in "$src"/*/*.c "$src"/*/*.h; do
 	echo "$f" >"$out.name"
 done
 
+# JWT and external authorization are one module, auth (they share the
+# route key auth:): the module's files (conf/conf_auth*.c, conf_auth.h) are
+# both features' own, and the JWT's key sets are fetched by edge/keysrc.c
+# and proxy/keyfetch.c, which serve nothing else (session 53).
+#
 # feature | own files' token | identifier patterns
 features='
 waf|waf|waf
 idempotency|idem|idem
 compression|zip compress|(^|_)zip|compress
-jwt|jwt jwks auth|jwt|jwks
+jwt|jwt jwks auth keysrc keyfetch|jwt|jwks
 tracing|trace|trace|span
-external authorization|extauth authz|extauth|authz
+external authorization|extauth authz conf_auth|extauth|authz
 rate limits|ratelimit rate_limit rl|ratelimit|rate_limit|(^|_)rl(_|$)|rlcheck
 allow/deny|access policy|sl_policy_refuses|sl_policy_check|allow_deny
 mirror|mirror|mirror

@@ -234,9 +234,6 @@ struct sl_conf_route;
 int sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r,
 			 size_t k);
 
-/* The families of routes' auth: (doc/auth.md): decisions, and the key
- * sets fetched from URLs. admin_metrics_auth.c. */
-void sl_admin_metrics_auth(const struct sl_admin_view *v, struct sbuf *b);
 /* The modules' families (core/module.h; admin_metrics_mods.c), in the
  * module table's order. */
 void sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b);

@@ -550,7 +550,6 @@ page_routes(const struct sl_admin_view *v, struct sbuf *b)
 
 	sl_admin_metrics_routes(v, b);
 	metrics_guards(c, b);
-	sl_admin_metrics_auth(v, b);
 	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_modules(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "

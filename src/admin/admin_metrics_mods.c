@@ -4,6 +4,7 @@
  * table's order: each module's counters as it describes them, for the
  * routes that use it and summed over the workers. Names no module.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -129,6 +130,61 @@ worker_lines(const struct sl_admin_view *v, struct sbuf *b,
 			  (unsigned long long)wsum(v, base + (size_t)k * u));
 }
 
+/* What a module's own metrics hook writes through (core/module.h's
+ * struct sl_mout): the page, the view, and the module whose words it
+ * reads. */
+struct mout {
+	struct sbuf *b;
+	const struct sl_admin_view *v;
+	const struct sl_module *m;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+mout_printf(void *ctx, const char *fmt, ...)
+{
+	struct mout *o = ctx;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(o->b, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+mout_word(void *ctx, const struct sl_conf_route *r, unsigned k)
+{
+	const struct mout *o = ctx;
+
+	return counts_sum(o->v, r->state->counts,
+			  offsetof(struct sl_counts, mod) +
+			      ((size_t)o->m->route_at + k) *
+				  sizeof(atomic_uint_fast64_t));
+}
+
+static void
+mout_hist(void *ctx, const char *name, const char *labels,
+	  const struct sl_conf_route *r, unsigned k, unsigned sum_k, double div)
+{
+	const struct mout *o = ctx;
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	const size_t at = offsetof(struct sl_counts, mod);
+
+	sl_admin_histogram(o->b, o->v, name, labels, r->state->counts,
+			   at + ((size_t)o->m->route_at + k) * u,
+			   at + ((size_t)o->m->route_at + sum_k) * u, div);
+}
+
+/* Module m's families its descriptor cannot describe: its own hook's. */
+static void
+own_lines(const struct sl_admin_view *v, struct sbuf *b,
+	  const struct sl_module *m)
+{
+	struct mout mo = {b, v, m};
+	struct sl_mout o = {m, &mo, mout_printf, mout_word, mout_hist};
+
+	m->metrics(&o, v->conf);
+}
+
 void
 sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 {
@@ -137,7 +193,7 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 
 		/* a module no route uses has no family, but while it holds
 		 * state of its own (a store a reload left) */
-		if (m->nfamilies == 0 ||
+		if ((m->nfamilies == 0 && m->metrics == NULL) ||
 		    (!m->families_always && !used(v->conf, m) &&
 		     (m->alive == NULL || !m->alive())))
 			continue;
@@ -157,5 +213,7 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 			else
 				worker_lines(v, b, m, f);
 		}
+		if (m->metrics != NULL)
+			own_lines(v, b, m);
 	}
 }

@@ -17,7 +17,6 @@
 
 #include "admin_int.h"
 #include "conf.h"
-#include "conf_auth.h"
 #include "guard.h"
 #include "health.h"
 #include "resolve.h"
@@ -41,7 +40,6 @@ enum {
 	V_DUR = V_RESP + 5, /* SL_HIST_N */
 	V_FEAT = V_DUR + SL_HIST_N,
 	F_LIMITED = 0, /* rate limits' 429 */
-	F_AUTH,	       /* auth: refusals, the service's denials */
 	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
 			  in the table's order: a count's sum, or a ratio's
 			  numerator and denominator) */
@@ -274,8 +272,11 @@ read_modules(const struct sl_admin_view *v, const struct sl_counts *c,
 			const struct sl_mstatus *st = &m->status[k];
 			if (w + 1 + (st->den_n != 0) > F_MOD_END - F_MOD)
 				return; /* F_MOD is to grow with the table */
-			f[w++] = mod_sum(
-			    v, c, (size_t)m->route_at + st->num_off, st->num_n);
+			f[w++] =
+			    mod_sum(v, c, (size_t)m->route_at + st->num_off,
+				    st->num_n) +
+			    mod_sum(v, c, (size_t)m->route_at + st->num2_off,
+				    st->num2_n);
 			if (st->den_n != 0)
 				f[w++] = mod_sum(
 				    v, c, (size_t)m->route_at + st->den_off,
@@ -298,10 +299,6 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 		for (unsigned w = 0; rc != NULL && w < v->nworkers; w++)
 			f[F_LIMITED] += SL_STAT_GET(rc[w].limited);
 	}
-	for (size_t k = 1; k < SL_AUTH_NRESULTS; k++)
-		f[F_AUTH] += counts_sum(v, c, COUNT_OFF(auth) + k * u);
-	f[F_AUTH] += counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_DENY * u) +
-		     counts_sum(v, c, COUNT_OFF(ext) + SL_EXT_ERROR_DENY * u);
 	read_modules(v, c, f + F_MOD);
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
 		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
@@ -739,8 +736,6 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 		no_traffic(b);
 	sb_printf(b, ",\"features_1m\":{\"rate_limited\":");
 	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
-	sb_printf(b, ",\"auth_refused\":");
-	jnum(b, sl_auth_route(rt) != NULL ? (double)f[F_AUTH] : -1);
 	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)

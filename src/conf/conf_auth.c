@@ -8,6 +8,7 @@
  * Its /config text is conf_auth_print.c's.
  */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -923,6 +924,22 @@ static const struct sl_conf_section_def secs[] = {
      "under \"cache\"", "under a route's \"auth.external.cache\"", NULL},
 };
 
+#define W(f)                                                                   \
+	(uint16_t)(offsetof(struct sl_auth_counts, f) /                        \
+		   sizeof(atomic_uint_fast64_t))
+
+/* The status page's: the minute's refusals, the token's (every result
+ * but allow) and the service's (its denials, and failures denied). */
+static const struct sl_mstatus status[] = {
+    {.name = "auth_refused",
+     .num_off = W(auth) + 1,
+     .num_n = SL_AUTH_NRESULTS - 1,
+     .num2_off = W(ext) + SL_EXT_DENY,
+     .num2_n = SL_EXT_ERROR_DENY - SL_EXT_DENY + 1},
+};
+_Static_assert(SL_EXT_ERROR_DENY == SL_EXT_DENY + 1,
+	       "the service's refusals are one run of words");
+
 struct sl_module sl_module_auth = {
     .name = "auth",
     .key = "auth",
@@ -938,4 +955,8 @@ struct sl_module sl_module_auth = {
     .secs = secs,
     .nsecs = SL_NELEM(secs),
     .loaded = loaded,
+    .route_words = sizeof(struct sl_auth_counts) / sizeof(uint64_t),
+    .status = status,
+    .nstatus = SL_NELEM(status),
+    .metrics = sl_conf_auth_metrics,
 };

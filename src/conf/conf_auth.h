@@ -10,10 +10,13 @@
 #ifndef SL_CONF_AUTH_H
 #define SL_CONF_AUTH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conf_types.h"
+#include "hist.h"
+#include "runtime.h" /* sl_counts_mod */
 
 struct sl_jwt_policy;
 struct sl_jwks;
@@ -82,6 +85,39 @@ struct sl_conf_keys_url {
 	uint64_t refresh_ms, refetch_ms; /* as src's, for /config */
 };
 
+/* A route's auth decisions by outcome (jwt.h's enum sl_jwt_err, and one
+ * past it: no token). */
+#define SL_AUTH_NRESULTS 16
+
+/* A route's external authorization (doc/auth.md): the service allowed,
+ * denied, or failed (no answer, a timeout, a 5xx) and the route's
+ * on_failure denied or allowed. */
+enum sl_ext_result {
+	SL_EXT_ALLOW = 0,
+	SL_EXT_DENY,
+	SL_EXT_ERROR_DENY,
+	SL_EXT_ERROR_ALLOW,
+	SL_EXT_NRESULTS
+};
+
+/* Its block of a route's per-worker counts (the module's route_words):
+ * the token's decisions; the external check's, those a cache gave, and
+ * the checks' durations (a histogram, the sum in microseconds). */
+struct sl_auth_counts {
+	atomic_uint_fast64_t auth[SL_AUTH_NRESULTS];
+	atomic_uint_fast64_t ext[SL_EXT_NRESULTS];
+	atomic_uint_fast64_t ext_cached;
+	atomic_uint_fast64_t ext_dur[SL_HIST_N];
+	atomic_uint_fast64_t ext_dur_sum_us;
+};
+
+/* Its counters in counts c (a route's, of one worker). */
+static inline struct sl_auth_counts *
+sl_auth_counts(struct sl_counts *c)
+{
+	return (struct sl_auth_counts *)sl_counts_mod(c, &sl_module_auth);
+}
+
 /* The generation's share (the module's top slot): the key sets routes
  * fetch from a URL, each source once (borrowed from the routes' auth):
  * what a worker's tick refreshes. */
@@ -92,6 +128,10 @@ struct sl_auth_gen {
 
 /* /config's ,"auth":VALUE of a route's slot (conf_auth_print.c). */
 void sl_conf_auth_print(const struct sl_jout *o, const void *slot);
+
+/* Its /metrics families (conf_auth_metrics.c): the descriptor's
+ * metrics. */
+void sl_conf_auth_metrics(const struct sl_mout *o, const struct sl_conf *conf);
 
 /* A route's auth, NULL: none. */
 static inline const struct sl_conf_auth *

@@ -378,7 +378,11 @@ static const struct sl_mfamily families[] = {
 
 /* the status page: body bytes before over after, in the minute */
 static const struct sl_mstatus status[] = {
-    {"compress_ratio", W(in) + 1, W(out) + 1, 3, 3},
+    {.name = "compress_ratio",
+     .num_off = W(in) + 1,
+     .den_off = W(out) + 1,
+     .num_n = 3,
+     .den_n = 3},
 };
 #undef W
 

@@ -774,8 +774,12 @@ static const struct sl_mfamily families[] = {
 /* the status page: answers replayed, and 409s and 422s (conflict and
  * mismatch are neighbours) */
 static const struct sl_mstatus status[] = {
-    {"idempotency_replayed", W(out) + SL_IDEM_O_REPLAYED, 0, 1, 0},
-    {"idempotency_conflicts", W(out) + SL_IDEM_O_CONFLICT, 0, 2, 0},
+    {.name = "idempotency_replayed",
+     .num_off = W(out) + SL_IDEM_O_REPLAYED,
+     .num_n = 1},
+    {.name = "idempotency_conflicts",
+     .num_off = W(out) + SL_IDEM_O_CONFLICT,
+     .num_n = 2},
 };
 _Static_assert(SL_IDEM_O_MISMATCH == SL_IDEM_O_CONFLICT + 1,
 	       "idempotency_conflicts sums two neighbours");

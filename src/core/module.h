@@ -94,8 +94,8 @@ struct sl_mfile {
 
 /* The words the modules' status fields take (a count one, a ratio two),
  * the table's sum (conf/conf_mods.c checks it; admin_status.c's room):
- * the WAF's 1, compression's 2, idempotency's 2. */
-#define SL_MSTATUS_MOD_WORDS 5
+ * auth's 1, the WAF's 1, compression's 2, idempotency's 2. */
+#define SL_MSTATUS_MOD_WORDS 6
 
 /* A field of a route's "features_1m" on the status page: the minute's
  * growth of the sum of its words (num), or of num over den (a ratio);
@@ -105,6 +105,32 @@ struct sl_mstatus {
 	const char *name; /* "compress_ratio" */
 	uint16_t num_off, den_off;
 	uint8_t num_n, den_n; /* den_n 0: a count, not a ratio */
+	/* a count's second run of words, summed with the first (auth's
+	 * refusals: the token's, then the service's); num2_n 0: none */
+	uint16_t num2_off;
+	uint8_t num2_n;
+};
+
+/*
+ * Where a module writes the /metrics families its descriptor cannot
+ * describe (labels made of its slots: auth's kind and result, its key
+ * sets' URLs): text as it is, and the workers' sums of its own words of a
+ * route's counts. The admin hands one in.
+ */
+struct sl_mout {
+	const struct sl_module *m; /* the module written for: its slots */
+	void *ctx;
+	void (*printf)(void *ctx, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	/* word k of the module's block of route r's counts, every
+	 * worker's summed */
+	uint64_t (*route_word)(void *ctx, const struct sl_conf_route *r,
+			       unsigned k);
+	/* a histogram's lines, name{labels,le=...}: SL_HIST_N words from k
+	 * of the module's block of r, their sum at sum_k, divided by div */
+	void (*route_hist)(void *ctx, const char *name, const char *labels,
+			   const struct sl_conf_route *r, unsigned k,
+			   unsigned sum_k, double div);
 };
 
 struct sl_module {
@@ -219,6 +245,10 @@ struct sl_module {
 	uint8_t families_always;
 	const struct sl_mstatus *status;
 	uint8_t nstatus;
+	/* Its families the table cannot describe, written after its
+	 * described ones while a route uses it (conf: the generation
+	 * served). NULL: none. */
+	void (*metrics)(const struct sl_mout *o, const struct sl_conf *conf);
 	/* ---- set by the table (conf_mods.c), once for the process: the
 	 * module's slot, and its counters' first words */
 	uint8_t slot;

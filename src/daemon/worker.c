@@ -27,7 +27,6 @@
 #include "h3.h"
 #endif
 #include "handover.h"
-#include "keyfetch.h"
 #include "listener.h"
 #include "mirror.h"
 #include "rlstore.h"
@@ -62,7 +61,7 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 	if (w->alog->len > 0)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
-	sl_keyfetch_tick(w);
+	sl_filters_tick(w); /* a key set's refresh */
 	sl_bufpool_tick(&w->bufs);
 	sl_client_park_idle(w);
 	atomic_store_explicit(&w->stats.buffer_bytes, w->bufs.allocated,

@@ -53,27 +53,13 @@ const char *sl_close_kind_str(enum sl_close_kind k);
  * with). */
 enum sl_close_kind sl_close_kind_of(const char *reason);
 
-/* A route's auth decisions by outcome (jwt.h's enum sl_jwt_err, and one
- * past it: no token). */
-#define SL_AUTH_NRESULTS 16
-
-/* A route's external authorization (doc/auth.md): the service allowed,
- * denied, or failed (no answer, a timeout, a 5xx) and the route's
- * on_failure denied or allowed. */
-enum sl_ext_result {
-	SL_EXT_ALLOW = 0,
-	SL_EXT_DENY,
-	SL_EXT_ERROR_DENY,
-	SL_EXT_ERROR_ALLOW,
-	SL_EXT_NRESULTS
-};
-
 /* The entries of a split whose shares a route counts (the status page) */
 #define SL_SPLIT_SEEN 8
 
 /* The words of the modules' blocks of a route's counts (core/module.h):
- * the WAF's 27, compression's 14, idempotency's 15, the mirror's 4. */
-#define SL_COUNTS_MOD_WORDS 60
+ * auth's 36, the WAF's 27, compression's 14, idempotency's 15, the
+ * mirror's 4. */
+#define SL_COUNTS_MOD_WORDS 96
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */
@@ -95,14 +81,6 @@ struct sl_counts {
 	atomic_uint_fast64_t sticky[SL_SPLIT_SEEN];
 	/* listeners: client connections closed, by kind (sl_close_kind) */
 	atomic_uint_fast64_t closed[SL_CLOSE_NKINDS];
-	/* routes with auth: (doc/auth.md), their decisions */
-	atomic_uint_fast64_t auth[SL_AUTH_NRESULTS];
-	/* routes with auth.external: decisions, those a cache gave, and the
-	 * checks' durations (as dur; the sum in microseconds) */
-	atomic_uint_fast64_t ext[SL_EXT_NRESULTS];
-	atomic_uint_fast64_t ext_cached;
-	atomic_uint_fast64_t ext_dur[SL_HIST_N];
-	atomic_uint_fast64_t ext_dur_sum_us;
 	/* routes: the modules' counters (core/module.h), each module's
 	 * block from its route_at; SL_COUNTS_MOD_WORDS is the table's sum
 	 * (conf_mods.c checks it) */

@@ -38,7 +38,7 @@
 
 /* the counts: SL_JWT_OK, each failure, SL_JWT_N (no token), SL_JWT_N + 1
  * (no key set to check with) */
-_Static_assert(SL_JWT_N + 2 <= SL_AUTH_NRESULTS, "runtime.h's auth counts");
+_Static_assert(SL_JWT_N + 2 <= SL_AUTH_NRESULTS, "conf_auth.h's auth counts");
 _Static_assert(SL_JWT_FIELDS_MAX + 1 <= SL_FWD_EXTRA_MAX, "h1_msg.h's extra");
 
 #define CACHE_N 1024 /* verified tokens a worker remembers */
@@ -172,7 +172,8 @@ refuse(struct sl_seam *s, int err, const char *tok, size_t len)
 			 "\r\n";
 	} else
 		fields = "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
-	SL_STAT_INC(t->route->state->counts[s->w->id].auth[err]);
+	SL_STAT_INC(
+	    sl_auth_counts(&t->route->state->counts[s->w->id])->auth[err]);
 	if (sl_log_enabled(SL_LOG_INFO))
 		log_info("conn=%llu peer=%s request_id=%s route=%s: %d %s "
 			 "token_bytes=%zu kid=%s",
@@ -326,7 +327,8 @@ no_set(struct sl_seam *s, const struct sl_conf_keys_url *k,
 		    wait_fetch(s, src, k, woken) == 0)
 			return 1;
 	}
-	SL_STAT_INC(t->route->state->counts[s->w->id].auth[SL_JWT_N + 1]);
+	SL_STAT_INC(sl_auth_counts(&t->route->state->counts[s->w->id])
+			->auth[SL_JWT_N + 1]);
 	if (sl_log_enabled(SL_LOG_INFO))
 		log_info("conn=%llu request_id=%s route=%s: 503 "
 			 "auth_keys_unavailable: no key set from %s yet",
@@ -427,7 +429,8 @@ jwt_check(struct sl_seam *s, const struct sl_h1_request *req,
 		memcpy(ce->digest, digest, 32);
 		ce->ks_id = ks->id;
 	}
-	SL_STAT_INC(s->txn->route->state->counts[s->w->id].auth[SL_JWT_OK]);
+	SL_STAT_INC(sl_auth_counts(&s->txn->route->state->counts[s->w->id])
+			->auth[SL_JWT_OK]);
 	awt(s->txn)->ok = 1; /* the access log says so (jwt_log_fields) */
 	s->txn->flags |= SL_TXN_F_LOGF;
 	/* the client's own fields of the claims' names never go up, nor
@@ -492,6 +495,14 @@ jwt_log_fields(struct sl_txn *t, struct sl_flog *l)
 		sl_flog_add(l, 0, "auth", "jwt");
 }
 
+/* The worker's tick: the key sets from URLs due a refresh are fetched. */
+static void
+jwt_tick(struct sl_worker *w, void *ws)
+{
+	(void)ws;
+	sl_keyfetch_tick(w);
+}
+
 static int
 jwt_worker_init(struct sl_worker *w, void *ws, const struct sl_conf *conf)
 {
@@ -520,6 +531,7 @@ struct sl_filter sl_filter_jwt = {
     .wsize = sizeof(struct auth_ws),
     .worker_init = jwt_worker_init,
     .worker_free = jwt_worker_free,
+    .tick = jwt_tick,
     .log_fields = jwt_log_fields,
     .begin = jwt_begin,
     .used = jwt_used,

@@ -607,7 +607,8 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 	struct sl_txn *t = ea->t;
 	struct sl_seam *s = t->s;
 	const struct sl_conf_extauth *x = sl_auth_route(t->route)->external;
-	struct sl_counts *rc = &t->route->state->counts[s->w->id];
+	struct sl_auth_counts *rc =
+	    sl_auth_counts(&t->route->state->counts[s->w->id]);
 	uint64_t us = now_us() - ea->start_us;
 
 	ea->q = NULL;
@@ -669,7 +670,8 @@ extauth_done(const struct sl_subreq_result *r, void *arg)
 static void
 ext_count(struct sl_seam *s, int result)
 {
-	SL_STAT_INC(s->txn->route->state->counts[s->w->id].ext[result]);
+	SL_STAT_INC(sl_auth_counts(&s->txn->route->state->counts[s->w->id])
+			->ext[result]);
 }
 
 /* One more name the client's fields of which are dropped. Returns 0, or
@@ -916,7 +918,8 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 		       offsetof(struct ea_decision, buf) + ce->d->len);
 		ea->phase = EA_DONE;
 		ea->cached = 1;
-		SL_STAT_INC(t->route->state->counts[s->w->id].ext_cached);
+		SL_STAT_INC(sl_auth_counts(&t->route->state->counts[s->w->id])
+				->ext_cached);
 		return apply(s, x, ea, fx);
 	}
 	rq = x->protocol == SL_EXTAUTH_GRPC

@@ -252,6 +252,19 @@ sl_filters_busy(struct sl_worker *w)
 }
 
 void
+sl_filters_tick(struct sl_worker *w)
+{
+	unsigned char *ws;
+
+	if (w->proxy == NULL)
+		return; /* not made yet, or freed */
+	ws = sl_wproxy(w)->fws;
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->tick != NULL)
+			sl_filters[k]->tick(w, ws + sl_filter_wstate_off[k]);
+}
+
+void
 sl_filters_worker_free(struct sl_worker *w, unsigned char *ws)
 {
 	for (size_t k = 0; k < SL_FID_N; k++)

@@ -58,7 +58,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_route.c $(top_srcdir)/src/conf/conf_keys.c \
 	$(top_srcdir)/src/conf/conf_hosts.c $(top_srcdir)/src/conf/conf_mods.c \
 	$(top_srcdir)/src/conf/conf_mirror.c \
-	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c $(top_srcdir)/src/conf/conf_auth_print.c \
+	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c $(top_srcdir)/src/conf/conf_auth_print.c $(top_srcdir)/src/conf/conf_auth_metrics.c \
 	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
