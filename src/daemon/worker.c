@@ -531,7 +531,7 @@ worker_main(void *arg)
 	/* what this thread keeps for reuse goes with it: the teardown
 	 * (sl_worker_join_free) runs on the main thread */
 	sl_h2up_thread_free();
-	sl_xprt_mem_cache_free();
+	sl_xprt_thread_free();
 	sl_filters_thread_free();
 	atomic_store(&w->done, 1);
 	return NULL;
@@ -666,7 +666,7 @@ sl_worker_join_free(struct sl_worker *w)
 	sl_h2up_worker_free(w); /* after the exchanges: none has a stream */
 	/* what the teardown freed on this (the main) thread and kept */
 	sl_h2up_thread_free();
-	sl_xprt_mem_cache_free(); /* the pairs (after the streams') */
+	sl_xprt_thread_free(); /* a test's memory pairs (after the streams') */
 	sl_filters_thread_free();
 	if (w->notify_fd != -1)
 		close(w->notify_fd);

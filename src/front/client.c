@@ -564,7 +564,7 @@ sl_client_new_mem(struct sl_worker *w, const struct sl_conf_listener *l,
 		  socklen_t salen)
 {
 	if (!sl_runtime_take(&l->state->conns, l->limits.max_connections)) {
-		sl_xprt_mem_ops.close(-1, end, 0);
+		sl_xprt(SL_XPRT_MEM)->close(-1, end, 0);
 		return NULL;
 	}
 	SL_STAT_INC(w->stats.accepted);

@@ -255,10 +255,18 @@ static const struct sl_xprt_ops tls_ops = {
 };
 
 const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS] = {
-    [SL_XPRT_TCP] = &tcp_ops,
-    [SL_XPRT_TLS] = &tls_ops,
-    [SL_XPRT_MEM] = &sl_xprt_mem_ops,
+    [SL_XPRT_TCP] = &tcp_ops, [SL_XPRT_TLS] = &tls_ops,
+    /* SL_XPRT_MEM: xprt_mem.c's, set by its first pair (a test's) */
 };
+
+void
+sl_xprt_thread_free(void)
+{
+	for (int k = 0; k < SL_XPRT_NKINDS; k++)
+		if (sl_xprt_table[k] != NULL &&
+		    sl_xprt_table[k]->thread_free != NULL)
+			sl_xprt_table[k]->thread_free();
+}
 
 void
 sl_xprt_set_stream(const struct sl_xprt_ops *ops)

@@ -106,9 +106,16 @@ struct sl_xprt_ops {
 	/* Closes the connection and frees x (fd -1: none). notify: TLS sends
 	 * its close_notify first (not in the middle of a handshake). */
 	void (*close)(int fd, void *x, int notify);
+	/* What the transport keeps per thread for reuse (the memory
+	 * transport's pairs), freed: a worker's last step, and the main
+	 * thread's after the workers' teardown. NULL: nothing. */
+	void (*thread_free)(void);
 };
 
 extern const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS];
+
+/* Each transport's thread_free, for the calling thread. */
+void sl_xprt_thread_free(void);
 
 /* Gives SL_XPRT_STREAM its operations: the module that multiplexes the
  * streams (h2up.c), which lives above this layer, once (pthread_once)
@@ -151,11 +158,13 @@ sl_xprt_pending(unsigned kind, int fd, void *x)
  */
 struct sl_xprt_mem;
 
-/* Its operations, the table's SL_XPRT_MEM. */
+/* Its operations, the table's SL_XPRT_MEM once a pair was made: the
+ * table does not name them, so that the daemon, which makes none, does not
+ * carry the memory transport (issue 79). */
 extern const struct sl_xprt_ops sl_xprt_mem_ops;
 
-/* A connected pair: *a and *b, each the other's peer. Returns 0, or -1
- * when out of memory. */
+/* A connected pair: *a and *b, each the other's peer; the first puts the
+ * transport in the table. Returns 0, or -1 when out of memory. */
 int sl_xprt_mem_pair(struct sl_xprt_mem **a, struct sl_xprt_mem **b);
 
 /* Frees the pairs the calling thread keeps for reuse (a pair whose two

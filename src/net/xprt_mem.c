@@ -16,6 +16,7 @@
 #include "xprt.h"
 
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,20 @@ sl_xprt_mem_cache_free(void)
 	pair_bytes_kept = 0;
 }
 
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void
+table_set(void)
+{
+	sl_xprt_table[SL_XPRT_MEM] = &sl_xprt_mem_ops;
+}
+
 int
 sl_xprt_mem_pair(struct sl_xprt_mem **a, struct sl_xprt_mem **b)
 {
 	struct sl_xprt_mem *p = pairs_kept;
 
+	pthread_once(&table_once, table_set);
 	if (p != NULL) {
 		pairs_kept = p[0].peer;
 		npairs_kept--;
@@ -413,6 +423,7 @@ const struct sl_xprt_ops sl_xprt_mem_ops = {
     .watch = mem_watch,
     .abort = mem_abort,
     .close = mem_close,
+    .thread_free = sl_xprt_mem_cache_free,
 };
 
 /* ---- the test's end ---------------------------------------------------- */
