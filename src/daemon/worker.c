@@ -61,7 +61,7 @@ worker_on_flush(evutil_socket_t fd, short what, void *arg)
 	if (w->alog->len > 0)
 		sl_access_flush(w->alog);
 	sl_upstream_shed_idle(w);
-	sl_filters_tick(w); /* a key set's refresh */
+	sl_filters_worker_tick(w); /* a key set's refresh */
 	sl_bufpool_tick(&w->bufs);
 	sl_client_park_idle(w);
 	atomic_store_explicit(&w->stats.buffer_bytes, w->bufs.allocated,

@@ -252,7 +252,7 @@ sl_filters_busy(struct sl_worker *w)
 }
 
 void
-sl_filters_tick(struct sl_worker *w)
+sl_filters_worker_tick(struct sl_worker *w)
 {
 	unsigned char *ws;
 
@@ -260,8 +260,9 @@ sl_filters_tick(struct sl_worker *w)
 		return; /* not made yet, or freed */
 	ws = sl_wproxy(w)->fws;
 	for (size_t k = 0; k < SL_FID_N; k++)
-		if (sl_filters[k]->tick != NULL)
-			sl_filters[k]->tick(w, ws + sl_filter_wstate_off[k]);
+		if (sl_filters[k]->worker_tick != NULL)
+			sl_filters[k]->worker_tick(
+			    w, ws + sl_filter_wstate_off[k]);
 }
 
 void

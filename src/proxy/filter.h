@@ -251,7 +251,7 @@ struct sl_filter {
 	int (*busy)(struct sl_worker *w, void *ws);
 	/* The worker's tick (every 200 ms, daemon/worker.c): what the
 	 * filter does now and then (a key set's refresh). NULL: nothing. */
-	void (*tick)(struct sl_worker *w, void *ws);
+	void (*worker_tick)(struct sl_worker *w, void *ws);
 	/* What the filter keeps per thread for reuse (a spare state, a
 	 * cache), freed: a worker's last step, and after its teardown on
 	 * the main thread (sl_filters_thread_free). NULL: none. */
@@ -355,7 +355,7 @@ void sl_filters_worker_free(struct sl_worker *w, unsigned char *ws);
  * the worker's bg_busy. */
 int sl_filters_busy(struct sl_worker *w);
 /* The worker's tick: each filter's tick. */
-void sl_filters_tick(struct sl_worker *w);
+void sl_filters_worker_tick(struct sl_worker *w);
 
 /*
  * The filters' slots: each filter with state (ctx_size) has one place in
