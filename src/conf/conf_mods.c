@@ -54,7 +54,8 @@ bad_module(const struct sl_module *m, const char *fmt, ...)
 
 /* What the readers of a descriptor take for granted, checked once: a
  * section's parent among the module's own comes before it; a timed
- * family is a route's, unlabelled, with its divisor. */
+ * family is a route's, unlabelled, with its divisor; a split's family a
+ * gauge, with its entry. */
 static void
 check_module(const struct sl_module *m)
 {
@@ -69,6 +70,12 @@ check_module(const struct sl_module *m)
 	}
 	for (unsigned k = 0; k < m->nfamilies; k++) {
 		const struct sl_mfamily *f = &m->families[k];
+		if (f->scope == SL_MFAM_SPLIT &&
+		    (f->entry == NULL || f->kind != SL_MFAM_GAUGE))
+			bad_module(m,
+				   "%s: a split's family is a gauge of its "
+				   "entry",
+				   f->name);
 		if ((f->kind == SL_MFAM_HISTOGRAM ||
 		     f->kind == SL_MFAM_SECONDS) &&
 		    (f->scope != SL_MFAM_ROUTE || f->label != NULL ||
@@ -118,6 +125,8 @@ init(void)
 			(unsigned)SL_WSTAT_MOD_WORDS);
 		abort();
 	}
+	/* the runtime binds their state without naming them */
+	sl_runtime_set_modules(modules, SL_NELEM(modules));
 }
 
 void
@@ -219,9 +228,11 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 		void *slot = NULL;
 
 		if (modules[i]->route_parse == NULL ||
-		    (v = sl_yaml_map_get(map, modules[i]->key, NULL)) == NULL)
+		    (v = sl_yaml_map_get(map, modules[i]->key, &ld->mod_key)) ==
+			NULL)
 			continue;
 		modules[i]->route_parse(ld, lbl, v, &slot, r, conf);
+		ld->mod_key = NULL;
 		if (slot == NULL)
 			continue;
 		/* a route's slots are made with its first module: a plain

@@ -431,6 +431,11 @@ struct sl_conf_route {
 	size_t nupgrade;
 	struct sl_conf_guard *guard; /* owned; NULL: no guard */
 	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
+	/* the split's entries a module holds back (the canary guard): bit
+	 * i set, entry i (of the first 64) has weight 0 on this gateway;
+	 * NULL: none (set by the module's route_bind; edge/route.h's
+	 * sl_route_split_weights reads it) */
+	const atomic_uint_fast64_t *split_held;
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;

@@ -336,6 +336,33 @@ struct sl_gstate {
 	struct sl_guard_view *view; /* [cluster]: the last window, trips */
 };
 
+/*
+ * The head of a module's state that the registry keeps by key across
+ * generations (core/module.h's route_bind): the module's state begins
+ * with it. A reload that binds the same key keeps the state.
+ */
+struct sl_mstate {
+	struct sl_mstate *next;
+	char *key;
+	int refs;
+	uint64_t born_ms; /* made (monotonic) */
+};
+
+/* In a module's route_bind (the registry's lock held): m's state of key,
+ * found (a reference more), or made: size bytes, zeroed but its head.
+ * NULL when out of memory. */
+struct sl_mstate *sl_runtime_mstate(const struct sl_module *m, const char *key,
+				    size_t size);
+/* In its route_unbind: a reference of st (NULL: none) dropped; with the
+ * last, fini(st) frees what it points to, then st goes. */
+void sl_runtime_mstate_release(struct sl_mstate *st,
+			       void (*fini)(struct sl_mstate *st));
+/* The modules whose route_bind and route_unbind sl_runtime_bind and
+ * sl_runtime_unbind call for each route that uses them (slot m->slot of
+ * its slots): conf/conf_mods.c gives its table once, before the first
+ * generation is bound, so that this layer names none of them. */
+void sl_runtime_set_modules(struct sl_module *const *mods, size_t n);
+
 /* Workers there will be (fixed at start): the per-worker counters are
  * sized by it. Call before the first sl_runtime_bind. */
 void sl_runtime_set_workers(unsigned n);

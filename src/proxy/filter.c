@@ -187,6 +187,14 @@ fail:
 }
 
 void
+sl_filters_tick(struct sl_conf *conf, uint64_t now_ms)
+{
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->tick != NULL)
+			sl_filters[k]->tick(conf, now_ms);
+}
+
+void
 sl_filters_thread_free(void)
 {
 	for (size_t k = 0; k < SL_FID_N; k++)
