@@ -45,10 +45,11 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # types and their short names (sl_gstate, sl_gcounts, gstate_*), and the
 # few names of its own that other files held for it (nguards, gweights,
 # gmask, txn_guard_note, config_guard, metrics_guards, main_on_guard,
-# guard_bind). Two it held cannot be told from the pool's by name, and
-# are not counted: a route's field "guard" (r->guard, which every reader
-# of it names with sl_guard_* or sl_conf_guard too) and the daemon's
-# event guard_ev (daemon/main_int.h; tpool.c has one).
+# guard_bind). Two it held could not be told from the pool's by name,
+# and were not counted: a route's field "guard" (r->guard, whose readers
+# named sl_guard_* or sl_conf_guard too) and the daemon's event guard_ev
+# (daemon/main_int.h; tpool.c has one); the move of the guard onto its
+# module took both away.
 exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$|idempotent|idempotency_key$|^sl_m_trace$|_span_us$|^span$'
 
 # each file's identifiers, one a line, lower-cased

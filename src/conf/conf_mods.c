@@ -24,12 +24,13 @@ extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 extern struct sl_module sl_module_trace;    /* conf_trace.c */
+extern struct sl_module sl_module_guard;    /* conf_guard.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
     &sl_module_waf,    &sl_module_compress, &sl_module_idem,
-    &sl_module_mirror, &sl_module_trace,
+    &sl_module_mirror, &sl_module_trace,    &sl_module_guard,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");

@@ -33,7 +33,6 @@ struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
 struct sl_rlstate;
-struct sl_gstate;
 struct sl_tls_server;
 struct sl_tls_client;
 
@@ -351,23 +350,6 @@ struct sl_conf_rate_limit {
 	struct sl_rlstate *state;     /* set by sl_runtime_bind */
 };
 
-/*
- * A split's canary guard (guard:, doc/fleet.md section 4): every cluster
- * of the split but the stable one is judged against it over a sliding
- * window, and set to weight 0 on this gateway when it is worse.
- */
-struct sl_conf_guard {
-	size_t stable;		 /* index in the route's split; default 0 */
-	uint64_t window_ms;	 /* sliding window, whole seconds; 60s */
-	uint64_t min_requests;	 /* each side, in the window, before a
-				    judgement; 50 */
-	uint32_t margin_percent; /* the canary's failure share must pass the
-				    stable's by more points than this; 1 */
-	uint64_t latency_ms;	 /* 0: latency not judged */
-	uint32_t percentile;	 /* of latency_ms; 99 */
-	struct sl_gstate *state; /* set by sl_runtime_bind */
-};
-
 struct sl_route_index;
 /* A route's hosts_file: its names, read at each load (conf_hosts.c).
  * Name i is names + at[i].off, at[i].len bytes and a NUL, lower-cased;
@@ -429,8 +411,7 @@ struct sl_conf_route {
 	 * lower-cased tokens; NULL when none */
 	char **upgrade;
 	size_t nupgrade;
-	struct sl_conf_guard *guard; /* owned; NULL: no guard */
-	struct sl_conf_auth *auth;   /* owned; NULL: no auth (doc/auth.md) */
+	struct sl_conf_auth *auth; /* owned; NULL: no auth (doc/auth.md) */
 	/* the split's entries a module holds back (the canary guard): bit
 	 * i set, entry i (of the first 64) has weight 0 on this gateway;
 	 * NULL: none (set by the module's route_bind; edge/route.h's
@@ -627,7 +608,6 @@ struct sl_conf {
 	 * once the load is done */
 	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
-	size_t nguards; /* of them, those with a guard (sl_guard_tick) */
 	/* the key sets routes fetch from a URL, each source once (borrowed
 	 * from the routes' auth): what a worker's tick refreshes */
 	struct sl_conf_keys_url **keys_urls;

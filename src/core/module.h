@@ -179,6 +179,14 @@ struct sl_module {
 	void (*top_print)(const struct sl_jout *o, const void *slot);
 	void (*route_print)(const struct sl_jout *o, const void *slot);
 	void (*listener_print)(const struct sl_jout *o, const void *slot);
+	/* The status page, beside a route's split (a module that acts on
+	 * it: the canary guard): ,"key":VALUE in split entry k's object
+	 * (split_status), and after the route's "split" (route_status);
+	 * slot NULL (the route does not use it, or has no split): null.
+	 * NULL: none. */
+	void (*split_status)(const struct sl_jout *o, const void *slot,
+			     size_t k);
+	void (*route_status)(const struct sl_jout *o, const void *slot);
 	/* the outline's sections of its keys (conf_int.h's
 	 * sl_conf_section_def), for the key checks: the top level's and a
 	 * route's value, NULL: none; and nsecs sections inside them (a

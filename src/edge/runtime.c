@@ -39,7 +39,6 @@ static struct reg clstates;
 static struct reg rstates;
 static struct reg rlstates;
 static struct reg rlcstates;
-static struct reg gstates;
 static struct reg mstates;
 static struct sl_module *const *mods; /* sl_runtime_set_modules */
 static size_t nmods;
@@ -395,64 +394,6 @@ mods_unbind(struct sl_conf_route *r)
 			mods[i]->route_unbind(r->mod[mods[i]->slot], r);
 }
 
-/* ---- canary guards (guard.h) ------------------------------------------ */
-
-static void
-gstate_release(struct sl_gstate *gs)
-{
-	if (gs != NULL && gs->refs == 1) {
-		for (unsigned w = 0; gs->counts != NULL && w < gs->nworkers;
-		     w++)
-			free(gs->counts[w]);
-		free(gs->counts);
-		free(gs->ring);
-		free(gs->view);
-	}
-	RELEASE(sl_gstate, gstates, gs);
-}
-
-/* The guard state of route r of listener l, found by its split or made.
- * Returns 0 or -1. */
-static int
-guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
-{
-	struct sl_gstate *gs;
-	struct sl_gcounts **counts;
-	char key[2048];
-	size_t n;
-
-	if (r->guard == NULL)
-		return 0;
-	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text, r->name);
-	for (size_t i = 0; i < r->nsplit && n < sizeof(key); i++)
-		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
-				      i ? "," : " ", r->split[i].cluster->name,
-				      r->split[i].weight);
-	if ((gs = LOOKUP(sl_gstate, gstates, key)) == NULL)
-		return -1;
-	r->guard->state = gs;
-	if (gs->counts != NULL)
-		return 0;
-	gs->n = r->nsplit;
-	gs->nworkers = nworkers;
-	if ((gs->view = calloc(r->nsplit, sizeof(*gs->view))) == NULL ||
-	    (counts = calloc(nworkers, sizeof(*counts))) == NULL)
-		return -1;
-	for (unsigned w = 0; w < nworkers; w++) {
-		size_t sz =
-		    (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 * 64;
-		if ((counts[w] = aligned_alloc(64, sz)) == NULL) {
-			while (w-- > 0)
-				free(counts[w]);
-			free(counts);
-			return -1;
-		}
-		memset(counts[w], 0, sz);
-	}
-	gs->counts = counts; /* complete: a later lookup uses it as it is */
-	return 0;
-}
-
 static void
 lstate_release(struct sl_lstate *ls)
 {
@@ -490,10 +431,6 @@ unbind_locked(struct sl_conf *conf)
 			l->routes[j].state = NULL;
 			rl_unbind(&l->routes[j]);
 			mods_unbind(&l->routes[j]);
-			if (l->routes[j].guard != NULL) {
-				gstate_release(l->routes[j].guard->state);
-				l->routes[j].guard->state = NULL;
-			}
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -545,7 +482,7 @@ sl_runtime_bind(struct sl_conf *conf)
 			 * (sl_runtime_route_counts) */
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL && rl_bind(l, r) == 0 &&
-			     guard_bind(l, r) == 0 && mods_bind(l, r) == 0;
+			     mods_bind(l, r) == 0;
 			if (ok && r->nsplit > 0 &&
 			    r->sticky.source != SL_KEY_NONE &&
 			    atomic_load(&r->state->users) == NULL) {
