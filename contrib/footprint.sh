@@ -31,10 +31,25 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # retry's idempotency_key (a request with the field may be retried) are
 # retries', not the Idempotency-Key store's. HTTP's TRACE method
 # (SL_M_TRACE) is no trace, and a span of time (span, *_SPAN_US: rate.c,
-# forwarded.c, the rate limits') no span of one. The canary guard's
-# count still takes loops' guard variables (for (int guard = 0; ...) in
-# front/ and exchange.c) and the WAF's guard_ms for it: an identifier
-# alone cannot tell them apart.
+# forwarded.c, the rate limits') no span of one.
+#
+# The canary guard's pattern was the bare word "guard" until issue 79's
+# session 53: it took a loop's bound (for (int guard = 0; guard < 8; ...)
+# in front/ and exchange.c), the thread pool's priority guard
+# (core/tpool.c, tpool.h: guard_ns, guard_tick, sl_tpool_idle's guard_ms)
+# and the WAF's waf.guard (guard_ms, which sets that pool's guard) for
+# the canary guard, 25 files where 16 named it. Its pattern is now its
+# own identifiers: sluice's names that hold "guard" as a word
+# (sl_guard_*, SL_GUARD_*, sl_conf_guard*, SL_CONF_SEC_GUARD,
+# sl_admin_guard_entry, sl_module_guard, sl_filter_guard), its state's
+# types and their short names (sl_gstate, sl_gcounts, gstate_*), and the
+# few names of its own that other files held for it (nguards, gweights,
+# gmask, txn_guard_note, config_guard, metrics_guards, main_on_guard,
+# guard_bind). Two it held could not be told from the pool's by name,
+# and were not counted: a route's field "guard" (r->guard, whose readers
+# named sl_guard_* or sl_conf_guard too) and the daemon's event guard_ev
+# (daemon/main_int.h; tpool.c has one); the move of the guard onto its
+# module took both away.
 exclude='^(ssl_|brotli|zstd_|libdeflate_)|compression_error$|decompression_failed$|^sl_hpack_compression$|idempotent|idempotency_key$|^sl_m_trace$|_span_us$|^span$'
 
 # each file's identifiers, one a line, lower-cased
@@ -63,7 +78,7 @@ external authorization|extauth authz conf_auth|extauth|authz
 rate limits|ratelimit rate_limit rl|ratelimit|rate_limit|(^|_)rl(_|$)|rlcheck
 allow/deny|access policy|sl_policy_refuses|sl_policy_check|allow_deny
 mirror|mirror|mirror
-canary guard|guard|guard
+canary guard|guard|^sl_([a-z0-9]+_)*guard(_|$)|^sl_g(state|counts)$|^gstate_|^(nguards|gweights|gmask)$|^(txn_guard_note|config_guard|metrics_guards|main_on_guard|guard_bind)$
 '
 printf '| feature | files naming it besides its own |\n|---|--:|\n'
 echo "$features" | while IFS='|' read -r name own pats; do

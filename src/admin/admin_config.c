@@ -10,7 +10,6 @@
 
 #include "admin_int.h"
 #include "conf.h"
-#include "guard.h"
 #include "h1_parse.h"
 #include "health.h"
 #include "jwt.h"
@@ -18,6 +17,7 @@
 #include "policy.h"
 #include "proxyproto.h"
 #include "resolve.h"
+#include "route.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -382,34 +382,6 @@ config_modules(struct sbuf *b, void *const *mod, enum mod_where where)
 	}
 }
 
-/* A route's guard (doc/fleet.md section 4): its keys, and for each
- * cluster of the split its last window and whether it tripped. */
-static void
-config_guard(struct sbuf *b, const struct sl_conf_route *r)
-{
-	const struct sl_conf_guard *g = r->guard;
-
-	if (g == NULL || r->split == NULL) {
-		sb_printf(b, ",\"guard\":null");
-		return;
-	}
-	sb_printf(b, ",\"guard\":{\"stable\":");
-	sl_admin_jstr(b, r->split[g->stable].cluster->name);
-	sl_admin_jkv_u64(b, "window_ms", g->window_ms);
-	sl_admin_jkv_u64(b, "min_requests", g->min_requests);
-	sl_admin_jkv_u64(b, "margin_percent", g->margin_percent);
-	sl_admin_jkv_u64(b, "latency_ms", g->latency_ms);
-	sl_admin_jkv_u64(b, "percentile", g->percentile);
-	sb_printf(b, ",\"clusters\":[");
-	for (size_t k = 0; k < r->nsplit; k++) {
-		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
-		sl_admin_jstr(b, r->split[k].cluster->name);
-		sl_admin_jkv_bool(b, "tripped", sl_admin_guard_entry(b, r, k));
-		sb_printf(b, "}");
-	}
-	sb_printf(b, "]}");
-}
-
 static void
 config_route(struct sbuf *b, const struct sl_conf *c,
 	     const struct sl_conf_route *r)
@@ -427,18 +399,17 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 			sb_printf(b, "%s{\"cluster\":", k ? "," : "");
 			sl_admin_jstr(b, r->split[k].cluster->name);
 			sb_printf(b, ",\"weight\":%u", r->split[k].weight);
-			if (r->guard != NULL) {
-				/* what this gateway sends it now */
-				struct sl_guard_view gv;
-				sl_guard_view(r, k, &gv);
+			if (r->split_held != NULL)
+				/* what this gateway sends it now: 0 while a
+				 * module (the canary guard) holds it back */
 				sb_printf(b, ",\"effective_weight\":%u",
-					  gv.tripped ? 0 : r->split[k].weight);
-			}
+					  sl_route_split_held(r, k)
+					      ? 0
+					      : r->split[k].weight);
 			sb_printf(b, "}");
 		}
 		sb_printf(b, "]");
 	}
-	config_guard(b, r);
 	config_modules(b, r->mod, MOD_ROUTE);
 	config_key(b, "sticky", &r->sticky);
 	sl_admin_jkv_bool(b, "split_failover", r->split_failover);

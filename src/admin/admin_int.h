@@ -227,13 +227,6 @@ void sl_admin_page_status_q(const struct sl_admin_view *v,
  * bucket; -1 when h is empty. */
 double sl_admin_quantile(const uint64_t *h, double q);
 
-/* ,"window":{...} and, when tripped, ,"reason","tripped_s_ago","p" of
- * split entry k of guarded route r (guard.h): what /config and /status
- * show of it. Returns whether it is tripped. admin_status.c. */
-struct sl_conf_route;
-int sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r,
-			 size_t k);
-
 /* The modules' families (core/module.h; admin_metrics_mods.c), in the
  * module table's order. */
 void sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b);

@@ -20,7 +20,6 @@
 
 #include "admin_int.h"
 #include "grpc.h"
-#include "guard.h"
 #include "h1_parse.h"
 #include "h2.h"
 #include "jwt.h"
@@ -486,70 +485,12 @@ histogram(struct sbuf *b, const struct sl_admin_view *v, const char *name,
 			   COUNT_OFF(dur_sum_ms), 1000.0);
 }
 
-/* The canary guards (doc/fleet.md section 4): what tripped, and each
- * guarded split's last window. */
-static void
-metrics_guards(const struct sl_conf *c, struct sbuf *b)
-{
-	static const struct {
-		const char *name, *help, *type;
-	} m[] = {
-	    {"sluice_route_guard_tripped",
-	     "1 when a route's canary guard set this cluster of its split to "
-	     "weight 0 on this gateway (until a reload changes the split).",
-	     "gauge"},
-	    {"sluice_route_guard_window_requests",
-	     "Requests of a guarded split's cluster in the guard's window.",
-	     "gauge"},
-	    {"sluice_route_guard_window_failures",
-	     "Of which the upstream failed (5xx, resets, timeouts).", "gauge"},
-	    {"sluice_route_guard_window_slow",
-	     "Of which slower than the guard's latency bound.", "gauge"},
-	};
-	int any = 0;
-
-	for (size_t i = 0; i < c->nlisteners && !any; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
-			any |= c->listeners[i].routes[j].guard != NULL;
-	if (!any)
-		return;
-	for (size_t k = 0; k < SL_NELEM(m); k++) {
-		sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m[k].name,
-			  m[k].help, m[k].name, m[k].type);
-		for (size_t i = 0; i < c->nlisteners; i++)
-			for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-				const struct sl_conf_route *r =
-				    &c->listeners[i].routes[j];
-				if (r->guard == NULL || r->split == NULL)
-					continue;
-				for (size_t e = 0; e < r->nsplit; e++) {
-					struct sl_guard_view gv;
-					uint64_t val;
-					sl_guard_view(r, e, &gv);
-					val = k == 0   ? (uint64_t)gv.tripped
-					      : k == 1 ? gv.window.requests
-					      : k == 2 ? gv.window.failures
-						       : gv.window.slow;
-					sb_printf(b,
-						  "%s{listener=\"%s\",route="
-						  "\"%s\",cluster=\"%s\"} "
-						  "%llu\n",
-						  m[k].name,
-						  c->listeners[i].name, r->name,
-						  r->split[e].cluster->name,
-						  (unsigned long long)val);
-				}
-			}
-	}
-}
-
 static void
 page_routes(const struct sl_admin_view *v, struct sbuf *b)
 {
 	const struct sl_conf *c = v->conf;
 
 	sl_admin_metrics_routes(v, b);
-	metrics_guards(c, b);
 	sl_admin_metrics_h3(v, b);
 	sl_admin_metrics_modules(v, b);
 	sb_printf(b, "# HELP sluice_cluster_requests_total Requests sent to a "

@@ -109,6 +109,32 @@ route_lines(const struct sl_admin_view *v, struct sbuf *b,
 		}
 }
 
+/* Family f's lines of m for each entry of the split of every route that
+ * uses m: what its entry says of the entry. */
+static void
+split_lines(const struct sl_admin_view *v, struct sbuf *b,
+	    const struct sl_module *m, const struct sl_mfamily *f)
+{
+	const struct sl_conf *c = v->conf;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			const void *slot = sl_route_mod(r, m);
+			if (slot == NULL || r->split == NULL)
+				continue;
+			for (size_t k = 0; k < r->nsplit; k++)
+				sb_printf(
+				    b,
+				    "%s{listener=\"%s\",route=\"%s\","
+				    "cluster=\"%s\"} %llu\n",
+				    f->name, c->listeners[i].name, r->name,
+				    r->split[k].cluster->name,
+				    (unsigned long long)f->entry(slot, k));
+		}
+}
+
 /* Family f's line of m's words in every worker's stats, summed: one, or
  * one a label's value. */
 static void
@@ -207,6 +233,8 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 								 : "counter");
 			if (f->scope == SL_MFAM_ROUTE)
 				route_lines(v, b, m, f);
+			else if (f->scope == SL_MFAM_SPLIT)
+				split_lines(v, b, m, f);
 			else if (f->scope == SL_MFAM_PROCESS)
 				sb_printf(b, "%s %llu\n", f->name,
 					  (unsigned long long)f->read());

@@ -17,9 +17,9 @@
 
 #include "admin_int.h"
 #include "conf.h"
-#include "guard.h"
 #include "health.h"
 #include "resolve.h"
+#include "route.h"
 #include "users.h"
 #include "util.h"
 
@@ -602,26 +602,24 @@ read_at_tick(const struct sl_admin_ring *r, struct track *t)
 	return t != NULL && t->seen == r->tick ? t : NULL;
 }
 
-int
-sl_admin_guard_entry(struct sbuf *b, const struct sl_conf_route *r, size_t k)
+/* The modules' values beside a route's split (core/module.h's
+ * split_status of entry k, or route_status; k SIZE_MAX), null where the
+ * route does not use them. */
+static void
+status_split_modules(struct sbuf *b, const struct sl_conf_route *rt, size_t k)
 {
-	struct sl_guard_view gv;
-	uint64_t now = sl_now_ms();
+	struct sl_jout o;
 
-	sl_guard_view(r, k, &gv);
-	sb_printf(b,
-		  ",\"window\":{\"requests\":%llu,\"failures\":%llu,"
-		  "\"slow\":%llu}",
-		  (unsigned long long)gv.window.requests,
-		  (unsigned long long)gv.window.failures,
-		  (unsigned long long)gv.window.slow);
-	if (gv.tripped) {
-		sl_admin_jkv_str(b, "reason", sl_guard_verdict_str(gv.why));
-		sl_admin_jkv_u64(b, "tripped_s_ago",
-				 (now - SL_MIN(now, gv.tripped_ms)) / 1000);
-		sb_printf(b, ",\"p\":%.3g", gv.p);
+	sl_admin_jout(&o, b);
+	for (size_t i = 0; i < sl_conf_nmodules; i++) {
+		const struct sl_module *m = sl_conf_modules[i];
+		const void *slot =
+		    rt->split != NULL ? sl_route_mod(rt, m) : NULL;
+		if (k != SIZE_MAX && m->split_status != NULL)
+			m->split_status(&o, slot, k);
+		else if (k == SIZE_MAX && m->route_status != NULL)
+			m->route_status(&o, slot);
 	}
-	return gv.tripped;
 }
 
 static void
@@ -637,16 +635,13 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 		total += d[V_SPLIT + k];
 	sb_printf(b, ",\"split\":[");
 	for (size_t k = 0; k < rt->nsplit; k++) {
-		struct sl_guard_view gv = {0};
 		int seen = have && k < SL_SPLIT_SEEN;
 
-		if (rt->guard != NULL)
-			sl_guard_view(rt, k, &gv);
 		sb_printf(b, "%s{\"cluster\":", k ? "," : "");
 		sl_admin_jstr(b, rt->split[k].cluster->name);
 		sb_printf(b, ",\"weight\":%u,\"effective_weight\":%u",
 			  rt->split[k].weight,
-			  gv.tripped ? 0 : rt->split[k].weight);
+			  sl_route_split_held(rt, k) ? 0 : rt->split[k].weight);
 		jkv_num(b, "share_1m",
 			seen && total > 0
 			    ? (double)d[V_SPLIT + k] / (double)total
@@ -664,29 +659,11 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 					 sl_users_count(u, k, now));
 		else
 			sb_printf(b, ",\"users_1m\":null");
-		if (rt->guard == NULL) {
-			sb_printf(b, ",\"guard\":null}");
-			continue;
-		}
-		sb_printf(b, ",\"guard\":{\"role\":\"%s\"",
-			  k == rt->guard->stable ? "stable" : "judged");
-		sl_admin_jkv_str(b, "state",
-				 gv.tripped ? "tripped" : "watching");
-		(void)sl_admin_guard_entry(b, rt, k);
-		sb_printf(b, "}}");
+		status_split_modules(b, rt, k);
+		sb_printf(b, "}");
 	}
 	sb_printf(b, "]");
-	if (rt->guard != NULL) {
-		sb_printf(b, ",\"guard\":{\"stable\":");
-		sl_admin_jstr(b, rt->split[rt->guard->stable].cluster->name);
-		sl_admin_jkv_u64(b, "window_ms", rt->guard->window_ms);
-		sl_admin_jkv_u64(b, "min_requests", rt->guard->min_requests);
-		sl_admin_jkv_u64(b, "margin_percent",
-				 rt->guard->margin_percent);
-		sl_admin_jkv_u64(b, "latency_ms", rt->guard->latency_ms);
-		sb_printf(b, "}");
-	} else
-		sb_printf(b, ",\"guard\":null");
+	status_split_modules(b, rt, SIZE_MAX);
 }
 
 /* The modules' fields of a route's features_1m from the minute's f (F_MOD's
@@ -740,8 +717,10 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	sb_printf(b, "}");
 	if (rt->split != NULL)
 		status_split(b, rt, d, t != NULL);
-	else
-		sb_printf(b, ",\"split\":null,\"guard\":null");
+	else {
+		sb_printf(b, ",\"split\":null");
+		status_split_modules(b, rt, SIZE_MAX);
+	}
 	sb_printf(b, "}");
 }
 

@@ -962,9 +962,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
 				   "in header rules", "under " HDRS,
 				   "under a route's " HDRS, NULL},
-    [SL_CONF_SEC_GUARD] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_guard_table,
-			   "in guard", "under \"guard\"",
-			   "under a route's \"guard\"", NULL},
 
     [SL_CONF_SEC_CLUSTER] = {SL_CONF_SEC_TOP, NULL, sl_conf_cluster_table,
 			     "in cluster", "in a cluster", "in a cluster",
@@ -1155,10 +1152,6 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 		conf_names_free(conf);
-		for (size_t i = 0; i < conf->nlisteners; i++)
-			for (size_t j = 0; j < conf->listeners[i].nroutes; j++)
-				conf->nguards +=
-				    conf->listeners[i].routes[j].guard != NULL;
 		if (ld.nerrs == 0 && !ld.oom)
 			index_routes(&ld, conf);
 	}

@@ -61,7 +61,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_RETRY,
 	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
-	SL_CONF_SEC_GUARD,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
 	SL_CONF_SEC_POOL,
@@ -187,7 +186,6 @@ extern const struct sl_conf_keydef sl_conf_pool_table[];    /* .._cluster */
 extern const struct sl_conf_keydef sl_conf_health_table[];  /* .._health */
 extern const struct sl_conf_keydef sl_conf_outlier_table[]; /* .._outlier */
 extern const struct sl_conf_keydef sl_conf_resolver_table[]; /* sl_conf */
-extern const struct sl_conf_keydef sl_conf_guard_table[];    /* .._guard */
 extern const struct sl_conf_keydef sl_conf_dns_table[];	     /* .._cluster */
 
 /*

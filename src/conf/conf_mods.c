@@ -25,12 +25,13 @@ extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 extern struct sl_module sl_module_trace;    /* conf_trace.c */
+extern struct sl_module sl_module_guard;    /* conf_guard.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
-    &sl_module_auth, &sl_module_waf,	&sl_module_compress,
-    &sl_module_idem, &sl_module_mirror, &sl_module_trace,
+    &sl_module_auth,   &sl_module_waf,   &sl_module_compress, &sl_module_idem,
+    &sl_module_mirror, &sl_module_trace, &sl_module_guard,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -55,7 +56,8 @@ bad_module(const struct sl_module *m, const char *fmt, ...)
 
 /* What the readers of a descriptor take for granted, checked once: a
  * section's parent among the module's own comes before it; a timed
- * family is a route's, unlabelled, with its divisor. */
+ * family is a route's, unlabelled, with its divisor; a split's family a
+ * gauge, with its entry. */
 static void
 check_module(const struct sl_module *m)
 {
@@ -70,6 +72,12 @@ check_module(const struct sl_module *m)
 	}
 	for (unsigned k = 0; k < m->nfamilies; k++) {
 		const struct sl_mfamily *f = &m->families[k];
+		if (f->scope == SL_MFAM_SPLIT &&
+		    (f->entry == NULL || f->kind != SL_MFAM_GAUGE))
+			bad_module(m,
+				   "%s: a split's family is a gauge of its "
+				   "entry",
+				   f->name);
 		if ((f->kind == SL_MFAM_HISTOGRAM ||
 		     f->kind == SL_MFAM_SECONDS) &&
 		    (f->scope != SL_MFAM_ROUTE || f->label != NULL ||
@@ -119,6 +127,8 @@ init(void)
 			(unsigned)SL_WSTAT_MOD_WORDS);
 		abort();
 	}
+	/* the runtime binds their state without naming them */
+	sl_runtime_set_modules(modules, SL_NELEM(modules));
 }
 
 void
@@ -221,9 +231,11 @@ sl_conf_modules_route(struct sl_yaml_loader *ld, const char *lbl,
 		void *slot = NULL;
 
 		if (modules[i]->route_parse == NULL ||
-		    (v = sl_yaml_map_get(map, modules[i]->key, NULL)) == NULL)
+		    (v = sl_yaml_map_get(map, modules[i]->key, &ld->mod_key)) ==
+			NULL)
 			continue;
 		modules[i]->route_parse(ld, lbl, v, &slot, r, conf);
+		ld->mod_key = NULL;
 		if (slot == NULL)
 			continue;
 		if (modules[i]->route_caller != NULL &&

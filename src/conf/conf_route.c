@@ -438,79 +438,6 @@ parse_retry(struct sl_yaml_loader *ld, const char *lbl,
 	sl_conf_table_read(ld, lbl, map, sl_conf_retry_table, &r->retry, NULL);
 }
 
-#define GU(f) SL_CONF_FIELD(struct sl_conf_guard, f)
-
-/* The keys of a route's guard: (doc/sluice.yaml.5), read in this order;
- * stable is read by parse_guard(). */
-const struct sl_conf_keydef sl_conf_guard_table[] = {
-    {"stable", .type = SL_CONF_CODE},
-    {"window", SL_CONF_DURATION, 10000, 3600000, 60000, GU(window_ms)},
-    {"min_requests", SL_CONF_UINT, 10, 1000000000, 50, GU(min_requests)},
-    {"margin", SL_CONF_PERCENT, 0, 100, 1, GU(margin_percent)},
-    {"latency", SL_CONF_DURATION, 0, 3600000, 0, GU(latency_ms)},
-    {"percentile", SL_CONF_UINT, 50, 99, 99, GU(percentile)},
-    {.name = NULL},
-};
-#undef GU
-
-/*
- * guard: { stable, window, min_requests, margin, latency, percentile }
- * (doc/fleet.md section 4), on a route with a split of two clusters or
- * more.
- */
-static void
-parse_guard(struct sl_yaml_loader *ld, const char *lbl,
-	    const struct sl_yaml_node *key, const struct sl_yaml_node *map,
-	    struct sl_conf_route *r)
-{
-	struct sl_conf_guard *g;
-	const struct sl_yaml_node *v;
-	const char *s;
-
-	if (sl_yaml_get_map(ld, "guard", map) == -1)
-		return;
-	sl_conf_check_keys(ld, map, SL_CONF_SEC_GUARD);
-	if ((g = calloc(1, sizeof(*g))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
-	r->guard = g;
-	sl_conf_table_defaults(sl_conf_guard_table, g);
-	sl_conf_table_read(ld, lbl, map, sl_conf_guard_table, g, NULL);
-	if (r->split == NULL) {
-		if (r->cluster != NULL)
-			sl_yaml_err_node(ld, key,
-					 "%s: \"guard\" needs \"split\" (it "
-					 "judges a split's clusters against "
-					 "its stable one)",
-					 lbl);
-		return;
-	}
-	if (r->nsplit < 2)
-		sl_yaml_err_node(ld, key,
-				 "%s: \"guard\" needs a split of two "
-				 "clusters or more",
-				 lbl);
-	if (r->nsplit > 64)
-		sl_yaml_err_node(ld, key,
-				 "%s: \"guard\" judges the first 64 clusters "
-				 "of a split at most",
-				 lbl);
-	if ((v = sl_yaml_map_get(map, "stable", NULL)) == NULL ||
-	    sl_yaml_get_str(ld, "stable", v, &s) == -1)
-		return;
-	for (size_t i = 0; i < r->nsplit; i++)
-		if (r->split[i].cluster != NULL &&
-		    strcmp(r->split[i].cluster->name, s) == 0) {
-			g->stable = i;
-			return;
-		}
-	sl_yaml_err_node(ld, v,
-			 "%s: guard: \"stable\": \"%s\" is not a cluster of "
-			 "the route's split",
-			 lbl, sl_yaml_qnode(ld, v));
-}
-
 /* A response field name sluice may add: a token, not one that frames
  * the message or that sluice sets itself. */
 static void
@@ -578,8 +505,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"rate_limit", .type = SL_CONF_CODE},
     /* tunnels (doc/websocket.md) */
     {"upgrade", .type = SL_CONF_CODE},
-    /* the canary guard (doc/fleet.md section 4) */
-    {"guard", .type = SL_CONF_CODE},
     {.name = NULL},
 };
 #undef RO
@@ -665,10 +590,8 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		sl_conf_parse_rate_limits(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "upgrade", NULL)) != NULL)
 		parse_upgrade(ld, lbl, v, r);
-	if ((v = sl_yaml_map_get(map, "guard", &k)) != NULL)
-		parse_guard(ld, lbl, k, v, r);
 	/* the modules' keys (conf_mods.c): auth, the WAF, compress,
-	 * idempotency, mirror, tracing */
+	 * idempotency, mirror, tracing, the canary guard */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }
@@ -700,6 +623,5 @@ sl_conf_free_route(struct sl_conf_route *r)
 	for (k = 0; k < r->nupgrade; k++)
 		free(r->upgrade[k]);
 	free(r->upgrade);
-	free(r->guard);
 	sl_conf_modules_route_free(r);
 }

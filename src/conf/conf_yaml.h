@@ -126,6 +126,12 @@ struct sl_yaml_loader {
 	 * as it is. Borrowed; NULL outside.
 	 */
 	const char *owner;
+	/*
+	 * Set by the schema while a module reads its value (conf_mods.c):
+	 * the key the value is written under, for a message about the key
+	 * itself. Borrowed; NULL outside.
+	 */
+	const struct sl_yaml_node *mod_key;
 	char qbuf[4][SL_YAML_QUOTE_MAX * 4 + 8]; /* see sl_yaml_qnode() */
 	unsigned qi;
 };

@@ -30,7 +30,6 @@ struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
 struct sl_rlstate;
-struct sl_gstate;
 struct sl_tls_server;
 struct sl_tls_client;
 
@@ -348,23 +347,6 @@ struct sl_conf_rate_limit {
 	struct sl_rlstate *state;     /* set by sl_runtime_bind */
 };
 
-/*
- * A split's canary guard (guard:, doc/fleet.md section 4): every cluster
- * of the split but the stable one is judged against it over a sliding
- * window, and set to weight 0 on this gateway when it is worse.
- */
-struct sl_conf_guard {
-	size_t stable;		 /* index in the route's split; default 0 */
-	uint64_t window_ms;	 /* sliding window, whole seconds; 60s */
-	uint64_t min_requests;	 /* each side, in the window, before a
-				    judgement; 50 */
-	uint32_t margin_percent; /* the canary's failure share must pass the
-				    stable's by more points than this; 1 */
-	uint64_t latency_ms;	 /* 0: latency not judged */
-	uint32_t percentile;	 /* of latency_ms; 99 */
-	struct sl_gstate *state; /* set by sl_runtime_bind */
-};
-
 struct sl_route_index;
 /* A route's hosts_file: its names, read at each load (conf_hosts.c).
  * Name i is names + at[i].off, at[i].len bytes and a NUL, lower-cased;
@@ -429,7 +411,11 @@ struct sl_conf_route {
 	 * lower-cased tokens; NULL when none */
 	char **upgrade;
 	size_t nupgrade;
-	struct sl_conf_guard *guard; /* owned; NULL: no guard */
+	/* the split's entries a module holds back (the canary guard): bit
+	 * i set, entry i (of the first 64) has weight 0 on this gateway;
+	 * NULL: none (set by the module's route_bind; edge/route.h's
+	 * sl_route_split_weights reads it) */
+	const atomic_uint_fast64_t *split_held;
 	/* the modules' slots (core/module.h: sl_route_mod), NULL while the
 	 * route uses none (owned, each slot by its module) */
 	void **mod;
@@ -560,8 +546,7 @@ struct sl_conf {
 	 * once the load is done */
 	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
-	size_t nguards; /* of them, those with a guard (sl_guard_tick) */
-	int bound;	/* sl_runtime_bind attached shared state */
+	int bound; /* sl_runtime_bind attached shared state */
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);

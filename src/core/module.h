@@ -60,6 +60,10 @@ enum sl_mfam_scope {
 	SL_MFAM_WORKERS,   /* one line: every worker's stats, summed */
 	SL_MFAM_PROCESS,   /* one line: what read says (a store the workers
 			      share) */
+	SL_MFAM_SPLIT,	   /* a line per entry of the split of a route that
+			      uses the module, labelled listener, route and
+			      cluster: what entry says of it (a state of the
+			      module's, not its counters) */
 };
 struct sl_mfamily {
 	const char *name; /* "sluice_compress_responses_total" */
@@ -74,6 +78,9 @@ struct sl_mfamily {
 	const char *label;
 	const char *const *values;
 	uint64_t (*read)(void); /* SL_MFAM_PROCESS's value */
+	/* SL_MFAM_SPLIT's value: of entry k of the route whose slot is
+	 * slot */
+	uint64_t (*entry)(const void *slot, size_t k);
 	/* SL_MFAM_ROUTE: a label of the route's slot's, before label (the
 	 * mirror's cluster="..."); NULL: none */
 	const char *slot_label;
@@ -210,6 +217,14 @@ struct sl_module {
 	void (*top_print)(const struct sl_jout *o, const void *slot);
 	void (*route_print)(const struct sl_jout *o, const void *slot);
 	void (*listener_print)(const struct sl_jout *o, const void *slot);
+	/* The status page, beside a route's split (a module that acts on
+	 * it: the canary guard): ,"key":VALUE in split entry k's object
+	 * (split_status), and after the route's "split" (route_status);
+	 * slot NULL (the route does not use it, or has no split): null.
+	 * NULL: none. */
+	void (*split_status)(const struct sl_jout *o, const void *slot,
+			     size_t k);
+	void (*route_status)(const struct sl_jout *o, const void *slot);
 	/* the outline's sections of its keys (conf_int.h's
 	 * sl_conf_section_def), for the key checks: the top level's and a
 	 * route's value, NULL: none; and nsecs sections inside them (a
@@ -217,6 +232,19 @@ struct sl_module {
 	 * SL_CONF_SEC_MOD_SUB(k), conf_int.h: the module's own) */
 	const struct sl_conf_section_def *top_sec, *route_sec, *secs;
 	uint8_t nsecs;
+	/* ---- state the runtime keeps across generations (edge/runtime.c's
+	 * registry: sl_runtime_bind, its lock held; runtime.h's
+	 * sl_runtime_mstate) */
+	/* Route r of listener l uses the module (slot, its): the slot's
+	 * state found by a key of the module's, or made (nworkers: the
+	 * per-worker counters' number); it may set what the route's core
+	 * reads of it (split_held). Returns 0, or -1 (no memory: the
+	 * generation is not bound). NULL: none. */
+	int (*route_bind)(void *slot, const struct sl_conf_listener *l,
+			  struct sl_conf_route *r, unsigned nworkers);
+	/* What route_bind took is let go (also after a route_bind that
+	 * failed, or was not called: the slot's state may be NULL). */
+	void (*route_unbind)(void *slot, struct sl_conf_route *r);
 	/* ---- the process (daemon/, through conf_mods.c) */
 	/* -V's line of its library (NULL: none) */
 	const char *(*version)(void);

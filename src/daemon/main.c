@@ -19,7 +19,7 @@
 
 #include "admin.h"
 #include "conf.h"
-#include "guard.h"
+#include "filter.h"
 #include "health.h"
 #include "log.h"
 #include "main_int.h"
@@ -119,13 +119,14 @@ main_on_stop(evutil_socket_t sig, short what, void *arg)
 	sl_main_stop(arg, why);
 }
 
-/* Once a second: the canary guards judge their windows (guard.h). */
+/* Once a second: the filters' second (a canary guard judges its
+ * windows: filter.h's tick). */
 static void
-main_on_guard(evutil_socket_t fd, short what, void *arg)
+main_on_second(evutil_socket_t fd, short what, void *arg)
 {
 	struct sl_main *m = arg;
 
-	sl_guard_tick(m->conf, sl_now_ms());
+	sl_filters_main_tick(m->conf, sl_now_ms());
 }
 
 static void
@@ -211,8 +212,9 @@ main_first_generation(struct sl_main *m)
 		fatalx("out of memory");
 }
 
-/* The main loop and its events: the signals, the drain's and the guards'
- * timers, a reload's retries and the resolver. Exits on failure. */
+/* The main loop and its events: the signals, the drain's and the
+ * filters' second's timers, a reload's retries and the resolver. Exits on
+ * failure. */
 static void
 main_loop_new(struct sl_main *m, char **argv, const char *path)
 {
@@ -242,12 +244,13 @@ main_loop_new(struct sl_main *m, char **argv, const char *path)
 	m->path = path;
 	m->wait_ev = event_new(m->base, -1, EV_PERSIST, sl_main_on_wait, m);
 	m->reload_ev = evtimer_new(m->base, sl_main_on_reload_retry, m);
-	m->guard_ev = event_new(m->base, -1, EV_PERSIST, main_on_guard, m);
+	m->second_ev = event_new(m->base, -1, EV_PERSIST, main_on_second, m);
 	m->pending_ev = evtimer_new(m->base, sl_main_on_pending, m);
 	m->resolver = sl_resolver_new(m->base, sl_main_on_dns, m);
-	if (m->wait_ev == NULL || m->reload_ev == NULL || m->guard_ev == NULL ||
-	    m->pending_ev == NULL || m->resolver == NULL ||
-	    event_add(m->guard_ev, &(struct timeval){1, 0}) == -1 ||
+	if (m->wait_ev == NULL || m->reload_ev == NULL ||
+	    m->second_ev == NULL || m->pending_ev == NULL ||
+	    m->resolver == NULL ||
+	    event_add(m->second_ev, &(struct timeval){1, 0}) == -1 ||
 	    sl_main_reaper_init(m) == -1)
 		fatalx("out of memory");
 	sl_main_reaper_adopt(m->conf);
@@ -304,7 +307,7 @@ main_free(struct sl_main *m)
 	sl_main_reaper_free(m);
 	event_free(m->wait_ev);
 	event_free(m->reload_ev);
-	event_free(m->guard_ev);
+	event_free(m->second_ev);
 	event_free(m->pending_ev);
 	for (unsigned i = 0; i < m->nworkers; i++)
 		free(m->fds[i]);

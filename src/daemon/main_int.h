@@ -42,7 +42,7 @@ struct sl_main {
 	struct sl_health *health;  /* active health checks */
 	struct sl_admin_view view; /* what admin pages show */
 	struct event *wait_ev;	   /* polls for drained workers */
-	struct event *guard_ev;	   /* the canary guards' second */
+	struct event *second_ev;   /* the filters' second (filter.h's tick) */
 	/* a fleet (doc/fleet.md) */
 	struct sl_resolver *resolver; /* endpoints by name */
 	struct sl_conf *pending;      /* a reload waiting for its new names'

@@ -300,3 +300,23 @@ sl_route_failover(const struct sl_conf_route *r, const uint32_t *weights,
 		return sl_balance_race(*key, r->split_ids, weights, n, skip);
 	return sl_balance_swrr(swrr, weights, n, skip);
 }
+
+const uint32_t *
+sl_route_split_weights(const struct sl_conf_route *r, uint32_t *cache,
+		       uint64_t *mask, int64_t *swrr)
+{
+	uint64_t m =
+	    r->split_held != NULL
+		? atomic_load_explicit(r->split_held, memory_order_relaxed)
+		: 0;
+
+	if (m == *mask)
+		return m == 0 ? r->split_weights : cache;
+	for (size_t i = 0; i < r->nsplit; i++)
+		cache[i] = i < 64 && ((m >> i) & 1) ? 0 : r->split_weights[i];
+	*mask = m;
+	/* a held entry's round-robin credit must not win it one more
+	 * request */
+	memset(swrr, 0, r->nsplit * sizeof(*swrr));
+	return m == 0 ? r->split_weights : cache;
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Route matching (the first route of a listener whose match holds for a
- * request), the keys of sticky splits and hash balancing, and a split's
- * failover choice. Pure: no I/O, no allocation.
+ * request), the keys of sticky splits and hash balancing, a split's
+ * failover choice, and the weights of a split whose entries a module
+ * holds back. Pure: no I/O, no allocation.
  */
 #ifndef SL_ROUTE_H
 #define SL_ROUTE_H
@@ -39,7 +40,7 @@ int sl_route_key(const struct sl_conf_key *k, const struct sl_h1_request *req,
 /*
  * The cluster of r's split that a request moves to when its own cannot
  * take it (split_failover): among the entries of weights (r's, or what a
- * guard left of them: sl_guard_weights) above 0 whose bit
+ * module left of them: sl_route_split_weights) above 0 whose bit
  * is clear in left (bit i: entry i, the first 64; later entries never
  * take a failover), the sticky key's next choice in the race when key is
  * not NULL (the cluster the user would have if the ones left were removed
@@ -64,5 +65,28 @@ int sl_route_cookie(const char *v, size_t vlen, const char *name, size_t nlen,
 size_t sl_route_host_len(const char *host, size_t len);
 int sl_route_host_match(const struct sl_conf_route *r, const char *host,
 			size_t len);
+
+/* Whether entry k of r's split is held back (weight 0 on this gateway:
+ * r->split_held's bit k, the first 64). */
+static inline int
+sl_route_split_held(const struct sl_conf_route *r, size_t k)
+{
+	return r->split_held != NULL && k < 64 &&
+	       ((atomic_load_explicit(r->split_held, memory_order_relaxed) >>
+		 k) &
+		1);
+}
+
+/*
+ * The weights r's split chooses by now: r->split_weights with the entries
+ * a module holds back (r->split_held: the canary guard's trips) at 0.
+ * cache (r->nsplit entries) and *mask are the worker's own copy,
+ * recomputed when the held set changed (and swrr, the split's
+ * round-robin counters, reset then). Returns r->split_weights while
+ * nothing is held.
+ */
+const uint32_t *sl_route_split_weights(const struct sl_conf_route *r,
+				       uint32_t *cache, uint64_t *mask,
+				       int64_t *swrr);
 
 #endif

@@ -39,7 +39,9 @@ static struct reg clstates;
 static struct reg rstates;
 static struct reg rlstates;
 static struct reg rlcstates;
-static struct reg gstates;
+static struct reg mstates;
+static struct sl_module *const *mods; /* sl_runtime_set_modules */
+static size_t nmods;
 static unsigned nworkers = 1; /* per-worker counters in each state */
 static uint64_t ip_key[2];    /* keys the per-address hash */
 static pthread_once_t ip_key_once = PTHREAD_ONCE_INIT;
@@ -320,62 +322,76 @@ counts_alloc(struct sl_counts **c)
 	return 0;
 }
 
-/* ---- canary guards (guard.h) ------------------------------------------ */
+/* ---- the modules' state (core/module.h's route_bind) ------------------ */
 
-static void
-gstate_release(struct sl_gstate *gs)
+void
+sl_runtime_set_modules(struct sl_module *const *m, size_t n)
 {
-	if (gs != NULL && gs->refs == 1) {
-		for (unsigned w = 0; gs->counts != NULL && w < gs->nworkers;
-		     w++)
-			free(gs->counts[w]);
-		free(gs->counts);
-		free(gs->ring);
-		free(gs->view);
-	}
-	RELEASE(sl_gstate, gstates, gs);
+	mods = m;
+	nmods = n;
 }
 
-/* The guard state of route r of listener l, found by its split or made.
- * Returns 0 or -1. */
-static int
-guard_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+struct sl_mstate *
+sl_runtime_mstate(const struct sl_module *m, const char *key, size_t size)
 {
-	struct sl_gstate *gs;
-	struct sl_gcounts **counts;
-	char key[2048];
-	size_t n;
+	char k[2304];
+	size_t kl;
+	struct sl_mstate *e = NULL;
 
-	if (r->guard == NULL)
-		return 0;
-	n = (size_t)snprintf(key, sizeof(key), "%s %s", l->addr.text, r->name);
-	for (size_t i = 0; i < r->nsplit && n < sizeof(key); i++)
-		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
-				      i ? "," : " ", r->split[i].cluster->name,
-				      r->split[i].weight);
-	if ((gs = LOOKUP(sl_gstate, gstates, key)) == NULL)
-		return -1;
-	r->guard->state = gs;
-	if (gs->counts != NULL)
-		return 0;
-	gs->n = r->nsplit;
-	gs->nworkers = nworkers;
-	if ((gs->view = calloc(r->nsplit, sizeof(*gs->view))) == NULL ||
-	    (counts = calloc(nworkers, sizeof(*counts))) == NULL)
-		return -1;
-	for (unsigned w = 0; w < nworkers; w++) {
-		size_t sz =
-		    (r->nsplit * sizeof(struct sl_gcounts) + 63) / 64 * 64;
-		if ((counts[w] = aligned_alloc(64, sz)) == NULL) {
-			while (w-- > 0)
-				free(counts[w]);
-			free(counts);
-			return -1;
-		}
-		memset(counts[w], 0, sz);
+	/* one table for every module's: its name first */
+	kl = (size_t)snprintf(k, sizeof(k), "%s %s", m->name, key);
+	kl = SL_MIN(kl, sizeof(k) - 1);
+	if (mstates.nb > 0)
+		for (e = mstates.b[reg_slot(&mstates, k, kl)]; e != NULL;
+		     e = e->next)
+			if (strcmp(e->key, k) == 0)
+				break;
+	if (e == NULL &&
+	    reg_room(&mstates, offsetof(struct sl_mstate, next),
+		     offsetof(struct sl_mstate, key)) == 0 &&
+	    (e = calloc(1, size + kl + 1)) != NULL) {
+		size_t at = reg_slot(&mstates, k, kl);
+		e->key = (char *)e + size;
+		memcpy(e->key, k, kl + 1);
+		e->next = mstates.b[at];
+		mstates.b[at] = e;
+		mstates.n++;
+		e->born_ms = sl_now_ms();
 	}
-	gs->counts = counts; /* complete: a later lookup uses it as it is */
+	if (e != NULL)
+		e->refs++;
+	return e;
+}
+
+void
+sl_runtime_mstate_release(struct sl_mstate *st,
+			  void (*fini)(struct sl_mstate *st))
+{
+	if (st != NULL && st->refs == 1 && fini != NULL)
+		fini(st);
+	RELEASE(sl_mstate, mstates, st);
+}
+
+/* The modules' route_bind of route r of listener l. Returns 0 or -1. */
+static int
+mods_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+{
+	for (size_t i = 0; r->mod != NULL && i < nmods; i++)
+		if (mods[i]->route_bind != NULL &&
+		    r->mod[mods[i]->slot] != NULL &&
+		    mods[i]->route_bind(r->mod[mods[i]->slot], l, r,
+					nworkers) == -1)
+			return -1;
 	return 0;
+}
+
+static void
+mods_unbind(struct sl_conf_route *r)
+{
+	for (size_t i = 0; r->mod != NULL && i < nmods; i++)
+		if (mods[i]->route_unbind != NULL &&
+		    r->mod[mods[i]->slot] != NULL)
+			mods[i]->route_unbind(r->mod[mods[i]->slot], r);
 }
 
 static void
@@ -414,10 +430,7 @@ unbind_locked(struct sl_conf *conf)
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
 			rl_unbind(&l->routes[j]);
-			if (l->routes[j].guard != NULL) {
-				gstate_release(l->routes[j].guard->state);
-				l->routes[j].guard->state = NULL;
-			}
+			mods_unbind(&l->routes[j]);
 		}
 	}
 	for (size_t i = 0; i < conf->nclusters; i++) {
@@ -469,7 +482,7 @@ sl_runtime_bind(struct sl_conf *conf)
 			 * (sl_runtime_route_counts) */
 			r->state = LOOKUP(sl_rstate, rstates, key);
 			ok = r->state != NULL && rl_bind(l, r) == 0 &&
-			     guard_bind(l, r) == 0;
+			     mods_bind(l, r) == 0;
 			if (ok && r->nsplit > 0 &&
 			    r->sticky.source != SL_KEY_NONE &&
 			    atomic_load(&r->state->users) == NULL) {

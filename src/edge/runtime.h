@@ -254,65 +254,32 @@ struct sl_rlstate {
 				       the state is complete */
 };
 
-/* ---- canary guards' state (fleet/guard.h judges; these are its types,
- * here so that the registry, which owns the state, needs nothing above
- * it) ---- */
-
-/* What one cluster of a split did over a window. */
-struct sl_guard_obs {
-	uint64_t requests; /* exchanges that ended on it */
-	uint64_t failures; /* ... that the upstream failed (doc/fleet.md) */
-	uint64_t slow;	   /* ... slower than the guard's latency bound */
-};
-
-enum sl_guard_verdict {
-	SL_GUARD_PASS = 0, /* judged, and not worse */
-	SL_GUARD_FEW,	   /* not judged: too few requests on either side */
-	SL_GUARD_FAILURES, /* worse: more failures */
-	SL_GUARD_LATENCY,  /* worse: slower */
-	SL_GUARD_NVERDICTS,
-};
-
-/* What the admin pages show of a split's entry (sl_guard_view): its last
- * window, whether it is tripped, and when (0: never) and why. */
-struct sl_guard_view {
-	struct sl_guard_obs window;
-	int tripped;
-	uint64_t tripped_ms;	   /* monotonic */
-	enum sl_guard_verdict why; /* of the trip */
-	double p;		   /* the test's probability at the trip */
-};
-
-/* A guarded split's counts in one worker (only it writes them), one per
- * cluster of the split (doc/fleet.md section 4). */
-struct sl_gcounts {
-	atomic_uint_fast64_t requests, failures, slow;
-};
-
 /*
- * A route's canary guard (guard.h), by its listener's address, its name
- * and its split (clusters and weights): a reload that keeps the split
- * keeps its window and what tripped; one that changes the split starts
- * afresh, untripped.
+ * The head of a module's state that the registry keeps by key across
+ * generations (core/module.h's route_bind): the module's state begins
+ * with it. A reload that binds the same key keeps the state.
  */
-struct sl_gstate {
-	struct sl_gstate *next;
+struct sl_mstate {
+	struct sl_mstate *next;
 	char *key;
 	int refs;
-	uint64_t born_ms;	      /* made (monotonic; the status page) */
-	size_t n;		      /* clusters of the split */
-	unsigned nworkers;	      /* of counts */
-	atomic_uint_fast64_t tripped; /* bit i: cluster i (the first 64) */
-	struct sl_gcounts **counts;   /* [worker][cluster], each worker's on
-					 cache lines of its own */
-	/* the main thread's (sl_guard_tick) */
-	uint64_t window_s; /* of the ring */
-	uint64_t *ring;	   /* ring_len snapshots of the sums,
-			      [slot][cluster][3] */
-	size_t ring_len, ring_at, ring_fill;
-	uint64_t last_tick_ms;
-	struct sl_guard_view *view; /* [cluster]: the last window, trips */
+	uint64_t born_ms; /* made (monotonic) */
 };
+
+/* In a module's route_bind (the registry's lock held): m's state of key,
+ * found (a reference more), or made: size bytes, zeroed but its head.
+ * NULL when out of memory. */
+struct sl_mstate *sl_runtime_mstate(const struct sl_module *m, const char *key,
+				    size_t size);
+/* In its route_unbind: a reference of st (NULL: none) dropped; with the
+ * last, fini(st) frees what it points to, then st goes. */
+void sl_runtime_mstate_release(struct sl_mstate *st,
+			       void (*fini)(struct sl_mstate *st));
+/* The modules whose route_bind and route_unbind sl_runtime_bind and
+ * sl_runtime_unbind call for each route that uses them (slot m->slot of
+ * its slots): conf/conf_mods.c gives its table once, before the first
+ * generation is bound, so that this layer names none of them. */
+void sl_runtime_set_modules(struct sl_module *const *mods, size_t n);
 
 /* Workers there will be (fixed at start): the per-worker counters are
  * sized by it. Call before the first sl_runtime_bind. */

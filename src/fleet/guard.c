@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The canary guard of a split (doc/fleet.md section 4): the workers'
- * counts (sl_guard_note), the weights they choose by (sl_guard_weights),
- * and the main thread's window, judgement and trip (sl_guard_tick). The
- * judgement is a one-sided exact binomial test: given that the window's
- * failures of the canary and the stable cluster are F in all, and that the
- * canary took a share q of their requests, the canary's share of the
- * failures is Binomial(F, q) when it is no worse; a split that unlikely
- * (below SL_GUARD_ALPHA) and a failure share above the stable's by more
- * than the margin trip it. The test is exact for small counts, where a
- * normal approximation would trip on three failures against none.
+ * counts (sl_guard_note) and the main thread's window, judgement and
+ * trip (sl_guard_tick). The judgement is a one-sided exact binomial
+ * test: given that the window's failures of the canary and the stable
+ * cluster are F in all, and that the canary took a share q of their
+ * requests, the canary's share of the failures is Binomial(F, q) when it
+ * is no worse; a split that unlikely (below SL_GUARD_ALPHA) and a
+ * failure share above the stable's by more than the margin trip it. The
+ * test is exact for small counts, where a normal approximation would
+ * trip on three failures against none. The workers choose by the
+ * route's split_held (edge/route.h's sl_route_split_weights): a trip
+ * sets its bit.
  */
 #include "guard.h"
 
@@ -22,14 +24,6 @@
 #include "log.h"
 #include "runtime.h"
 #include "wloop.h"
-
-const char *
-sl_guard_verdict_str(enum sl_guard_verdict v)
-{
-	static const char *const s[] = {"pass", "few", "failures", "latency"};
-
-	return v < SL_GUARD_NVERDICTS ? s[v] : "?";
-}
 
 double
 sl_guard_binom_tail(uint64_t n, uint64_t k, double q)
@@ -101,7 +95,8 @@ void
 sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i, size_t first,
 	      int failed, uint64_t up_ms)
 {
-	struct sl_gstate *gs = r->guard->state;
+	const struct sl_conf_guard *g = sl_guard_route(r);
+	struct sl_gstate *gs = g->state;
 	struct sl_gcounts *c;
 
 	if (i >= gs->n)
@@ -110,7 +105,7 @@ sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i, size_t first,
 	SL_STAT_INC(c->requests);
 	if (failed)
 		SL_STAT_INC(c->failures);
-	if (r->guard->latency_ms > 0 && up_ms > r->guard->latency_ms)
+	if (g->latency_ms > 0 && up_ms > g->latency_ms)
 		SL_STAT_INC(c->slow);
 	if (first != SIZE_MAX && first != i && first < gs->n) {
 		/* it failed there, and moved: that cluster's failure */
@@ -118,24 +113,6 @@ sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i, size_t first,
 		SL_STAT_INC(c->requests);
 		SL_STAT_INC(c->failures);
 	}
-}
-
-const uint32_t *
-sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache, uint64_t *mask,
-		 int64_t *swrr)
-{
-	uint64_t m = atomic_load_explicit(&r->guard->state->tripped,
-					  memory_order_relaxed);
-
-	if (m == *mask)
-		return m == 0 ? r->split_weights : cache;
-	for (size_t i = 0; i < r->nsplit; i++)
-		cache[i] = i < 64 && ((m >> i) & 1) ? 0 : r->split_weights[i];
-	*mask = m;
-	/* a tripped entry's round-robin credit must not win it one more
-	 * request */
-	memset(swrr, 0, r->nsplit * sizeof(*swrr));
-	return m == 0 ? r->split_weights : cache;
 }
 
 /* The sums of every worker's counts of gs, into out (gs->n x 3). */
@@ -177,7 +154,7 @@ guard_trip(const struct sl_conf_listener *l, const struct sl_conf_route *r,
 	   struct sl_gstate *gs, size_t i, enum sl_guard_verdict v, double p,
 	   uint64_t now_ms)
 {
-	const struct sl_conf_guard *g = r->guard;
+	const struct sl_conf_guard *g = sl_guard_route(r);
 	const struct sl_guard_obs *c = &gs->view[i].window,
 				  *s = &gs->view[g->stable].window;
 	uint64_t cn = c->requests, sn = s->requests;
@@ -215,7 +192,7 @@ static void
 guard_route(const struct sl_conf_listener *l, const struct sl_conf_route *r,
 	    uint64_t now_ms)
 {
-	const struct sl_conf_guard *g = r->guard;
+	const struct sl_conf_guard *g = sl_guard_route(r);
 	struct sl_gstate *gs = g->state;
 	uint64_t window_s = g->window_ms / 1000, *now, *old;
 	size_t n = gs->n;
@@ -260,27 +237,11 @@ guard_route(const struct sl_conf_listener *l, const struct sl_conf_route *r,
 void
 sl_guard_tick(struct sl_conf *conf, uint64_t now_ms)
 {
-	/* once a second: 100,000 routes without a guard are not walked
-	 * (issue 78) */
-	if (conf->nguards == 0)
-		return;
-	for (size_t i = 0; i < conf->nlisteners; i++) {
-		const struct sl_conf_listener *l = &conf->listeners[i];
-		for (size_t j = 0; j < l->nroutes; j++)
-			if (l->routes[j].guard != NULL &&
-			    l->routes[j].guard->state != NULL)
-				guard_route(l, &l->routes[j], now_ms);
-	}
-}
+	/* once a second: the guarded routes only, not 100,000 routes
+	 * without a guard (issue 78) */
+	const struct sl_guard_routes *gr = sl_guard_routes(conf);
 
-void
-sl_guard_view(const struct sl_conf_route *r, size_t i, struct sl_guard_view *v)
-{
-	const struct sl_gstate *gs = r->guard->state;
-
-	memset(v, 0, sizeof(*v));
-	if (gs == NULL || i >= gs->n)
-		return;
-	*v = gs->view[i];
-	v->tripped = i < 64 && ((atomic_load(&gs->tripped) >> i) & 1);
+	for (size_t i = 0; gr != NULL && i < gr->n; i++)
+		if (sl_guard_route(gr->at[i].r)->state != NULL)
+			guard_route(gr->at[i].l, gr->at[i].r, now_ms);
 }

@@ -9,7 +9,8 @@
  * gateway from then on (the workers read one atomic word), until a reload
  * changes the split. No shared state between gateways: each trips on
  * what it sees. The judgement (sl_guard_judge) is pure; the rest touches
- * only the guard's own state (runtime.h).
+ * only the guard's own state (conf_guard.h). Its filter
+ * (proxy/exchange_guard.c) calls the counts and the second.
  */
 #ifndef SL_GUARD_H
 #define SL_GUARD_H
@@ -18,14 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h" /* the guard's state and what it shows */
+#include "conf_guard.h" /* the guard's keys, state and what it shows */
 
 struct sl_conf;
-struct sl_conf_guard;
 struct sl_conf_route;
-
-/* "pass", "few", "failures", "latency". */
-const char *sl_guard_verdict_str(enum sl_guard_verdict v);
 
 /* The significance a difference must reach: the chance that a canary as
  * good as the stable cluster shows it in one window (doc/fleet.md gives
@@ -65,26 +62,10 @@ void sl_guard_note(const struct sl_conf_route *r, unsigned w, size_t i,
 		   size_t first, int failed, uint64_t up_ms);
 
 /*
- * The weights the split of guarded route r has now: r->split_weights with
- * the tripped entries at 0. cache (r->nsplit entries) and *mask are the
- * worker's own copy, recomputed when the tripped set changed (and swrr,
- * the split's round-robin counters, reset then). Returns r->split_weights
- * while nothing is tripped.
- */
-const uint32_t *sl_guard_weights(const struct sl_conf_route *r, uint32_t *cache,
-				 uint64_t *mask, int64_t *swrr);
-
-/*
  * Main thread, once a second: adds the workers' counts of every guarded
  * route of conf to its window and judges it, tripping (and logging) what
  * is worse. now_ms: the monotonic clock.
  */
 void sl_guard_tick(struct sl_conf *conf, uint64_t now_ms);
-
-/* What the admin pages show of split entry i of guarded route r: its
- * last window, whether it is tripped, and when (0: never) and why
- * (struct sl_guard_view, runtime.h). */
-void sl_guard_view(const struct sl_conf_route *r, size_t i,
-		   struct sl_guard_view *v);
 
 #endif

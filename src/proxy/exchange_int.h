@@ -27,7 +27,6 @@
 #include "buf.h"
 #include "exchange.h"
 #include "filter.h"
-#include "guard.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
 #include "hdrrule.h"
@@ -523,17 +522,19 @@ enum sl_txn_next {
 				    (sl_exchange_schedule) */
 };
 
-/* The weights r's split chooses by in s's worker: its own, or what its
- * guard left of them (guard.h). */
+/* The weights r's split chooses by in s's worker: its own, or what a
+ * module that holds entries back (the canary guard) left of them
+ * (route.h). */
 static inline const uint32_t *
 sl_exchange_split_weights(struct sl_seam *s, const struct sl_conf_route *r)
 {
 	struct sl_wroute *wr;
 
-	if (r->guard == NULL)
+	if (r->split_held == NULL)
 		return r->split_weights;
 	wr = &s->gen->routes[r->index];
-	return sl_guard_weights(r, wr->gweights, &wr->gmask, wr->swrr);
+	return sl_route_split_weights(r, wr->held_weights, &wr->held_mask,
+				      wr->swrr);
 }
 
 /* ---- exchange.c: the core --------------------------------------------- */

@@ -54,40 +54,6 @@ txn_error(const struct sl_txn *t)
 	return t->error ? t->error : "";
 }
 
-/*
- * Whether the exchange failed by its upstream's fault, as a canary guard
- * counts (doc/fleet.md section 4): sluice's answers for an upstream that
- * failed (upstream_*, no_healthy_upstream, no_upstream_address), a
- * response cut by the upstream, a 5xx of the upstream's, a gRPC status
- * of a server's failure (UNKNOWN, DEADLINE_EXCEEDED, INTERNAL,
- * UNAVAILABLE, DATA_LOSS). Never a 4xx, the client's own end, a limit of
- * sluice's or the caller's grpc-timeout.
- */
-static int
-txn_upstream_failed(const struct sl_txn *t)
-{
-	const char *e = t->error;
-
-	if (e != NULL)
-		return strncmp(e, "upstream_", 9) == 0 ||
-		       strcmp(e, "no_healthy_upstream") == 0 ||
-		       strcmp(e, "no_upstream_address") == 0;
-	if (t->resp_ph != SL_TXN_RESP_UPSTREAM)
-		return 0;
-	if (t->status >= 500)
-		return 1;
-	switch (t->grpc.up) { /* the status, plus one */
-	case 2 + 1:
-	case 4 + 1:
-	case 13 + 1:
-	case 14 + 1:
-	case 15 + 1:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* The entry of its route's split an exchange ended on (its cluster's
  * place; nsplit when the route has no split or none matches). */
 static size_t
@@ -99,18 +65,6 @@ txn_split_entry(const struct sl_txn *t)
 	for (i = 0; i < r->nsplit && r->split[i].cluster != t->wc->conf; i++)
 		;
 	return i;
-}
-
-/* A guarded route's exchange, that ended on split entry i, counted by
- * its guard (guard.h). */
-static void
-txn_guard_note(struct sl_seam *s, const struct sl_txn *t, size_t i)
-{
-	sl_guard_note(
-	    t->route, s->w->id, i,
-	    t->att.split_first != 0xff ? t->att.split_first : SIZE_MAX,
-	    txn_upstream_failed(t),
-	    t->clk.up_start_ms != 0 ? now_ms() - t->clk.up_start_ms : 0);
 }
 
 _Static_assert(SL_USERS_ENTRIES == SL_SPLIT_SEEN,
@@ -256,7 +210,7 @@ access_time(time_t sec)
 }
 
 /* The exchange counted: the worker's, its listener's, its route's
- * (and split's and guard's) and its cluster's counters. hdur: its time
+ * (and split's) and its cluster's counters. hdur: its time
  * for the histograms, slot its bucket. */
 static void
 exchange_count(struct sl_seam *s, struct sl_txn *t, int cls, uint64_t hdur,
@@ -289,12 +243,7 @@ exchange_count(struct sl_seam *s, struct sl_txn *t, int cls, uint64_t hdur,
 		SL_STAT_INC(rc->dur[slot]);
 		SL_STAT_ADD(rc->dur_sum_ms, hdur);
 		if (t->route->split != NULL && t->wc != NULL) {
-			size_t i = txn_split_entry(t);
-			txn_split_note(rc, t, i);
-			/* a tunnel's life is no request's latency: not
-			 * counted */
-			if (t->route->guard != NULL && t->status != 101)
-				txn_guard_note(s, t, i);
+			txn_split_note(rc, t, txn_split_entry(t));
 		}
 	}
 	if (t->wc != NULL) {

@@ -24,6 +24,7 @@ extern struct sl_filter sl_filter_extauth;   /* exchange_extauth.c */
 extern struct sl_filter sl_filter_idem;	     /* exchange_idem.c */
 extern struct sl_filter sl_filter_zip;	     /* exchange_zip.c */
 extern struct sl_filter sl_filter_mirror;    /* exchange_mirror.c */
+extern struct sl_filter sl_filter_guard;     /* exchange_guard.c */
 
 /*
  * The order is the contract of doc/auth.md and doc/operations.md. The
@@ -35,12 +36,14 @@ extern struct sl_filter sl_filter_mirror;    /* exchange_mirror.c */
  * store once every check let the request through (a refused request never
  * takes a key). Compression only notes what the client accepts; on the way
  * back the store keeps the answer before compression rewrites it. The
- * mirror copies the head as it is written for the upstream, last.
+ * mirror copies the head as it is written for the upstream, last. The
+ * canary guard only counts the exchange once it ended (its log), after
+ * every other filter.
  */
 static struct sl_filter *const sl_filters[] = {
-    &sl_filter_trace, &sl_filter_access, &sl_filter_ratelimit,
-    &sl_filter_jwt,   &sl_filter_waf,	 &sl_filter_extauth,
-    &sl_filter_idem,  &sl_filter_zip,	 &sl_filter_mirror,
+    &sl_filter_trace,  &sl_filter_access,  &sl_filter_ratelimit, &sl_filter_jwt,
+    &sl_filter_waf,    &sl_filter_extauth, &sl_filter_idem,	 &sl_filter_zip,
+    &sl_filter_mirror, &sl_filter_guard,
 };
 #define SL_FID_N SL_NELEM(sl_filters)
 
@@ -185,6 +188,14 @@ fail:
 	free(at);
 	free(lists);
 	return -1;
+}
+
+void
+sl_filters_main_tick(struct sl_conf *conf, uint64_t now_ms)
+{
+	for (size_t k = 0; k < SL_FID_N; k++)
+		if (sl_filters[k]->main_tick != NULL)
+			sl_filters[k]->main_tick(conf, now_ms);
 }
 
 void

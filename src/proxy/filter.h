@@ -252,6 +252,9 @@ struct sl_filter {
 	/* The worker's tick (every 200 ms, daemon/worker.c): what the
 	 * filter does now and then (a key set's refresh). NULL: nothing. */
 	void (*worker_tick)(struct sl_worker *w, void *ws);
+	/* The main thread's second, with the generation it serves (the
+	 * canary guard judges its windows). NULL: none. */
+	void (*main_tick)(struct sl_conf *conf, uint64_t now_ms);
 	/* What the filter keeps per thread for reuse (a spare state, a
 	 * cache), freed: a worker's last step, and after its teardown on
 	 * the main thread (sl_filters_thread_free). NULL: none. */
@@ -341,6 +344,10 @@ int sl_filters_attach(struct sl_wgen *g);
 /* Every filter's thread_free, for the calling thread (daemon/worker.c):
  * the worker names none of them. */
 void sl_filters_thread_free(void);
+
+/* Every filter's tick: the main thread's second (daemon/main.c), with
+ * the generation it serves, which names none of them. */
+void sl_filters_main_tick(struct sl_conf *conf, uint64_t now_ms);
 
 /* The filters' per-worker states (wproxy.c): their bytes (setting the
  * slots if no generation did yet), worker_init of each (0, or -1: those

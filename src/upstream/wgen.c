@@ -32,7 +32,7 @@ wroutes_free(struct sl_wgen *g)
 {
 	for (size_t i = 0; g->routes != NULL && i < g->nroutes; i++) {
 		free(g->routes[i].swrr);
-		free(g->routes[i].gweights);
+		free(g->routes[i].held_weights);
 	}
 	free(g->routes);
 	g->routes = NULL;
@@ -61,9 +61,9 @@ wgen_routes(struct sl_wgen *g, struct sl_worker *w)
 			    (wr->swrr = calloc(r->nsplit, sizeof(*wr->swrr))) ==
 				NULL)
 				return -1;
-			if (r->guard != NULL &&
-			    (wr->gweights = calloc(
-				 r->nsplit, sizeof(*wr->gweights))) == NULL)
+			if (r->split_held != NULL &&
+			    (wr->held_weights = calloc(
+				 r->nsplit, sizeof(*wr->held_weights))) == NULL)
 				return -1;
 			/* workers start their sequences at different points,
 			 * as for endpoints */

@@ -54,10 +54,12 @@ struct sl_wroute {
 	 * share: the percent accumulated, a copy going out each time it
 	 * passes 100), from the worker's own phase */
 	uint32_t facc;
-	/* a guarded split (guard.h): its weights with the tripped clusters
-	 * at 0, for the tripped set gmask (owned; NULL: no guard) */
-	uint32_t *gweights;
-	uint64_t gmask;
+	/* a split whose entries a module may hold back (its split_held):
+	 * its weights with the held entries at 0, for the held set
+	 * held_mask (owned; NULL: none held back;
+	 * sl_route_split_weights) */
+	uint32_t *held_weights;
+	uint64_t held_mask;
 	/* the filters the route uses, in the order they run (the
 	 * exchange's, proxy/filter.h; set by sl_filters_attach): one of its
 	 * generation's lists (sl_wgen.flists), shared by every route that

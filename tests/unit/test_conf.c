@@ -22,6 +22,7 @@
 
 #include "cidr.h"
 #include "conf.h"
+#include "conf_guard.h"
 #include "conf_int.h"
 #include "conf_mirror.h"
 #include "conf_yaml.h"
@@ -4106,13 +4107,17 @@ test_fleet_conf(void **state)
 	assert_int_equal(c->clusters[1].dns_family, SL_DNS_FAMILY_ANY);
 	assert_int_equal(c->clusters[1].dns_keep_stale_ms, 600000);
 	/* the guard */
-	assert_non_null(c->listeners[0].routes[0].guard);
-	assert_int_equal(c->listeners[0].routes[0].guard->stable, 1);
-	assert_int_equal(c->listeners[0].routes[0].guard->latency_ms, 250);
-	assert_int_equal(c->listeners[0].routes[0].guard->percentile, 95);
-	assert_int_equal(c->listeners[0].routes[0].guard->margin_percent, 0);
-	assert_int_equal(c->listeners[0].routes[0].guard->window_ms, 60000);
-	assert_int_equal(c->listeners[0].routes[0].guard->min_requests, 50);
+	{
+		const struct sl_conf_guard *g =
+		    sl_guard_route(&c->listeners[0].routes[0]);
+		assert_non_null(g);
+		assert_int_equal(g->stable, 1);
+		assert_int_equal(g->latency_ms, 250);
+		assert_int_equal(g->percentile, 95);
+		assert_int_equal(g->margin_percent, 0);
+		assert_int_equal(g->window_ms, 60000);
+		assert_int_equal(g->min_requests, 50);
+	}
 
 	/* answers: a duplicate of the written endpoint and of each other
 	 * are left out, weights kept within 1..1000 */

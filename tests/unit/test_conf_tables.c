@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "conf_compress.h"
+#include "conf_guard.h"
 #include "conf_idem.h"
 #include "conf_int.h"
 #include "conf_trace.h"
@@ -70,8 +71,6 @@ static struct tbl tables[] = {
      7, "CLUSTERS/outlier", NULL},
     {sl_conf_resolver_table, SL_CONF_SEC_RESOLVER, sizeof(struct sl_conf), 1,
      "TOP LEVEL/resolver", NULL},
-    {sl_conf_guard_table, SL_CONF_SEC_GUARD, sizeof(struct sl_conf_guard), 8,
-     "ROUTES/guard", NULL},
     {sl_conf_dns_table, SL_CONF_SEC_DNS, sizeof(struct sl_conf_cluster), 5,
      "CLUSTERS/dns", NULL},
     {NULL, SEC_MOD_TOP, sizeof(struct sl_conf_tracing), 1, "TOP LEVEL/tracing",
@@ -86,6 +85,8 @@ static struct tbl tables[] = {
      "TOP LEVEL/idempotency", &sl_module_idem},
     {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_idem_route), 13,
      "ROUTES/idempotency", &sl_module_idem},
+    {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_guard), 8, "ROUTES/guard",
+     &sl_module_guard},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -206,11 +207,15 @@ test_module_keys(void **state)
 	for (n = 0; full[SL_CONF_SEC_TOP].keys[n] != NULL; n++)
 		assert_string_not_equal(full[SL_CONF_SEC_TOP].keys[n], "auth");
 	/* the WAF, compress and idempotency have both; the mirror a
-	 * route's only; tracing, last, both and a listener's key of its
-	 * own, after the listener's list */
+	 * route's only; tracing both and a listener's key of its own,
+	 * after the listener's list; the canary guard, last, a route's
+	 * only */
+	assert_string_equal(full[SL_CONF_SEC_ROUTE]
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 2],
+			    "tracing");
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
 				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
-			    "tracing");
+			    "guard");
 	n = nnames(sl_conf_outline[SL_CONF_SEC_LISTENER].keys);
 	assert_int_equal(nnames(full[SL_CONF_SEC_LISTENER].keys), n + 1);
 	assert_string_equal(full[SL_CONF_SEC_LISTENER].keys[n],

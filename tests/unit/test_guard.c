@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "guard.h"
 #include "log.h"
+#include "route.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -316,6 +317,7 @@ test_note_weights_tick(void **state)
 {
 	struct sl_conf *c, *c2, *c3;
 	struct sl_conf_route *r;
+	const struct sl_conf_guard *g;
 	struct sl_gstate *gs;
 	struct sl_guard_view v;
 	uint32_t cache[3];
@@ -327,13 +329,14 @@ test_note_weights_tick(void **state)
 	sl_runtime_set_workers(2);
 	c = load(guarded);
 	r = &c->listeners[0].routes[0];
-	assert_non_null(r->guard);
-	assert_int_equal(r->guard->stable, 0);
-	gs = r->guard->state;
+	g = sl_guard_route(r);
+	assert_non_null(g);
+	assert_int_equal(g->stable, 0);
+	gs = g->state;
 	assert_non_null(gs);
 	assert_int_equal(gs->n, 3);
 	/* nothing tripped: the split's own weights */
-	w = sl_guard_weights(r, cache, &mask, swrr);
+	w = sl_route_split_weights(r, cache, &mask, swrr);
 	assert_ptr_equal(w, r->split_weights);
 	/* counts: a failure, a slow one, a move from v3 to v1 */
 	sl_guard_note(r, 0, 1, SIZE_MAX, 1, 0);
@@ -355,20 +358,20 @@ test_note_weights_tick(void **state)
 	for (int i = 0; i < 30; i++)
 		sl_guard_note(r, 1, 2, SIZE_MAX, 0, 1);
 	sl_guard_tick(c, t + 200); /* too soon after the last */
-	sl_guard_view(r, 1, &v);
+	sl_guard_view(g, 1, &v);
 	assert_false(v.tripped);
 	sl_guard_tick(c, t + 1000);
-	sl_guard_view(r, 1, &v);
+	sl_guard_view(g, 1, &v);
 	assert_true(v.tripped);
 	assert_int_equal(v.why, SL_GUARD_FAILURES);
 	assert_int_equal(v.window.requests, 60);
 	assert_int_equal(v.window.failures, 20);
-	sl_guard_view(r, 2, &v);
+	sl_guard_view(g, 2, &v);
 	assert_false(v.tripped);
-	sl_guard_view(r, 7, &v);
+	sl_guard_view(g, 7, &v);
 	assert_false(v.tripped);
 	/* the workers see it: v2 at 0, the round robin starts over */
-	w = sl_guard_weights(r, cache, &mask, swrr);
+	w = sl_route_split_weights(r, cache, &mask, swrr);
 	assert_ptr_equal(w, cache);
 	assert_int_equal(w[0], 90);
 	assert_int_equal(w[1], 0);
@@ -376,20 +379,21 @@ test_note_weights_tick(void **state)
 	assert_int_equal(swrr[0], 0);
 	assert_int_equal(mask, 2);
 	swrr[0] = 3;
-	assert_ptr_equal(sl_guard_weights(r, cache, &mask, swrr), cache);
+	assert_ptr_equal(sl_route_split_weights(r, cache, &mask, swrr), cache);
 	assert_int_equal(swrr[0], 3); /* unchanged set: kept */
 	/* v3 slow on latency: 100 % over 100 ms */
 	for (int i = 0; i < 30; i++)
 		sl_guard_note(r, 1, 2, SIZE_MAX, 0, 150);
 	sl_guard_tick(c, t + 2000);
-	sl_guard_view(r, 2, &v);
+	sl_guard_view(g, 2, &v);
 	assert_true(v.tripped);
 	assert_int_equal(v.why, SL_GUARD_LATENCY);
 
 	/* a reload with the same split keeps what tripped; one that
 	 * changes it starts afresh */
 	c2 = load(guarded);
-	assert_ptr_equal(c2->listeners[0].routes[0].guard->state, gs);
+	assert_ptr_equal(sl_guard_route(&c2->listeners[0].routes[0])->state,
+			 gs);
 	{
 		char text[sizeof(guarded)];
 		char *at;
@@ -399,8 +403,9 @@ test_note_weights_tick(void **state)
 		at[8] = '2'; /* 10 -> 20 */
 		c3 = load(text);
 	}
-	assert_ptr_not_equal(c3->listeners[0].routes[0].guard->state, gs);
-	sl_guard_view(&c3->listeners[0].routes[0], 1, &v);
+	assert_ptr_not_equal(sl_guard_route(&c3->listeners[0].routes[0])->state,
+			     gs);
+	sl_guard_view(sl_guard_route(&c3->listeners[0].routes[0]), 1, &v);
 	assert_false(v.tripped);
 	/* a window of another length starts a new ring */
 	sl_guard_tick(c3, t + 5000);
