@@ -619,9 +619,9 @@ rl_family(const struct sl_admin_view *v, struct sbuf *b, const char *name,
 		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
 			const struct sl_conf_route *r =
 			    &c->listeners[i].routes[j];
-			for (size_t k = 0; k < r->nrate_limits; k++) {
+			for (size_t k = 0; k < sl_rl_nlimits(r); k++) {
 				const struct sl_conf_rate_limit *rl =
-				    &r->rate_limits[k];
+				    &sl_rl_route(r)->rate_limits[k];
 				if (fleet && rl->scope != SL_RL_SCOPE_FLEET)
 					continue;
 				sb_printf(b,
@@ -655,7 +655,7 @@ page_rate_limits(const struct sl_admin_view *v, struct sbuf *b)
 		  "Live keys pushed out of a rate limit's table (max_keys too "
 		  "small for the keys in use): each starts over.",
 		  offsetof(struct sl_rlcounts, evictions), 0);
-	if (!c->rl_store.set)
+	if (c->fleet_store == NULL)
 		return;
 	rl_family(v, b, "sluice_rate_limit_store_allowed_total",
 		  "Requests a fleet limit let through because its store did "

@@ -292,8 +292,9 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 	const size_t u = sizeof(c->requests);
 
 	read_counts(v, c, s);
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		const struct sl_rlcounts *rc = r->rate_limits[k].state->counts;
+	for (size_t k = 0; k < sl_rl_nlimits(r); k++) {
+		const struct sl_rlcounts *rc =
+		    sl_rl_route(r)->rate_limits[k].state->counts;
 		for (unsigned w = 0; rc != NULL && w < v->nworkers; w++)
 			f[F_LIMITED] += SL_STAT_GET(rc[w].limited);
 	}
@@ -737,7 +738,7 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 	else
 		no_traffic(b);
 	sb_printf(b, ",\"features_1m\":{\"rate_limited\":");
-	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
+	jnum(b, sl_rl_nlimits(rt) > 0 ? (double)f[F_LIMITED] : -1);
 	sb_printf(b, ",\"auth_refused\":");
 	jnum(b, rt->auth != NULL ? (double)f[F_AUTH] : -1);
 	status_modules(b, rt, f + F_MOD);

@@ -24,12 +24,13 @@ extern struct sl_module sl_module_compress; /* conf_compress.c */
 extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 extern struct sl_module sl_module_trace;    /* conf_trace.c */
+extern struct sl_module sl_module_rl;	    /* conf_rl.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
     &sl_module_waf,    &sl_module_compress, &sl_module_idem,
-    &sl_module_mirror, &sl_module_trace,
+    &sl_module_mirror, &sl_module_trace,    &sl_module_rl,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -108,6 +109,9 @@ init(void)
 			(unsigned)SL_MSTATUS_MOD_WORDS);
 		abort();
 	}
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->placed != NULL)
+			modules[i]->placed(modules[i]);
 	/* the counts' room is sized for the table: a module that grows its
 	 * counters grows the room (runtime.h, wloop.h) */
 	if (rw != SL_COUNTS_MOD_WORDS || ww != SL_WSTAT_MOD_WORDS) {
@@ -160,6 +164,13 @@ sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n)
 	return n;
 }
 
+/* A module's key at the top level. */
+static const char *
+top_key(const struct sl_module *m)
+{
+	return m->top_key != NULL ? m->top_key : m->key;
+}
+
 void
 sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
 		     const char *const *names, enum sl_conf_mod_where where)
@@ -177,6 +188,8 @@ sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
 			: modules[i]->listener_parse != NULL)
 			keys[n++] = where == SL_CONF_MOD_LISTENER
 					? modules[i]->listener_key
+				    : where == SL_CONF_MOD_TOP
+					? top_key(modules[i])
 					: modules[i]->key;
 	keys[n] = NULL;
 }
@@ -194,9 +207,9 @@ sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 		if (modules[i]->top_parse != NULL)
 			modules[i]->top_parse(
 			    ld,
-			    root != NULL
-				? sl_yaml_map_get(root, modules[i]->key, NULL)
-				: NULL,
+			    root != NULL ? sl_yaml_map_get(
+					       root, top_key(modules[i]), NULL)
+					 : NULL,
 			    &conf->mod[i], conf);
 }
 

@@ -112,6 +112,9 @@ struct sl_module {
 	/* ---- configuration: the key, at the top level and in a route,
 	 * whose value lives in the module's slot (NULL: none there) */
 	const char *key;
+	/* the top-level key, when it is not key (rate limits': a route's
+	 * rate_limit, the top level's rate_limit_store); NULL: key */
+	const char *top_key;
 	/* a listener's key, when it has one (listener_parse) */
 	const char *listener_key;
 	/* The top-level value, or its defaults (v NULL: the key is not
@@ -203,6 +206,11 @@ struct sl_module {
 	uint8_t families_always;
 	const struct sl_mstatus *status;
 	uint8_t nstatus;
+	/* The table has given the module its slot and its counters' first
+	 * words (below), once for the process: a module whose lower files
+	 * read its slots keeps the descriptor where they find it (rate
+	 * limits: edge/ratelimit_conf.h). NULL: none. */
+	void (*placed)(const struct sl_module *m);
 	/* ---- set by the table (conf_mods.c), once for the process: the
 	 * module's slot, and its counters' first words */
 	uint8_t slot;

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratelimit_conf.h"
 #include "util.h"
+
+/* the rate limits' module (ratelimit_conf.h), set by its placed hook */
+const struct sl_module *sl_rl_module;
 
 #define TAG_SHIFT SL_RL_TAT_BITS
 

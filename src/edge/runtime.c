@@ -282,8 +282,8 @@ rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 {
 	char spec[256], key[768];
 
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		struct sl_conf_rate_limit *rl = &r->rate_limits[k];
+	for (size_t k = 0; k < sl_rl_nlimits(r); k++) {
+		struct sl_conf_rate_limit *rl = &sl_rl_route(r)->rate_limits[k];
 		rl_spec_str(rl, spec, sizeof(spec));
 		snprintf(key, sizeof(key),
 			 "%s %s %s %s %s scope=%s max_keys=%llu", l->addr.text,
@@ -301,9 +301,9 @@ rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 static void
 rl_unbind(struct sl_conf_route *r)
 {
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		rl_state_release(r->rate_limits[k].state);
-		r->rate_limits[k].state = NULL;
+	for (size_t k = 0; k < sl_rl_nlimits(r); k++) {
+		rl_state_release(sl_rl_route(r)->rate_limits[k].state);
+		sl_rl_route(r)->rate_limits[k].state = NULL;
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "hist.h"   /* SL_HIST_N, sl_hist_slot */
 #include "module.h" /* struct sl_module: sl_counts_mod */
 #include "ratelimit.h"
+#include "ratelimit_conf.h"
 
 struct sl_conf;
 

@@ -434,7 +434,8 @@ store_connect(struct sl_rlstore *s)
 static int
 store_creds_same(const struct sl_rlstore *s, const struct sl_conf *conf)
 {
-	const char *u = conf->rl_store.username, *p = conf->rl_store.password;
+	const char *u = conf->fleet_store->username,
+		   *p = conf->fleet_store->password;
 
 	return (s->user == NULL ? u == NULL
 				: u != NULL && strcmp(s->user, u) == 0) &&
@@ -464,10 +465,10 @@ static int
 store_rekey(struct sl_rlstore *s, const struct sl_conf *conf)
 {
 	store_free_creds(s);
-	if ((conf->rl_store.username != NULL &&
-	     (s->user = strdup(conf->rl_store.username)) == NULL) ||
-	    (conf->rl_store.password != NULL &&
-	     (s->pass = strdup(conf->rl_store.password)) == NULL)) {
+	if ((conf->fleet_store->username != NULL &&
+	     (s->user = strdup(conf->fleet_store->username)) == NULL) ||
+	    (conf->fleet_store->password != NULL &&
+	     (s->pass = strdup(conf->fleet_store->password)) == NULL)) {
 		store_free_creds(s);
 		return -1;
 	}
@@ -490,15 +491,15 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 {
 	struct sl_rlstore *s = w->rlstore;
 	const struct sockaddr *sa =
-	    (const struct sockaddr *)&conf->rl_store.addr.ss;
+	    (const struct sockaddr *)&conf->fleet_store->addr.ss;
 
-	if (s != NULL && (strcmp(s->addr, conf->rl_store.addr.text) == 0 ||
+	if (s != NULL && (strcmp(s->addr, conf->fleet_store->addr.text) == 0 ||
 			  conf->generation < s->generation)) {
 		/* a request of an older generation, after a reload that
 		 * moved the store, uses the new one: no flapping between the
 		 * two while the old requests finish */
 		if (conf->generation >= s->generation) {
-			s->timeout_ms = conf->rl_store.timeout_ms;
+			s->timeout_ms = conf->fleet_store->timeout_ms;
 			s->generation = conf->generation;
 			if (!store_creds_same(s, conf) &&
 			    store_rekey(s, conf) == -1)
@@ -525,7 +526,7 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 		w->rlstore = s;
 	} else
 		store_drop(s, "the configuration moved the store");
-	snprintf(s->addr, sizeof(s->addr), "%s", conf->rl_store.addr.text);
+	snprintf(s->addr, sizeof(s->addr), "%s", conf->fleet_store->addr.text);
 	s->generation = conf->generation;
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -536,7 +537,7 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 		inet_ntop(AF_INET, &s4->sin_addr, s->host, sizeof(s->host));
 		s->port = ntohs(s4->sin_port);
 	}
-	s->timeout_ms = conf->rl_store.timeout_ms;
+	s->timeout_ms = conf->fleet_store->timeout_ms;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->retry_at_ms = 0;
 	if (!store_creds_same(s, conf) && store_rekey(s, conf) == -1)
@@ -552,7 +553,7 @@ cmd_send(struct sl_rlstore *s, struct rl_cmd *c)
 	const struct sl_rl_spec *sp = &c->st->spec;
 	char key[256];
 
-	snprintf(key, sizeof(key), "%s%s:%016llx", c->conf->rl_store.prefix,
+	snprintf(key, sizeof(key), "%s%s:%016llx", c->conf->fleet_store->prefix,
 		 c->st->fleet_id, (unsigned long long)c->h);
 	if (c->evaled || script_sha[0] == '\0')
 		return redisAsyncCommand(
@@ -573,7 +574,7 @@ sl_rlstore_lease(struct sl_worker *w, struct sl_conf *conf,
 	struct sl_rlstore *s;
 	struct rl_cmd *c;
 
-	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
+	if (conf->fleet_store == NULL || (s = store_get(w, conf)) == NULL ||
 	    store_connect(s) == -1)
 		return -1;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -811,7 +812,7 @@ sl_rlstore_eval(struct sl_worker *w, struct sl_conf *conf,
 		return NULL;
 	for (int i = 0; i < nargs; i++)
 		total += argvlen[i];
-	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
+	if (conf->fleet_store == NULL || (s = store_get(w, conf)) == NULL ||
 	    store_connect(s) == -1)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c) + total)) == NULL)

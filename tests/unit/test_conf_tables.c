@@ -197,16 +197,24 @@ test_module_keys(void **state)
 			if (s == SL_CONF_SEC_TOP ? m->top_parse == NULL
 						 : m->route_parse == NULL)
 				continue;
-			assert_string_equal(full[s].keys[n++], m->key);
+			assert_string_equal(full[s].keys[n++],
+					    s == SL_CONF_SEC_TOP &&
+						    m->top_key != NULL
+						? m->top_key
+						: m->key);
 		}
 		assert_null(full[s].keys[n]);
 	}
 	/* the WAF, compress and idempotency have both; the mirror a
-	 * route's only; tracing, last, both and a listener's key of its
-	 * own, after the listener's list */
+	 * route's only; tracing both and a listener's key of its own,
+	 * after the listener's list; rate limits, last, a route's key and a
+	 * top-level key of another name */
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
 				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
-			    "tracing");
+			    "rate_limit");
+	assert_string_equal(
+	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 1],
+	    "rate_limit_store");
 	n = nnames(sl_conf_outline[SL_CONF_SEC_LISTENER].keys);
 	assert_int_equal(nnames(full[SL_CONF_SEC_LISTENER].keys), n + 1);
 	assert_string_equal(full[SL_CONF_SEC_LISTENER].keys[n],
