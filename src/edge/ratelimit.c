@@ -76,19 +76,6 @@ sl_rl_table_free(struct sl_rl_table *t)
 	free(t);
 }
 
-uint64_t
-sl_rl_hash_bytes(uint64_t seed, const void *key, size_t len)
-{
-	const unsigned char *p = key;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return sl_mix64(h ^ (seed >> 32) ^ len);
-}
-
 void
 sl_rl_give_back(struct sl_rl_table *t, const struct sl_rl_spec *s, uint64_t h,
 		uint64_t now)

@@ -37,7 +37,6 @@
 #include "exchange_int.h"
 #include "log.h"
 #include "pan.h"
-#include "ratelimit.h"
 #include "runtime.h"
 #include "tpool.h"
 #include "util.h"
@@ -839,9 +838,9 @@ client_key(struct sl_seam *s, const struct sl_fhead *h)
 
 	if (wp->key == SL_WAF_KEY_CALLER && h->jwt != NULL &&
 	    h->jwt->caller_len > 0)
-		return sl_rl_hash_bytes(~wp->seed, h->jwt->caller,
+		return sl_hash64_seeded(~wp->seed, h->jwt->caller,
 					h->jwt->caller_len);
-	return sl_rl_hash_bytes(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
+	return sl_hash64_seeded(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
 }
 
 /* The loop's checks (wafcheck.h): what the rules would be given to read
