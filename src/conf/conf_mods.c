@@ -55,7 +55,8 @@ bad_module(const struct sl_module *m, const char *fmt, ...)
 
 /* What the readers of a descriptor take for granted, checked once: a
  * section's parent among the module's own comes before it; a timed
- * family is a route's, unlabelled, with its divisor. */
+ * family is unlabelled, with its divisor, a route's (a histogram may be
+ * the workers' too); an item's family has the items. */
 static void
 check_module(const struct sl_module *m)
 {
@@ -72,11 +73,19 @@ check_module(const struct sl_module *m)
 		const struct sl_mfamily *f = &m->families[k];
 		if ((f->kind == SL_MFAM_HISTOGRAM ||
 		     f->kind == SL_MFAM_SECONDS) &&
-		    (f->scope != SL_MFAM_ROUTE || f->label != NULL ||
-		     f->slot_label != NULL || !(f->div > 0)))
+		    ((f->scope != SL_MFAM_ROUTE &&
+		      (f->kind != SL_MFAM_HISTOGRAM ||
+		       f->scope != SL_MFAM_WORKERS)) ||
+		     f->label != NULL || f->slot_label != NULL ||
+		     !(f->div > 0)))
 			bad_module(m,
-				   "%s: a timed family is a route's, without a "
-				   "label, with its divisor",
+				   "%s: a timed family is a route's (or a "
+				   "workers' histogram), without a label, with "
+				   "its divisor",
+				   f->name);
+		if (f->scope == SL_MFAM_ITEM &&
+		    (m->items == NULL || f->kind != SL_MFAM_COUNTER))
+			bad_module(m, "%s: an item's counter needs the items",
 				   f->name);
 	}
 }

@@ -20,6 +20,7 @@
 #include "conf_rl.h"
 #include "conf_yaml.h"
 #include "ratelimit_conf.h"
+#include "runtime.h" /* struct sl_rlcounts */
 #include "util.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */
@@ -589,6 +590,136 @@ static const struct sl_conf_section_def route_sec = {
     NULL,
 };
 
+/* ---- counters: a limit's (its labels' block of each worker, kept by
+ * its name across reloads: runtime.c), and the store's connection's in a
+ * worker's stats -------------------------------------------------------- */
+
+static size_t
+items(const void *slot)
+{
+	return ((const struct sl_rl_route *)slot)->nrate_limits;
+}
+
+static const char *
+item_name(const void *slot, size_t k)
+{
+	return ((const struct sl_rl_route *)slot)->rate_limits[k].name;
+}
+
+static const void *
+item_counts(const void *slot, size_t k)
+{
+	const struct sl_conf_rate_limit *rl =
+	    &((const struct sl_rl_route *)slot)->rate_limits[k];
+
+	return rl->state != NULL ? rl->state->counts : NULL;
+}
+
+/* The store's families: while one is configured. */
+static int
+store_shown(const struct sl_conf *conf)
+{
+	return conf->fleet_store != NULL;
+}
+
+/* A fleet limit's. */
+static int
+fleet_item(const void *slot, size_t k)
+{
+	return ((const struct sl_rl_route *)slot)->rate_limits[k].scope ==
+	       SL_RL_SCOPE_FLEET;
+}
+
+#define W(f)  (offsetof(struct sl_rlcounts, f) / sizeof(uint64_t))
+#define WW(f) (offsetof(struct sl_rl_wcounts, f) / sizeof(uint64_t))
+static const char *const store_results[] = {"ok", "error", "timeout"};
+static const char *const connect_results[] = {"ok", "failed"};
+
+static const struct sl_mfamily families[] = {
+    {.name = "sluice_rate_limited_total",
+     .help = "Requests a rate limit refused (429), by route and limit.",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ITEM,
+     .off = W(limited)},
+    {.name = "sluice_rate_limit_admitted_total",
+     .help = "Requests a rate limit let through (requests without its key "
+	     "are not counted), by route and limit.",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ITEM,
+     .off = W(admitted)},
+    {.name = "sluice_rate_limit_evictions_total",
+     .help = "Live keys pushed out of a rate limit's table (max_keys too "
+	     "small for the keys in use): each starts over.",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ITEM,
+     .off = W(evictions)},
+    {.name = "sluice_rate_limit_store_allowed_total",
+     .help = "Requests a fleet limit let through because its store did not "
+	     "answer (on_store_error: allow).",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ITEM,
+     .off = W(store_allowed),
+     .shown = store_shown,
+     .item_shown = fleet_item},
+    {.name = "sluice_rate_limit_store_denied_total",
+     .help = "Requests a fleet limit answered 503 because its store did not "
+	     "answer (on_store_error: deny).",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_ITEM,
+     .off = W(store_denied),
+     .shown = store_shown,
+     .item_shown = fleet_item},
+    {.name = "sluice_rate_limit_store_requests_total",
+     .help = "Lease requests and idempotency scripts to the rate limit "
+	     "store, by result.",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_WORKERS,
+     .off = WW(store),
+     .n = 3,
+     .label = "result",
+     .values = store_results,
+     .shown = store_shown},
+    {.name = "sluice_rate_limit_store_seconds",
+     .help = "Time from a lease request (or an idempotency script) to its "
+	     "answer.",
+     .kind = SL_MFAM_HISTOGRAM,
+     .scope = SL_MFAM_WORKERS,
+     .off = WW(store_dur),
+     .sum_off = WW(store_dur_sum_ms),
+     .div = 1000.0,
+     .shown = store_shown},
+    {.name = "sluice_rate_limit_store_connects_total",
+     .help = "Connections to the rate limit store, by result (failed ones "
+	     "are retried after 100 ms, doubling to 5 s).",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_WORKERS,
+     .off = WW(store_connects),
+     .n = 2,
+     .label = "result",
+     .values = connect_results,
+     .shown = store_shown},
+    {.name = "sluice_rate_limit_store_disconnects_total",
+     .help = "Connections to the rate limit store lost, or dropped by "
+	     "sluice after a command timed out.",
+     .kind = SL_MFAM_COUNTER,
+     .scope = SL_MFAM_WORKERS,
+     .off = WW(store_lost),
+     .shown = store_shown},
+    {.name = "sluice_rate_limit_store_connected",
+     .help = "Workers connected to the rate limit store now.",
+     .kind = SL_MFAM_GAUGE,
+     .scope = SL_MFAM_WORKERS,
+     .off = WW(store_up),
+     .shown = store_shown},
+};
+
+/* a route's features_1m: its limits' 429s */
+static const struct sl_mstatus status[] = {
+    {"rate_limited", W(limited), 0, 1, 0},
+};
+#undef W
+#undef WW
+
 /* The table gave the module its slot: the lower files that read a route's
  * limits (edge/ratelimit_conf.h) find it there. */
 static void
@@ -613,4 +744,15 @@ struct sl_module sl_module_rl = {
     .top_sec = &top_sec,
     .route_sec = &route_sec,
     .placed = placed,
+    .worker_words = sizeof(struct sl_rl_wcounts) / sizeof(uint64_t),
+    .families = families,
+    .nfamilies = SL_NELEM(families),
+    .families_always = 1, /* a limit's HELP and TYPE without limits */
+    .status = status,
+    .nstatus = SL_NELEM(status),
+    .items = items,
+    .item_name = item_name,
+    .item_counts = item_counts,
+    .item_stride = sizeof(struct sl_rlcounts),
+    .item_label = "limit",
 };

@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #include "conf_types.h"
+#include "hist.h"
 #include "module.h"
+#include "wloop.h" /* struct sl_worker_stats */
 
 struct sl_rlstate;
 
@@ -67,6 +69,28 @@ sl_rl_nlimits(const struct sl_conf_route *r)
 	const struct sl_rl_route *rr = sl_rl_route(r);
 
 	return rr != NULL ? rr->nrate_limits : 0;
+}
+
+/* Its words in a worker's stats (the module's worker_words): the fleet's
+ * store's connection of the worker (fleet/rlstore.c), which the
+ * idempotency store's redis commands go through too. */
+struct sl_rl_wcounts {
+	/* lease commands and idempotency scripts by result (ok, error,
+	 * timeout), their latency (SL_HIST buckets, each its own; the sum
+	 * in ms) */
+	atomic_uint_fast64_t store[3];
+	atomic_uint_fast64_t store_dur[SL_HIST_N];
+	atomic_uint_fast64_t store_dur_sum_ms;
+	atomic_uint_fast64_t store_connects[2]; /* ok, failed */
+	atomic_uint_fast64_t store_lost; /* connections lost or dropped */
+	atomic_uint_fast64_t store_up;	 /* 1 while connected */
+};
+
+/* Its words in worker stats s. */
+static inline struct sl_rl_wcounts *
+sl_rl_wcounts(struct sl_worker_stats *s)
+{
+	return (struct sl_rl_wcounts *)&s->mod[sl_rl_module->worker_at];
 }
 
 #endif

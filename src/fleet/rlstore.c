@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "ratelimit_conf.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
@@ -192,7 +193,8 @@ static void
 store_set_up(struct sl_rlstore *s, int up)
 {
 	if (s->up != up)
-		SL_STAT_ADD(s->w->stats.rl_store_up, up ? 1 : (uint64_t)-1);
+		SL_STAT_ADD(sl_rl_wcounts(&s->w->stats)->store_up,
+			    up ? 1 : (uint64_t)-1);
 	s->up = up;
 }
 
@@ -206,7 +208,7 @@ store_on_connect(const redisAsyncContext *ac, int status)
 		return;
 	if (status != REDIS_OK) {
 		/* hiredis frees ac after this; its commands fail */
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -225,7 +227,7 @@ store_on_connect(const redisAsyncContext *ac, int status)
 static void
 store_ready(struct sl_rlstore *s)
 {
-	SL_STAT_INC(s->w->stats.rl_store_connects[0]);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[0]);
 	store_set_up(s, 1);
 	if (s->backoff_ms > BACKOFF_MIN_MS)
 		log_info("worker %u: rate_limit_store %s: connected", s->w->id,
@@ -251,7 +253,7 @@ store_fail(struct sl_rlstore *s, const char *why, const char *text)
 
 	if (text != NULL)
 		sl_escape(esc, sizeof(esc), text, SL_MIN(strlen(text), 200));
-	SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 	if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 		log_warnx("worker %u: rate_limit_store %s: %s%s%s; trying "
 			  "again in %llu ms",
@@ -317,7 +319,7 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 	s->ac = NULL;
 	if (!s->up) {
 		/* closed before it was ready: it could not be made */
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -329,7 +331,7 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 		store_backoff(s);
 		return;
 	}
-	SL_STAT_INC(s->w->stats.rl_store_lost);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_lost);
 	store_set_up(s, 0);
 	if (status != REDIS_OK && s->was_up)
 		log_warnx("worker %u: rate_limit_store %s: connection lost: "
@@ -368,7 +370,7 @@ store_drop(struct sl_rlstore *s, const char *why)
 			  s->w->id, s->addr, why);
 	s->was_up = 0;
 	s->ac = NULL; /* first: the callbacks below must not use it */
-	SL_STAT_INC(s->w->stats.rl_store_lost);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_lost);
 	store_set_up(s, 0);
 	store_backoff(s);
 	ac->data = NULL;
@@ -390,7 +392,7 @@ store_connect(struct sl_rlstore *s)
 	if (ac == NULL)
 		return -1;
 	if (ac->err) {
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -631,12 +633,12 @@ cmd_failed(struct sl_rlstore *s, struct rl_cmd *c)
 static void
 cmd_done(struct sl_rlstore *s, struct rl_cmd *c, int result)
 {
-	struct sl_worker_stats *ws = &s->w->stats;
+	struct sl_rl_wcounts *ws = sl_rl_wcounts(&s->w->stats);
 	uint64_t ms = sl_now_ms() - c->sent_ms;
 
-	SL_STAT_INC(ws->rl_store[result]);
-	SL_STAT_INC(ws->rl_store_dur[sl_hist_slot(ms)]);
-	SL_STAT_ADD(ws->rl_store_dur_sum_ms, ms);
+	SL_STAT_INC(ws->store[result]);
+	SL_STAT_INC(ws->store_dur[sl_hist_slot(ms)]);
+	SL_STAT_ADD(ws->store_dur_sum_ms, ms);
 	TAILQ_REMOVE(&s->cmds, c, link);
 	sl_conf_unref(c->conf);
 	free(c);
