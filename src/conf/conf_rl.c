@@ -20,7 +20,7 @@
 #include "conf_rl.h"
 #include "conf_yaml.h"
 #include "ratelimit_conf.h"
-#include "runtime.h" /* struct sl_rlcounts */
+#include "ratelimit_state.h" /* struct sl_rlcounts, sl_rl_runtime */
 #include "util.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */
@@ -721,11 +721,13 @@ static const struct sl_mstatus status[] = {
 #undef WW
 
 /* The table gave the module its slot: the lower files that read a route's
- * limits (edge/ratelimit_conf.h) find it there. */
+ * limits (edge/ratelimit_conf.h) find it there; and the runtime binds
+ * the limits' state with their routes (edge/ratelimit_state.c). */
 static void
 placed(const struct sl_module *m)
 {
 	sl_rl_module = m;
+	sl_runtime_add_part(&sl_rl_runtime);
 }
 
 struct sl_module sl_module_rl = {

@@ -19,6 +19,7 @@
 #include "h1_parse.h"
 #include "ratelimit.h"
 #include "ratelimit_conf.h"
+#include "ratelimit_state.h"
 #include "util.h"
 
 struct sl_worker;

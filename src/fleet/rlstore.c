@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "log.h"
 #include "ratelimit_conf.h"
+#include "ratelimit_state.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
