@@ -360,27 +360,25 @@ settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		return;
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].nroutes; j++) {
-			const struct sl_rl_route *r = sl_route_mod(
-			    &conf->listeners[i].routes[j], &sl_module_rl);
-			const char *rname = conf->listeners[i].routes[j].name;
-			for (size_t k = 0; r != NULL && k < r->nrate_limits;
-			     k++)
-				if (r->rate_limits[k].scope ==
-				    SL_RL_SCOPE_FLEET)
-					sl_yaml_err_at(
-					    ld,
-					    r->rate_limits[k].scope_pos.line,
-					    r->rate_limits[k].scope_pos.col,
-					    "route \"%s\": rate_limit "
-					    "\"%s\": "
-					    "\"scope: fleet\" needs "
-					    "\"rate_limit_store\" at "
-					    "the top "
-					    "level",
-					    rname ? rname : "?",
-					    r->rate_limits[k].name
-						? r->rate_limits[k].name
-						: "?");
+			const struct sl_conf_route *r =
+			    &conf->listeners[i].routes[j];
+			const struct sl_rl_route *rr =
+			    sl_route_mod(r, &sl_module_rl);
+			for (size_t k = 0; rr != NULL && k < rr->nrate_limits;
+			     k++) {
+				const struct sl_conf_rate_limit *rl =
+				    &rr->rate_limits[k];
+				if (rl->scope != SL_RL_SCOPE_FLEET)
+					continue;
+				sl_yaml_err_at(
+				    ld, rl->scope_pos.line, rl->scope_pos.col,
+				    "route \"%s\": rate_limit \"%s\": "
+				    "\"scope: fleet\" needs "
+				    "\"rate_limit_store\" at the top "
+				    "level",
+				    r->name ? r->name : "?",
+				    rl->name ? rl->name : "?");
+			}
 		}
 }
 
