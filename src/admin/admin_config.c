@@ -327,41 +327,6 @@ config_policy(struct sbuf *b, const struct sl_policy *p)
 	config_hdr_rules(b, "response_headers", p != NULL ? p->response : NULL);
 }
 
-/* A route's rate limits, in the file's form ("10/s"), or null. */
-static void
-config_rate_limits(struct sbuf *b, const struct sl_conf_route *r)
-{
-	if (r->nrate_limits == 0) {
-		sb_printf(b, ",\"rate_limit\":null");
-		return;
-	}
-	sb_printf(b, ",\"rate_limit\":[");
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		const struct sl_conf_rate_limit *rl = &r->rate_limits[k];
-		sb_printf(b, "%s{\"name\":", k ? "," : "");
-		sl_admin_jstr(b, rl->name);
-		if (rl->key.source == SL_KEY_NONE)
-			sb_printf(b, ",\"key\":\"route\"");
-		else
-			config_key(b, "key", &rl->key);
-		sb_printf(b, ",\"rate\":\"%llu/%s\",\"burst\":%llu",
-			  (unsigned long long)rl->rate,
-			  rl->unit_s == 1    ? "s"
-			  : rl->unit_s == 60 ? "m"
-					     : "h",
-			  (unsigned long long)rl->burst);
-		sb_printf(b, ",\"scope\":\"%s\"",
-			  rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local");
-		sl_admin_jkv_u64(b, "max_keys", rl->max_keys);
-		sl_admin_jkv_str(b, "on_store_error",
-				 rl->scope != SL_RL_SCOPE_FLEET ? NULL
-				 : rl->store_error_deny		? "deny"
-								: "allow");
-		sb_printf(b, "}");
-	}
-	sb_printf(b, "]");
-}
-
 /* The modules' values of a slot array (a route's, a listener's or the top
  * level's; NULL: none), each at its module's place in the table
  * (core/module.h). */
@@ -417,7 +382,6 @@ config_route(struct sbuf *b, const struct sl_conf *c,
 	config_retry(b, r);
 	config_policy(b, r->policy);
 	sl_admin_jkv_u64(b, "max_body_bytes", r->max_body_bytes);
-	config_rate_limits(b, r);
 	sb_printf(b, ",\"upgrade\":[");
 	for (size_t k = 0; k < r->nupgrade; k++) {
 		sb_printf(b, "%s", k ? "," : "");
@@ -736,21 +700,6 @@ config_top(const struct sl_admin_view *v, const struct sl_conf *c,
 	sb_printf(b, "]");
 	sl_admin_jkv_bool(b, "watch", c->watch);
 	sl_admin_jkv_u64(b, "watch_debounce_ms", c->watch_debounce_ms);
-	if (c->rl_store.set) {
-		sb_printf(b, ",\"rate_limit_store\":{\"address\":");
-		sl_admin_jstr(b, c->rl_store.addr.text);
-		sl_admin_jkv_u64(b, "timeout_ms", c->rl_store.timeout_ms);
-		sl_admin_jkv_str(b, "prefix", c->rl_store.prefix);
-		sl_admin_jkv_str(b, "username", c->rl_store.username);
-		/* the file's name and whether a password was read from
-		 * it: never the password */
-		sl_admin_jkv_str(b, "password_file",
-				 c->rl_store.password_file.path);
-		sl_admin_jkv_bool(b, "password_set",
-				  c->rl_store.password != NULL);
-		sb_printf(b, "}");
-	} else
-		sb_printf(b, ",\"rate_limit_store\":null");
 	config_modules(b, c->mod, MOD_TOP);
 	sb_printf(b, ",\"listeners\":[");
 }

@@ -135,27 +135,32 @@ counts_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t off)
 /* One histogram's text from its SL_HIST_N slots (each read once, not
  * cumulative: the lines are, so that +Inf and _count agree) and its sum
  * divided by sum_div (1000: milliseconds, printed to the millisecond;
- * 1e6: microseconds, to the microsecond) as seconds. */
+ * 1e6: microseconds, to the microsecond) as seconds. labels NULL: none
+ * (a process-wide histogram). */
 static inline void
 sl_admin_histogram_of(struct sbuf *b, const char *name, const char *labels,
 		      const uint64_t *slots, uint64_t sum, double sum_div)
 {
 	static const double bounds[SL_HIST_N - 1] = SL_HIST_BOUNDS;
+	const char *l = labels != NULL ? labels : "";
+	const char *sep = labels != NULL ? "," : "";
+	const char *open = labels != NULL ? "{" : "";
+	const char *close = labels != NULL ? "}" : "";
 	uint64_t cum = 0;
 
 	for (int i = 0; i < SL_HIST_N; i++) {
 		cum += slots[i];
 		if (i < SL_HIST_N - 1)
-			sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
-				  labels, bounds[i] / 1000.0,
+			sb_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l,
+				  sep, bounds[i] / 1000.0,
 				  (unsigned long long)cum);
 		else
-			sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
-				  labels, (unsigned long long)cum);
+			sb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name,
+				  l, sep, (unsigned long long)cum);
 	}
-	sb_printf(b, "%s_sum{%s} %.*f\n%s_count{%s} %llu\n", name, labels,
-		  sum_div > 1000.0 ? 6 : 3, (double)sum / sum_div, name, labels,
-		  (unsigned long long)cum);
+	sb_printf(b, "%s_sum%s%s%s %.*f\n%s_count%s%s%s %llu\n", name, open, l,
+		  close, sum_div > 1000.0 ? 6 : 3, (double)sum / sum_div, name,
+		  open, l, close, (unsigned long long)cum);
 }
 
 /* The same from per-worker counts: the SL_HIST_N slots at offset off of

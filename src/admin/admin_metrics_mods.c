@@ -135,16 +135,71 @@ split_lines(const struct sl_admin_view *v, struct sbuf *b,
 		}
 }
 
+/* Word off of an item's blocks (item_counts' c, stride bytes apart),
+ * summed over the workers; c NULL: 0. */
+static uint64_t
+item_sum(const struct sl_admin_view *v, const void *c, size_t stride,
+	 size_t off)
+{
+	const size_t u = sizeof(atomic_uint_fast64_t);
+	uint64_t total = 0;
+
+	for (unsigned i = 0; c != NULL && i < v->nworkers; i++)
+		total += SL_STAT_GET(*(
+		    atomic_uint_fast64_t *)((char *)c + i * stride + off * u));
+	return total;
+}
+
+/* Family f's lines of m: one for each item of every route that uses m. */
+static void
+item_lines(const struct sl_admin_view *v, struct sbuf *b,
+	   const struct sl_module *m, const struct sl_mfamily *f)
+{
+	const struct sl_conf *c = v->conf;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
+			const struct sl_conf_route *r =
+			    &c->listeners[i].routes[j];
+			const void *slot = sl_route_mod(r, m);
+			size_t n = slot != NULL ? m->items(slot) : 0;
+			for (size_t k = 0; k < n; k++) {
+				if (f->item_shown != NULL &&
+				    !f->item_shown(slot, k))
+					continue;
+				sb_printf(b,
+					  "%s{listener=\"%s\",route=\"%s\","
+					  "%s=\"%s\"} %llu\n",
+					  f->name, c->listeners[i].name,
+					  r->name, m->item_label,
+					  m->item_name(slot, k),
+					  (unsigned long long)item_sum(
+					      v, m->item_counts(slot, k),
+					      m->item_stride, f->off));
+			}
+		}
+}
+
 /* Family f's line of m's words in every worker's stats, summed: one, or
- * one a label's value. */
+ * one a label's value, or a histogram. */
 static void
 worker_lines(const struct sl_admin_view *v, struct sbuf *b,
 	     const struct sl_module *m, const struct sl_mfamily *f)
 {
 	const size_t u = sizeof(atomic_uint_fast64_t);
-	const size_t base = offsetof(struct sl_worker_stats, mod) +
-			    ((size_t)m->worker_at + f->off) * u;
+	const size_t at =
+	    offsetof(struct sl_worker_stats, mod) + (size_t)m->worker_at * u;
+	const size_t base = at + (size_t)f->off * u;
 
+	if (f->kind == SL_MFAM_HISTOGRAM) {
+		uint64_t slots[SL_HIST_N];
+		for (int i = 0; i < SL_HIST_N; i++)
+			slots[i] = wsum(v, base + (size_t)i * u);
+		sl_admin_histogram_of(b, f->name, NULL, slots,
+				      wsum(v, at + (size_t)f->sum_off * u),
+				      f->div);
+		return;
+	}
 	if (f->label == NULL) {
 		sb_printf(b, "%s %llu\n", f->name,
 			  (unsigned long long)wsum(v, base));
@@ -226,6 +281,8 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 		for (size_t k = 0; k < m->nfamilies; k++) {
 			const struct sl_mfamily *f = &m->families[k];
 
+			if (f->shown != NULL && !f->shown(v->conf))
+				continue;
 			sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name,
 				  f->help, f->name,
 				  f->kind == SL_MFAM_GAUGE	 ? "gauge"
@@ -235,6 +292,8 @@ sl_admin_metrics_modules(const struct sl_admin_view *v, struct sbuf *b)
 				route_lines(v, b, m, f);
 			else if (f->scope == SL_MFAM_SPLIT)
 				split_lines(v, b, m, f);
+			else if (f->scope == SL_MFAM_ITEM)
+				item_lines(v, b, m, f);
 			else if (f->scope == SL_MFAM_PROCESS)
 				sb_printf(b, "%s %llu\n", f->name,
 					  (unsigned long long)f->read());

@@ -39,10 +39,9 @@ enum {
 	V_RESP = 1,	    /* 5 */
 	V_DUR = V_RESP + 5, /* SL_HIST_N */
 	V_FEAT = V_DUR + SL_HIST_N,
-	F_LIMITED = 0, /* rate limits' 429 */
-	F_MOD,	       /* the modules' fields (core/module.h's sl_mstatus,
-			  in the table's order: a count's sum, or a ratio's
-			  numerator and denominator) */
+	F_MOD = 0, /* the modules' fields (core/module.h's sl_mstatus, in
+		      the table's order: a count's sum, or a ratio's
+		      numerator and denominator) */
 	F_MOD_END = F_MOD + SL_MSTATUS_MOD_WORDS,
 	F_RETRY1,     /* clusters: retried failures, class 1 */
 	F_RETRY2,     /* class 2 */
@@ -259,10 +258,45 @@ mod_sum(const struct sl_admin_view *v, const struct sl_counts *c, size_t at,
 	return t;
 }
 
-/* The modules' status fields of a route's counts c into f (F_MOD's). */
+/* The sum of n words from word at of the blocks of route r's items of
+ * module m (its item_counts). */
+static uint64_t
+item_sum(const struct sl_admin_view *v, const struct sl_module *m,
+	 const struct sl_conf_route *r, size_t at, unsigned n)
+{
+	const void *slot = sl_route_mod(r, m);
+	size_t items = slot != NULL ? m->items(slot) : 0;
+	uint64_t t = 0;
+
+	for (size_t k = 0; k < items; k++) {
+		const char *c = m->item_counts(slot, k);
+		for (unsigned w = 0; c != NULL && w < v->nworkers; w++)
+			for (unsigned j = 0; j < n; j++)
+				t += SL_STAT_GET(
+				    *(atomic_uint_fast64_t
+					  *)(c + w * m->item_stride +
+					     (at + j) *
+						 sizeof(atomic_uint_fast64_t)));
+	}
+	return t;
+}
+
+/* n words from word off of a status field of module m for route r (its
+ * counts c): of the route's counts, or of its items' blocks. */
+static uint64_t
+field_sum(const struct sl_admin_view *v, const struct sl_module *m,
+	  const struct sl_conf_route *r, const struct sl_counts *c, size_t off,
+	  unsigned n)
+{
+	if (m->items != NULL)
+		return item_sum(v, m, r, off, n);
+	return mod_sum(v, c, (size_t)m->route_at + off, n);
+}
+
+/* The modules' status fields of route r (its counts c) into f (F_MOD's). */
 static void
-read_modules(const struct sl_admin_view *v, const struct sl_counts *c,
-	     uint64_t *f)
+read_modules(const struct sl_admin_view *v, const struct sl_conf_route *r,
+	     const struct sl_counts *c, uint64_t *f)
 {
 	size_t w = 0;
 
@@ -273,14 +307,11 @@ read_modules(const struct sl_admin_view *v, const struct sl_counts *c,
 			if (w + 1 + (st->den_n != 0) > F_MOD_END - F_MOD)
 				return; /* F_MOD is to grow with the table */
 			f[w++] =
-			    mod_sum(v, c, (size_t)m->route_at + st->num_off,
-				    st->num_n) +
-			    mod_sum(v, c, (size_t)m->route_at + st->num2_off,
-				    st->num2_n);
+			    field_sum(v, m, r, c, st->num_off, st->num_n) +
+			    field_sum(v, m, r, c, st->num2_off, st->num2_n);
 			if (st->den_n != 0)
-				f[w++] = mod_sum(
-				    v, c, (size_t)m->route_at + st->den_off,
-				    st->den_n);
+				f[w++] = field_sum(v, m, r, c, st->den_off,
+						   st->den_n);
 		}
 	}
 }
@@ -294,12 +325,7 @@ read_route(const struct sl_admin_view *v, const struct sl_conf_route *r,
 	const size_t u = sizeof(c->requests);
 
 	read_counts(v, c, s);
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		const struct sl_rlcounts *rc = r->rate_limits[k].state->counts;
-		for (unsigned w = 0; rc != NULL && w < v->nworkers; w++)
-			f[F_LIMITED] += SL_STAT_GET(rc[w].limited);
-	}
-	read_modules(v, c, f + F_MOD);
+	read_modules(v, r, c, f + F_MOD);
 	for (size_t k = 0; r->split != NULL && k < SL_SPLIT_SEEN; k++) {
 		s[V_SPLIT + k] = counts_sum(v, c, COUNT_OFF(split) + k * u);
 		s[V_SPLIT + SL_SPLIT_SEEN + k] =
@@ -667,7 +693,8 @@ status_split(struct sbuf *b, const struct sl_conf_route *rt, const uint64_t *d,
 }
 
 /* The modules' fields of a route's features_1m from the minute's f (F_MOD's
- * deltas): null where the route does not use the module. */
+ * deltas), the object's only ones: null where the route does not use the
+ * module. */
 static void
 status_modules(struct sbuf *b, const struct sl_conf_route *rt,
 	       const uint64_t *f)
@@ -681,7 +708,7 @@ status_modules(struct sbuf *b, const struct sl_conf_route *rt,
 			const struct sl_mstatus *st = &m->status[k];
 			if (w + 1 + (st->den_n != 0) > F_MOD_END - F_MOD)
 				return;
-			sb_printf(b, ",\"%s\":", st->name);
+			sb_printf(b, "%s\"%s\":", w > 0 ? "," : "", st->name);
 			if (st->den_n == 0)
 				jnum(b, on ? (double)f[w] : -1);
 			else
@@ -711,8 +738,7 @@ status_route(struct sbuf *b, struct sl_admin_ring *r,
 		traffic(b, r, t, d);
 	else
 		no_traffic(b);
-	sb_printf(b, ",\"features_1m\":{\"rate_limited\":");
-	jnum(b, rt->nrate_limits > 0 ? (double)f[F_LIMITED] : -1);
+	sb_printf(b, ",\"features_1m\":{");
 	status_modules(b, rt, f + F_MOD);
 	sb_printf(b, "}");
 	if (rt->split != NULL)

@@ -519,7 +519,7 @@ read_log(struct sl_yaml_loader *ld, const char *lbl,
 
 /*
  * The keys of the top level (doc/sluice.yaml.5). parse_root() reads
- * workers and admin before the table, clusters, rate_limit_store and
+ * workers and admin before the table, clusters, the modules' keys and
  * listeners after it.
  */
 /* resolver.nameservers: a list of "ADDRESS" or "ADDRESS:PORT" (53). */
@@ -641,7 +641,6 @@ const struct sl_conf_keydef sl_conf_top_table[] = {
      TOP(drain_timeout_ms)},
     {"listeners", .type = SL_CONF_CODE},
     {"clusters", .type = SL_CONF_CODE},
-    {"rate_limit_store", .type = SL_CONF_CODE},
     /* a fleet (doc/fleet.md) */
     {"resolver", SL_CONF_SET, .set = read_resolver},
     {"watch", SL_CONF_BOOL, .def = 0, TOP(watch)},
@@ -818,17 +817,14 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 	/* after a stop, a cluster a route names may be in the part not
 	 * read */
 	ld->names_cut = !sl_yaml_whole(ld, v != NULL ? v : root);
-	if ((v = sl_yaml_map_get(root, "rate_limit_store", NULL)) != NULL)
-		sl_conf_parse_rate_limit_store(ld, v, conf);
 	/* the modules' (conf_mods.c): the WAF, compression, idempotency,
-	 * the mirror, tracing */
+	 * the mirror, tracing, rate limits' store */
 	sl_conf_modules_top(ld, root, conf);
 	if ((v = sl_yaml_map_get(root, "listeners", NULL)) == NULL)
 		sl_yaml_err_lacks(ld, root, "missing key \"listeners\"");
 	else
 		parse_listeners(ld, v, admin, conf);
 	sl_conf_modules_settle(ld, conf);
-	sl_conf_check_rate_limit_store(ld, root, conf);
 }
 
 /* ---- the outline of the schema ------------------------------------------ */
@@ -845,9 +841,6 @@ parse_root(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 static const char *const admin_keys[] = {"address", "auth",	     "hosts",
 					 "tls",	    "route_metrics", NULL};
 static const char *const admin_auth_keys[] = {"token_file", "basic_file", NULL};
-static const char *const rate_limit_store_keys[] = {
-    "address", "timeout", "prefix", "username", "password_file", NULL,
-};
 
 static const char *const listener_keys[] = {
     "name",
@@ -887,9 +880,6 @@ static const char *const match_keys[] = {
     "host", "hosts_file", "path", "path_prefix", "methods", "headers", NULL,
 };
 static const char *const split_keys[] = {"cluster", "weight", NULL};
-static const char *const rate_limit_keys[] = {
-    "name", "key", "rate", "burst", "scope", "max_keys", "on_store_error", NULL,
-};
 
 static const char *const endpoint_keys[] = {"address", "weight", "srv", NULL};
 static const char *const tls_client_keys[] = {
@@ -909,10 +899,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
 				"under \"admin\"'s \"auth\"", NULL},
     [SL_CONF_SEC_LOG] = {SL_CONF_SEC_TOP, NULL, sl_conf_log_table, "in log",
 			 "under \"log\"", "under the top-level \"log\"", NULL},
-    [SL_CONF_SEC_RL_STORE] = {SL_CONF_SEC_TOP, rate_limit_store_keys, NULL,
-			      "in rate_limit_store",
-			      "under \"rate_limit_store\"",
-			      "under the top-level \"rate_limit_store\"", NULL},
 
     [SL_CONF_SEC_RESOLVER] = {SL_CONF_SEC_TOP, NULL, sl_conf_resolver_table,
 			      "in resolver", "under \"resolver\"",
@@ -956,9 +942,6 @@ const struct sl_conf_section_def sl_conf_outline[SL_CONF_SEC_N] = {
     [SL_CONF_SEC_RETRY] = {SL_CONF_SEC_ROUTE, NULL, sl_conf_retry_table,
 			   "in retry", "under \"retry\"",
 			   "under a route's \"retry\"", NULL},
-    [SL_CONF_SEC_RATE_LIMIT] = {SL_CONF_SEC_ROUTE, rate_limit_keys, NULL,
-				"in rate_limit", "in a \"rate_limit\" item",
-				"in a \"rate_limit\" item of a route", NULL},
     [SL_CONF_SEC_ROUTE_HEADERS] = {SL_CONF_SEC_ROUTE, header_rules_keys, NULL,
 				   "in header rules", "under " HDRS,
 				   "under a route's " HDRS, NULL},
@@ -1077,20 +1060,11 @@ conf_free(struct sl_conf *conf)
 		sl_conf_free_cluster(&conf->clusters[i]);
 	free(conf->clusters);
 	free(conf->admin_addr.text);
-	free(conf->rl_store.addr.text);
-	free(conf->rl_store.prefix);
-	free(conf->rl_store.username);
-	free(conf->rl_store.password_file.path);
 	tls_server_free(&conf->admin_tls);
 	free(conf->admin_auth.token_file.path);
 	free(conf->admin_auth.basic_file.path);
 	free(conf->admin_auth.hosts);
 	OPENSSL_cleanse(&conf->admin_auth, sizeof(conf->admin_auth));
-	if (conf->rl_store.password != NULL) {
-		OPENSSL_cleanse(conf->rl_store.password,
-				strlen(conf->rl_store.password));
-		free(conf->rl_store.password);
-	}
 	for (i = 0; i < conf->nnameservers; i++)
 		free(conf->nameservers[i].text);
 	free(conf->nameservers);
@@ -1148,8 +1122,6 @@ sl_conf_load_buffer(const char *name, const char *text, size_t len,
 		sl_conf_table_defaults(sl_conf_resolver_table, conf);
 		conf->path = sl_yaml_strdup(&ld, ld.name);
 		conf->access_log = sl_yaml_strdup(&ld, "stdout");
-		conf->rl_store.prefix = sl_yaml_strdup(&ld, "sluice:");
-		conf->rl_store.timeout_ms = DEF_RL_TIMEOUT_MS;
 		parse_root(&ld, root, conf);
 		conf_names_free(conf);
 		if (ld.nerrs == 0 && !ld.oom)

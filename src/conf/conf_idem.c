@@ -331,7 +331,7 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 	if (c->store == SL_IDEM_STORE_REDIS) {
 		const struct sl_yaml_node *at =
 		    sl_conf_table_got(route_table, got, "store");
-		if (!conf->rl_store.set)
+		if (conf->fleet_store == NULL)
 			sl_yaml_err_node(ld, at,
 					 "%s: idempotency: \"store: redis\" "
 					 "needs the top-level "

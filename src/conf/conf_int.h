@@ -32,9 +32,6 @@ sl_conf_limits_room(const struct sl_conf_limits *lim)
 		   : lim->max_header_bytes;
 }
 
-/* rate_limit_store's timeout when the file does not say (ms). */
-#define DEF_RL_TIMEOUT_MS 50
-
 #define CONF_DAY_MS    (24ULL * 3600 * 1000) /* longest duration (ms) */
 #define CONF_MAX_COUNT 4294967295ULL	     /* max_requests */
 #define CONF_MAX_CONNS 10000000		     /* max_connections(_per_ip) */
@@ -46,7 +43,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_ADMIN,
 	SL_CONF_SEC_ADMIN_AUTH,
 	SL_CONF_SEC_LOG,
-	SL_CONF_SEC_RL_STORE,
 	SL_CONF_SEC_RESOLVER,
 	SL_CONF_SEC_LISTENER,
 	SL_CONF_SEC_LIMITS,
@@ -59,7 +55,6 @@ enum sl_conf_section {
 	SL_CONF_SEC_MATCH,
 	SL_CONF_SEC_SPLIT, /* an item of split */
 	SL_CONF_SEC_RETRY,
-	SL_CONF_SEC_RATE_LIMIT, /* an item of rate_limit */
 	SL_CONF_SEC_ROUTE_HEADERS,
 	SL_CONF_SEC_CLUSTER,
 	SL_CONF_SEC_ENDPOINT, /* an item of endpoints written as a mapping */
@@ -253,6 +248,12 @@ int sl_conf_modules_share(struct sl_conf *nc, const struct sl_conf *oc);
 void sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
 		 const struct sl_conf_pos *pos, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The password in secret file f (conf_util.c): one line of printable
+ * bytes, its line end removed; a malloc'd string, or NULL said in
+ * *errors (key: the key that names the file, what: "password"). */
+char *sl_conf_read_password(const struct sl_conf *conf,
+			    const struct sl_conf_file *f, const char *key,
+			    const char *what, char **errors, char **warnings);
 /* At most cap bytes of secret file f into buf (conf_util.c): the bytes
  * read, or -1 said in *errors; a file others may read warned of. The
  * caller cleanses buf. */
@@ -400,30 +401,12 @@ const char *sl_conf_value_flaw(const char *v, size_t len, char *buf,
 void sl_conf_check_listener_policy(struct sl_yaml_loader *ld,
 				   struct sl_conf_listener *l);
 
-/* ---- conf_edge.c: rate limits (doc/edge.md section 6) ------------------- */
-
-/* A route's rate_limit: (the value seq) into r->rate_limits. */
-void sl_conf_parse_rate_limits(struct sl_yaml_loader *ld, const char *lbl,
-			       const struct sl_yaml_node *seq,
-			       struct sl_conf_route *r);
-/* Frees what sl_conf_parse_rate_limits allocated in r (not r itself). */
-void sl_conf_free_rate_limits(struct sl_conf_route *r);
-
 /* The cluster a string node names, or NULL (reported, with a suggestion
  * when one is close): conf_route.c's. */
 struct sl_conf_cluster *sl_conf_find_cluster(struct sl_yaml_loader *ld,
 					     const char *lbl, const char *key,
 					     const struct sl_yaml_node *n,
 					     struct sl_conf *conf);
-
-/* The top-level rate_limit_store: (the value map) into conf->rl_store. */
-void sl_conf_parse_rate_limit_store(struct sl_yaml_loader *ld,
-				    const struct sl_yaml_node *map,
-				    struct sl_conf *conf);
-/* Once the listeners are read: a fleet limit needs the store. */
-void sl_conf_check_rate_limit_store(struct sl_yaml_loader *ld,
-				    const struct sl_yaml_node *root,
-				    struct sl_conf *conf);
 
 /* ---- conf_tls.c (doc/tls.md) -------------------------------------------- */
 

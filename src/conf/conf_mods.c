@@ -26,12 +26,13 @@ extern struct sl_module sl_module_idem;	    /* conf_idem.c */
 extern struct sl_module sl_module_mirror;   /* conf_mirror.c */
 extern struct sl_module sl_module_trace;    /* conf_trace.c */
 extern struct sl_module sl_module_guard;    /* conf_guard.c */
+extern struct sl_module sl_module_rl;	    /* conf_rl.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
-    &sl_module_auth,   &sl_module_waf,   &sl_module_compress, &sl_module_idem,
-    &sl_module_mirror, &sl_module_trace, &sl_module_guard,
+    &sl_module_auth,   &sl_module_waf,	 &sl_module_compress, &sl_module_idem,
+    &sl_module_mirror, &sl_module_trace, &sl_module_guard,    &sl_module_rl,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");
@@ -56,8 +57,9 @@ bad_module(const struct sl_module *m, const char *fmt, ...)
 
 /* What the readers of a descriptor take for granted, checked once: a
  * section's parent among the module's own comes before it; a timed
- * family is a route's, unlabelled, with its divisor; a split's family a
- * gauge, with its entry. */
+ * family is unlabelled, with its divisor, a route's (a histogram may be
+ * the workers' too); a split's family a gauge, with its entry; an item's
+ * family has the items. */
 static void
 check_module(const struct sl_module *m)
 {
@@ -80,11 +82,19 @@ check_module(const struct sl_module *m)
 				   f->name);
 		if ((f->kind == SL_MFAM_HISTOGRAM ||
 		     f->kind == SL_MFAM_SECONDS) &&
-		    (f->scope != SL_MFAM_ROUTE || f->label != NULL ||
-		     f->slot_label != NULL || !(f->div > 0)))
+		    ((f->scope != SL_MFAM_ROUTE &&
+		      (f->kind != SL_MFAM_HISTOGRAM ||
+		       f->scope != SL_MFAM_WORKERS)) ||
+		     f->label != NULL || f->slot_label != NULL ||
+		     !(f->div > 0)))
 			bad_module(m,
-				   "%s: a timed family is a route's, without a "
-				   "label, with its divisor",
+				   "%s: a timed family is a route's (or a "
+				   "workers' histogram), without a label, with "
+				   "its divisor",
+				   f->name);
+		if (f->scope == SL_MFAM_ITEM &&
+		    (m->items == NULL || f->kind != SL_MFAM_COUNTER))
+			bad_module(m, "%s: an item's counter needs the items",
 				   f->name);
 	}
 }
@@ -117,6 +127,9 @@ init(void)
 			(unsigned)SL_MSTATUS_MOD_WORDS);
 		abort();
 	}
+	for (size_t i = 0; i < SL_NELEM(modules); i++)
+		if (modules[i]->placed != NULL)
+			modules[i]->placed(modules[i]);
 	/* the counts' room is sized for the table: a module that grows its
 	 * counters grows the room (runtime.h, wloop.h) */
 	if (rw != SL_COUNTS_MOD_WORDS || ww != SL_WSTAT_MOD_WORDS) {
@@ -171,6 +184,13 @@ sl_conf_modules_sections(struct sl_conf_section_def *o, unsigned n)
 	return n;
 }
 
+/* A module's key at the top level. */
+static const char *
+top_key(const struct sl_module *m)
+{
+	return m->top_key != NULL ? m->top_key : m->key;
+}
+
 void
 sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
 		     const char *const *names, enum sl_conf_mod_where where)
@@ -189,6 +209,8 @@ sl_conf_modules_keys(const char **keys, const struct sl_conf_keydef *t,
 			: modules[i]->listener_parse != NULL)
 			keys[n++] = where == SL_CONF_MOD_LISTENER
 					? modules[i]->listener_key
+				    : where == SL_CONF_MOD_TOP
+					? top_key(modules[i])
 					: modules[i]->key;
 	keys[n] = NULL;
 }
@@ -207,7 +229,8 @@ sl_conf_modules_top(struct sl_yaml_loader *ld, const struct sl_yaml_node *root,
 			modules[i]->top_parse(
 			    ld,
 			    root != NULL && !modules[i]->top_hidden
-				? sl_yaml_map_get(root, modules[i]->key, NULL)
+				? sl_yaml_map_get(root, top_key(modules[i]),
+						  NULL)
 				: NULL,
 			    &conf->mod[i], conf);
 }

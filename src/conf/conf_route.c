@@ -502,7 +502,6 @@ const struct sl_conf_keydef sl_conf_route_table[] = {
     {"response_headers", .type = SL_CONF_CODE},
     {"max_body_bytes", .type = SL_CONF_CODE},
     /* rate limits (doc/edge.md section 6) */
-    {"rate_limit", .type = SL_CONF_CODE},
     /* tunnels (doc/websocket.md) */
     {"upgrade", .type = SL_CONF_CODE},
     {.name = NULL},
@@ -586,8 +585,6 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		parse_retry(ld, lbl, v, r);
 	sl_conf_table_read(ld, lbl, map, sl_conf_route_table, r, NULL);
 	sl_conf_parse_route_policy(ld, lbl, map, conf, r);
-	if ((v = sl_yaml_map_get(map, "rate_limit", NULL)) != NULL)
-		sl_conf_parse_rate_limits(ld, lbl, v, r);
 	if ((v = sl_yaml_map_get(map, "upgrade", NULL)) != NULL)
 		parse_upgrade(ld, lbl, v, r);
 	/* the modules' keys (conf_mods.c): auth, the WAF, compress,
@@ -619,7 +616,6 @@ sl_conf_free_route(struct sl_conf_route *r)
 	free(r->sticky.name);
 	free(r->expose_cluster_header);
 	sl_policy_free(r->policy);
-	sl_conf_free_rate_limits(r);
 	for (k = 0; k < r->nupgrade; k++)
 		free(r->upgrade[k]);
 	free(r->upgrade);

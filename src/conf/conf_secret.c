@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The secrets a valid generation names, read into it after parsing:
- * rate_limit_store.password_file (doc/edge.md section 6.5), admin.auth's
- * files (doc/dashboard.md), and the modules' (the idempotency store's
- * keys: conf_idem.c). Parsing opens
+ * admin.auth's files (doc/dashboard.md), and the modules' (the
+ * idempotency store's keys: conf_idem.c; rate_limit_store.password_file,
+ * doc/edge.md section 6.5: conf_rl.c, through sl_conf_read_password).
+ * Parsing opens
  * no file but the configuration (its fuzzer feeds it any path); this is
  * the step that does, at start-up, for -t and at every reload. A password
  * is never written to a message, a log or /config: only its file's name.
@@ -19,70 +20,6 @@
 
 #include "conf.h"
 #include "conf_int.h"
-
-#define SECRET_MAX 4096 /* bytes of a password file */
-
-/*
- * The password in the file f: its bytes, line ends (LF, CR LF) at the end
- * removed; one line of bytes other than controls (below 0x20, 0x7f).
- * Returns a malloc'd string, or NULL with the reason in *errors.
- */
-static char *
-read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
-	      const char *key, const char *what, char **errors, char **warnings)
-{
-	char buf[SECRET_MAX + 1], *pw = NULL;
-	ssize_t got = sl_conf_secret_read(conf, f, key, buf, sizeof(buf),
-					  errors, warnings);
-	size_t len;
-
-	if (got < 0)
-		return NULL;
-	len = (size_t)got;
-	if (len > SECRET_MAX) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": \"%s\" is larger than %d bytes: "
-			    "not a %s",
-			    key, f->path, SECRET_MAX, what);
-		goto out;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len == 0) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": \"%s\" is empty", key, f->path);
-		goto out;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (c == '\n' || c == '\r') {
-			sl_conf_msg(errors, conf, "error", &f->pos,
-				    "\"%s\": \"%s\" holds more than "
-				    "one line (the %s alone, on one line)",
-				    key, f->path, what);
-			goto out;
-		}
-		/* the byte's value only: never the characters around it */
-		if (c < 0x20 || c == 0x7f) {
-			sl_conf_msg(errors, conf, "error", &f->pos,
-				    "\"%s\": the %s in \"%s\" "
-				    "holds a control byte (0x%02x); it must be "
-				    "printable",
-				    key, what, f->path, c);
-			goto out;
-		}
-	}
-	if ((pw = malloc(len + 1)) == NULL) {
-		sl_conf_msg(errors, conf, "error", &f->pos,
-			    "\"%s\": \"%s\": out of memory", key, f->path);
-		goto out;
-	}
-	memcpy(pw, buf, len);
-	pw[len] = '\0';
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return pw;
-}
 
 /* SHA-256 of "PREFIX" and n bytes of s into md: what an Authorization
  * header's value is compared with. Returns 0, or -1. */
@@ -127,8 +64,8 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 	char *pw;
 
 	if (a->token_file.path != NULL && !a->has_token &&
-	    (pw = read_password(conf, &a->token_file, "token_file", "token",
-				errors, warn)) != NULL) {
+	    (pw = sl_conf_read_password(conf, &a->token_file, "token_file",
+					"token", errors, warn)) != NULL) {
 		a->has_token =
 		    auth_sha("Bearer ", pw, strlen(pw), a->token_sha) == 0;
 		if (!a->has_token)
@@ -139,8 +76,9 @@ admin_auth_load(struct sl_conf *conf, char **errors, char **warn)
 		free(pw);
 	}
 	if (a->basic_file.path != NULL && !a->has_basic &&
-	    (pw = read_password(conf, &a->basic_file, "basic_file",
-				"user and password", errors, warn)) != NULL) {
+	    (pw = sl_conf_read_password(conf, &a->basic_file, "basic_file",
+					"user and password", errors, warn)) !=
+		NULL) {
 		size_t n = strlen(pw);
 		unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
 		char *colon = strchr(pw, ':');
@@ -187,14 +125,10 @@ sl_conf_load_secrets(struct sl_conf *conf, char **warnings)
 {
 	char *errors = NULL, *warn = NULL;
 
-	/* the modules' (conf_mods.c): the idempotency store's keys */
+	/* the modules' (conf_mods.c): the idempotency store's keys, the
+	 * rate limits' store's password */
 	sl_conf_modules_secrets(conf, &errors, &warn);
 
-	if (conf->rl_store.password_file.path != NULL &&
-	    conf->rl_store.password == NULL)
-		conf->rl_store.password =
-		    read_password(conf, &conf->rl_store.password_file,
-				  "password_file", "password", &errors, &warn);
 	admin_auth_load(conf, &errors, &warn);
 	if (warn != NULL && warnings != NULL) {
 		size_t have = *warnings != NULL ? strlen(*warnings) : 0;
@@ -232,9 +166,5 @@ sl_conf_share_secrets(struct sl_conf *nc, const struct sl_conf *oc)
 	if (sl_conf_modules_share(nc, oc) != 0)
 		return -1;
 	admin_auth_share(&nc->admin_auth, &oc->admin_auth);
-	if (oc->rl_store.password == NULL || nc->rl_store.password != NULL)
-		return 0;
-	if ((nc->rl_store.password = strdup(oc->rl_store.password)) == NULL)
-		return -1;
 	return 0;
 }

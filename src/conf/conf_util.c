@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -384,4 +385,71 @@ sl_conf_secret_read(const struct sl_conf *conf, const struct sl_conf_file *f,
 	}
 	close(fd);
 	return (ssize_t)len;
+}
+
+#define SECRET_MAX 4096 /* bytes of a password file */
+
+/*
+ * The password in the file f: its bytes, line ends (LF, CR LF) at the end
+ * removed; one line of bytes other than controls (below 0x20, 0x7f).
+ * Returns a malloc'd string, or NULL with the reason in *errors. Here, not
+ * in conf_secret.c, which calls the modules: a module's secrets read
+ * passwords too (the rate limits' store, conf_rl.c).
+ */
+char *
+sl_conf_read_password(const struct sl_conf *conf, const struct sl_conf_file *f,
+		      const char *key, const char *what, char **errors,
+		      char **warnings)
+{
+	char buf[SECRET_MAX + 1], *pw = NULL;
+	ssize_t got = sl_conf_secret_read(conf, f, key, buf, sizeof(buf),
+					  errors, warnings);
+	size_t len;
+
+	if (got < 0)
+		return NULL;
+	len = (size_t)got;
+	if (len > SECRET_MAX) {
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is larger than %d bytes: "
+			    "not a %s",
+			    key, f->path, SECRET_MAX, what);
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0) {
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\" is empty", key, f->path);
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\n' || c == '\r') {
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": \"%s\" holds more than "
+				    "one line (the %s alone, on one line)",
+				    key, f->path, what);
+			goto out;
+		}
+		/* the byte's value only: never the characters around it */
+		if (c < 0x20 || c == 0x7f) {
+			sl_conf_msg(errors, conf, "error", &f->pos,
+				    "\"%s\": the %s in \"%s\" "
+				    "holds a control byte (0x%02x); it must be "
+				    "printable",
+				    key, what, f->path, c);
+			goto out;
+		}
+	}
+	if ((pw = malloc(len + 1)) == NULL) {
+		sl_conf_msg(errors, conf, "error", &f->pos,
+			    "\"%s\": \"%s\": out of memory", key, f->path);
+		goto out;
+	}
+	memcpy(pw, buf, len);
+	pw[len] = '\0';
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return pw;
 }

@@ -29,7 +29,6 @@ struct sl_policy;
 struct sl_clstate;
 struct sl_epstate;
 struct sl_rstate;
-struct sl_rlstate;
 struct sl_tls_server;
 struct sl_tls_client;
 
@@ -322,31 +321,6 @@ struct sl_conf_split {
 					    place in the sticky race */
 };
 
-/*
- * Rate limits (issue 23, doc/edge.md section 6): one of a route's
- * rate_limit: list. A request passes when every limit of its route lets
- * it, in order.
- */
-enum sl_conf_rl_scope {
-	SL_RL_SCOPE_LOCAL = 0, /* this process: exact across its workers */
-	SL_RL_SCOPE_FLEET,     /* every process sharing rate_limit_store */
-};
-
-struct sl_conf_rate_limit {
-	char *name;		/* unique in the route */
-	struct sl_conf_key key; /* SL_KEY_NONE: the route, one bucket */
-	uint64_t rate;		/* requests per unit_s, >= 1 */
-	uint64_t unit_s;	/* 1, 60 or 3600 */
-	uint64_t burst;		/* at once; default rate */
-	enum sl_conf_rl_scope scope;
-	uint64_t max_keys;    /* local: slots of the shared table; fleet:
-				 keys each worker holds leases for */
-	int store_error_deny; /* fleet: on_store_error: deny */
-	struct sl_conf_pos scope_pos; /* of scope: fleet, for the check
-					 that rate_limit_store is set */
-	struct sl_rlstate *state;     /* set by sl_runtime_bind */
-};
-
 struct sl_route_index;
 /* A route's hosts_file: its names, read at each load (conf_hosts.c).
  * Name i is names + at[i].off, at[i].len bytes and a NUL, lower-cased;
@@ -404,9 +378,6 @@ struct sl_conf_route {
 	uint64_t max_body_bytes;  /* the route's max_body_bytes, else its
 				     listener's limits.max_body_bytes;
 				     0 = unlimited */
-	/* rate limits (doc/edge.md section 6): NULL when none */
-	struct sl_conf_rate_limit *rate_limits; /* owned */
-	size_t nrate_limits;
 	/* upgrade: the protocols a request may switch to (doc/websocket.md),
 	 * lower-cased tokens; NULL when none */
 	char **upgrade;
@@ -490,6 +461,24 @@ struct sl_conf_listener {
 };
 
 /*
+ * The fleet's store (rate_limit_store:, doc/edge.md section 6.4): a Redis
+ * that the processes of a fleet share, where fleet rate limits keep their
+ * counts and the idempotency store its answers (store: redis).
+ */
+struct sl_conf_fleet_store {
+	int set;		  /* its address was read */
+	struct sl_conf_addr addr; /* Redis, HOST:PORT */
+	uint64_t timeout_ms;	  /* per command, default 50 */
+	char *prefix;		  /* of every key, "sluice:" */
+	/* AUTH (doc/edge.md section 6.5): the password is read from
+	 * password_file by sl_conf_load_secrets, never written in the file
+	 * itself */
+	char *username;			   /* NULL: AUTH with the password */
+	struct sl_conf_file password_file; /* NULL path: no AUTH */
+	char *password; /* NULL until read; never logged or shown */
+};
+
+/*
  * One generation. Immutable once loaded; shared by the main thread and the
  * workers through sl_conf_ref()/sl_conf_unref(). Freed by the last unref.
  */
@@ -546,7 +535,7 @@ struct sl_conf {
 	 * once the load is done */
 	struct sl_strtab *cluster_names;
 	size_t nroutes; /* every listener's together */
-	int bound; /* sl_runtime_bind attached shared state */
+	int bound;	/* sl_runtime_bind attached shared state */
 	/* called with the last reference, before the generation is freed:
 	 * set by whoever attached state to it (sl_runtime_bind) */
 	void (*on_free)(struct sl_conf *conf);
@@ -574,20 +563,12 @@ struct sl_conf {
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */
 	void (*tls_free)(struct sl_conf *conf);
-	/* rate limits (doc/edge.md section 6): where fleet limits keep
-	 * their counts (rate_limit_store:); set = 0 when absent */
-	struct {
-		int set;
-		struct sl_conf_addr addr; /* Redis, HOST:PORT */
-		uint64_t timeout_ms;	  /* per command, default 50 */
-		char *prefix;		  /* of every key, "sluice:" */
-		/* AUTH (doc/edge.md section 6.5): the password is read from
-		 * password_file by sl_conf_load_secrets, never written in
-		 * the file itself */
-		char *username; /* NULL: AUTH with the password */
-		struct sl_conf_file password_file; /* NULL path: no AUTH */
-		char *password; /* NULL until read; never logged or shown */
-	} rl_store;
+	/* the fleet's store (rate_limit_store:, doc/edge.md section 6.4),
+	 * which fleet rate limits and the idempotency store's redis share:
+	 * the rate limits' module's top-level slot (conf/conf_rl.c), which
+	 * owns it; NULL when the key is not written or its address is
+	 * wrong (borrowed) */
+	const struct sl_conf_fleet_store *fleet_store;
 	/* the modules' top-level slots (core/module.h: sl_conf_mod), one
 	 * a module, each owned by its module */
 	void **mod;

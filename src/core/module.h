@@ -46,8 +46,8 @@ enum sl_mfam_kind {
 	SL_MFAM_COUNTER = 0,
 	SL_MFAM_GAUGE,
 	/* SL_HIST_N words from off (hist.h's buckets, not cumulative), the
-	 * sum at sum_off, divided by div as seconds; SL_MFAM_ROUTE only,
-	 * without a label */
+	 * sum at sum_off, divided by div as seconds; SL_MFAM_ROUTE or
+	 * SL_MFAM_WORKERS, without a label */
 	SL_MFAM_HISTOGRAM,
 	/* a counter of microseconds (div 1e6, shown to the microsecond) or
 	 * milliseconds (1000, to the millisecond) as seconds; SL_MFAM_ROUTE
@@ -64,6 +64,11 @@ enum sl_mfam_scope {
 			      uses the module, labelled listener, route and
 			      cluster: what entry says of it (a state of the
 			      module's, not its counters) */
+	SL_MFAM_ITEM,	   /* a line per item of each route that uses the
+			      module (sl_module's items: a route's rate
+			      limits), labelled listener, route and the
+			      module's item_label: word off of the item's
+			      blocks, summed over the workers */
 };
 struct sl_mfamily {
 	const char *name; /* "sluice_compress_responses_total" */
@@ -89,6 +94,13 @@ struct sl_mfamily {
 	 * the words are divided by */
 	uint16_t sum_off;
 	double div;
+	/* rendered, its HELP and TYPE too, only while shown says so of the
+	 * generation (the rate limits' store's: while one is configured);
+	 * NULL: always */
+	int (*shown)(const struct sl_conf *conf);
+	/* SL_MFAM_ITEM: a line only for the items item_shown says of
+	 * (fleet limits only); NULL: every item */
+	int (*item_shown)(const void *slot, size_t k);
 };
 
 /* A file a module appends to from the start (its log of its own): the
@@ -101,13 +113,16 @@ struct sl_mfile {
 
 /* The words the modules' status fields take (a count one, a ratio two),
  * the table's sum (conf/conf_mods.c checks it; admin_status.c's room):
- * auth's 1, the WAF's 1, compression's 2, idempotency's 2. */
-#define SL_MSTATUS_MOD_WORDS 6
+ * auth's 1, the WAF's 1, compression's 2, idempotency's 2, rate
+ * limits' 1. */
+#define SL_MSTATUS_MOD_WORDS 7
 
 /* A field of a route's "features_1m" on the status page: the minute's
  * growth of the sum of its words (num), or of num over den (a ratio);
  * null when the route does not use the module, or (a ratio) den did not
- * grow. */
+ * grow. The words are the route's counts', or, for a module with items
+ * (sl_module's items), its items' blocks' (counted from a block's start,
+ * summed over the route's items). */
 struct sl_mstatus {
 	const char *name; /* "compress_ratio" */
 	uint16_t num_off, den_off;
@@ -145,6 +160,9 @@ struct sl_module {
 	/* ---- configuration: the key, at the top level and in a route,
 	 * whose value lives in the module's slot (NULL: none there) */
 	const char *key;
+	/* the top-level key, when it is not key (rate limits': a route's
+	 * rate_limit, the top level's rate_limit_store); NULL: key */
+	const char *top_key;
 	/* a listener's key, when it has one (listener_parse) */
 	const char *listener_key;
 	/* The top-level value, or its defaults (v NULL: the key is not
@@ -277,6 +295,24 @@ struct sl_module {
 	 * described ones while a route uses it (conf: the generation
 	 * served). NULL: none. */
 	void (*metrics)(const struct sl_mout *o, const struct sl_conf *conf);
+	/* ---- a route's items (a rate limit of its rate_limit list): the
+	 * slot's parts with counters of their own, outside the route's
+	 * counts (a limit's are kept by its name across reloads), for the
+	 * SL_MFAM_ITEM families and the items' status fields. NULL items:
+	 * none. */
+	size_t (*items)(const void *slot);
+	const char *(*item_name)(const void *slot, size_t k);
+	/* item k's block of the first worker, the next workers' following
+	 * item_stride bytes apart (a block's words are
+	 * atomic_uint_fast64_t); NULL: none yet, zeros */
+	const void *(*item_counts)(const void *slot, size_t k);
+	size_t item_stride;
+	const char *item_label; /* "limit" */
+	/* The table has given the module its slot and its counters' first
+	 * words (below), once for the process: a module whose lower files
+	 * read its slots keeps the descriptor where they find it (rate
+	 * limits: edge/ratelimit_conf.h). NULL: none. */
+	void (*placed)(const struct sl_module *m);
 	/* ---- set by the table (conf_mods.c), once for the process: the
 	 * module's slot, and its counters' first words */
 	uint8_t slot;

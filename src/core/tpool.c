@@ -655,11 +655,11 @@ can_leave_idle(int nice)
 {
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
-	struct rlimit rl;
+	struct rlimit lim;
 
-	if (getrlimit(RLIMIT_NICE, &rl) == 0 &&
-	    (rl.rlim_cur == RLIM_INFINITY ||
-	     rl.rlim_cur >= (rlim_t)(20 - nice)))
+	if (getrlimit(RLIMIT_NICE, &lim) == 0 &&
+	    (lim.rlim_cur == RLIM_INFINITY ||
+	     lim.rlim_cur >= (rlim_t)(20 - nice)))
 		return 1;
 	return syscall(SYS_capget, &h, d) == 0 &&
 	       (d[CAP_TO_INDEX(CAP_SYS_NICE)].effective &

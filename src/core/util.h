@@ -160,6 +160,25 @@ sl_hash64(const void *data, size_t len)
 }
 
 /*
+ * A seeded 64-bit hash of bytes, for a table whose keys a client chooses
+ * (a rate limit's keys, the WAF's budgets' clients): so that it cannot
+ * choose keys that fall into one bucket. FNV-1a 64 from the offset basis
+ * xor the seed, then the finalizer; not a MAC.
+ */
+static inline uint64_t
+sl_hash64_seeded(uint64_t seed, const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return sl_mix64(h ^ (seed >> 32) ^ len);
+}
+
+/*
  * Socket writes on the data path: send()/sendmsg() rather than writev()
  * (reads use recv() rather than read()), which go through the VFS layer
  * first, and send() for the common single buffer. MSG_NOSIGNAL: a closed peer

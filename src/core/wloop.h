@@ -113,7 +113,7 @@ enum sl_up_close {
 
 /* The words of the modules' counters in a worker's stats (core/module.h,
  * conf/conf_mods.c). */
-#define SL_WSTAT_MOD_WORDS 16
+#define SL_WSTAT_MOD_WORDS 38
 
 /*
  * Counters of one worker. Only the worker writes them; the admin thread
@@ -146,16 +146,6 @@ struct sl_worker_stats {
 	 * copied at every flush tick) */
 	atomic_uint_fast64_t buffer_bytes;
 	atomic_uint_fast64_t parked; /* idle connections parked now */
-	/* rate limits' store (rlstore.c): lease commands by result (ok,
-	 * error, timeout), their latency (SL_HIST buckets, each its own;
-	 * the sum in ms), connects (ok, failed), connections lost or
-	 * dropped, and 1 while connected */
-	atomic_uint_fast64_t rl_store[3];
-	atomic_uint_fast64_t rl_store_dur[SL_HIST_N];
-	atomic_uint_fast64_t rl_store_dur_sum_ms;
-	atomic_uint_fast64_t rl_store_connects[2];
-	atomic_uint_fast64_t rl_store_lost;
-	atomic_uint_fast64_t rl_store_up;
 	/* by protocol ([0] HTTP/1.x, [1] HTTP/2): exchanges finished, their
 	 * responses by status class, their durations (SL_HIST buckets, the
 	 * sum in ms) */

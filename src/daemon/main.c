@@ -101,11 +101,12 @@ version(void)
 static void
 raise_nofile(void)
 {
-	struct rlimit rl;
+	struct rlimit lim;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+	    lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &lim) == -1)
 			log_warn("setrlimit(RLIMIT_NOFILE)");
 	}
 }

@@ -245,8 +245,9 @@ conf_files(const struct sl_conf *conf, const char *path, size_t *n)
 		if (t->key.path != NULL)
 			v[k++] = t->key.path;
 	}
-	if (conf->rl_store.password_file.path != NULL && k < cap)
-		v[k++] = conf->rl_store.password_file.path;
+	if (conf->fleet_store != NULL &&
+	    conf->fleet_store->password_file.path != NULL && k < cap)
+		v[k++] = conf->fleet_store->password_file.path;
 	if (conf->admin_auth.token_file.path != NULL)
 		v[k++] = conf->admin_auth.token_file.path;
 	if (conf->admin_auth.basic_file.path != NULL)

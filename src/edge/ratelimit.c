@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratelimit_conf.h"
 #include "util.h"
+
+/* the rate limits' module (ratelimit_conf.h), set by its placed hook */
+const struct sl_module *sl_rl_module;
 
 #define TAG_SHIFT SL_RL_TAT_BITS
 
@@ -70,19 +74,6 @@ void
 sl_rl_table_free(struct sl_rl_table *t)
 {
 	free(t);
-}
-
-uint64_t
-sl_rl_hash_bytes(uint64_t seed, const void *key, size_t len)
-{
-	const unsigned char *p = key;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return sl_mix64(h ^ (seed >> 32) ^ len);
 }
 
 void

@@ -159,8 +159,7 @@ void sl_rl_give_back(struct sl_rl_table *t, const struct sl_rl_spec *s,
 
 /* A seeded hash of a key for a local table: so that a client cannot
  * choose keys that fall into one bucket. An address inline (client_ip
- * keys, the usual); other keys through sl_rl_hash_bytes. */
-uint64_t sl_rl_hash_bytes(uint64_t seed, const void *key, size_t len);
+ * keys, the usual); other keys through util.h's sl_hash64_seeded. */
 static inline uint64_t
 sl_rl_hash_seeded(uint64_t seed, const void *key, size_t len)
 {
@@ -175,7 +174,7 @@ sl_rl_hash_seeded(uint64_t seed, const void *key, size_t len)
 		memcpy(w, key, 16);
 		return sl_mix64(sl_mix64(w[0] ^ seed) ^ w[1] ^ 16);
 	}
-	return sl_rl_hash_bytes(seed, key, len);
+	return sl_hash64_seeded(seed, key, len);
 }
 
 /* ---- fleet limits: cells leased from the store, per worker --------------

@@ -18,28 +18,16 @@
 #include "users.h"
 #include "util.h"
 
-/*
- * One kind of state: its entries by key in a hash table, chained through
- * each entry's next field (all the state types start with next, key,
- * refs, born_ms). A generation of 100,000 routes binds and lets go of its
- * states in time linear in the file (issue 78); a list searched by name
- * made that quadratic. Registry lock.
- */
-struct reg {
-	void **b;  /* buckets (nb, a power of two); NULL while nb is 0 */
-	size_t nb; /* buckets */
-	size_t n;  /* entries */
-};
+/* One kind of state (runtime.h's struct sl_runtime_reg): all the state
+ * types start with next, key, refs, born_ms. */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct reg lstates;
-static struct reg lcstates;
-static struct reg epstates;
-static struct reg clstates;
-static struct reg rstates;
-static struct reg rlstates;
-static struct reg rlcstates;
-static struct reg mstates;
+static struct sl_runtime_reg lstates;
+static struct sl_runtime_reg lcstates;
+static struct sl_runtime_reg epstates;
+static struct sl_runtime_reg clstates;
+static struct sl_runtime_reg rstates;
+static struct sl_runtime_reg mstates;
 static struct sl_module *const *mods; /* sl_runtime_set_modules */
 static size_t nmods;
 static unsigned nworkers = 1; /* per-worker counters in each state */
@@ -60,7 +48,7 @@ ip_key_init(void)
 #define REG_KEY(e, off)	 (*(char **)((char *)(e) + (off)))
 
 static size_t
-reg_slot(const struct reg *r, const char *k, size_t len)
+reg_slot(const struct sl_runtime_reg *r, const char *k, size_t len)
 {
 	return (size_t)sl_hash64(k, len) & (r->nb - 1);
 }
@@ -70,7 +58,7 @@ reg_slot(const struct reg *r, const char *k, size_t len)
  * entry's next and key are. Returns 0, or -1 when out of memory (r is
  * left as it was). */
 static int
-reg_room(struct reg *r, size_t noff, size_t koff)
+reg_room(struct sl_runtime_reg *r, size_t noff, size_t koff)
 {
 	size_t nb = r->nb > 0 ? r->nb * 2 : 16;
 	void **b;
@@ -95,7 +83,7 @@ reg_room(struct reg *r, size_t noff, size_t koff)
 
 /* Takes e out of r (it is there). */
 static void
-reg_remove(struct reg *r, void *e, size_t noff, size_t koff)
+reg_remove(struct sl_runtime_reg *r, void *e, size_t noff, size_t koff)
 {
 	const char *k = REG_KEY(e, koff);
 	void **pp = &r->b[reg_slot(r, k, strlen(k))];
@@ -113,8 +101,8 @@ reg_remove(struct reg *r, void *e, size_t noff, size_t koff)
 	}
 }
 
-/* Finds the entry of key k in r (a struct reg of struct type), or makes
- * one (born now, its key in the same allocation), and takes a reference
+/* Finds the entry of key k in r (a struct sl_runtime_reg of struct type), or
+ * makes one (born now, its key in the same allocation), and takes a reference
  * on it. NULL when out of memory. */
 #define LOOKUP(type, r, k)                                                     \
 	({                                                                     \
@@ -161,152 +149,83 @@ sl_runtime_set_workers(unsigned n)
 	nworkers = n > 0 ? n : 1;
 }
 
-/* ---- rate limits ---------------------------------------------------------
- *
- * Cells asked of the store at once: what the limit grants in 20 ms, at
- * least one, at most its burst. Two processes then hold a limit within
- * a few percent of its rate (doc/edge.md section 6 has the figures).
- */
-#define RL_LEASE_MS 20
-
-static uint32_t
-rl_lease_size(const struct sl_conf_rate_limit *rl)
+unsigned
+sl_runtime_nworkers(void)
 {
-	uint64_t n = (rl->rate * RL_LEASE_MS + rl->unit_s * 1000 - 1) /
-		     (rl->unit_s * 1000);
-
-	n = SL_MAX(n, 1);
-	return (uint32_t)SL_MIN(n, rl->burst);
+	return nworkers;
 }
 
-/* What a limit counts, as the registry's key and the store's name. */
-static void
-rl_spec_str(const struct sl_conf_rate_limit *rl, char *out, size_t sz)
+void *
+sl_runtime_entry_get(struct sl_runtime_reg *r, const char *k, size_t size)
 {
-	const char *src = rl->key.source == SL_KEY_CLIENT_IP ? "client_ip"
-			  : rl->key.source == SL_KEY_HEADER  ? "header:"
-			  : rl->key.source == SL_KEY_COOKIE  ? "cookie:"
-							     : "route";
+	const size_t noff = offsetof(struct sl_runtime_entry, next);
+	const size_t koff = offsetof(struct sl_runtime_entry, key);
+	size_t kl = strlen(k);
+	struct sl_runtime_entry *e = NULL;
 
-	snprintf(out, sz, "key=%s%s rate=%llu/%llus burst=%llu", src,
-		 rl->key.name != NULL ? rl->key.name : "",
-		 (unsigned long long)rl->rate, (unsigned long long)rl->unit_s,
-		 (unsigned long long)rl->burst);
-}
-
-/* The counters of limit rl of route r of listener l, found by its labels
- * or made. Returns NULL when out of memory. */
-static struct sl_rlcstate *
-rl_counts_bind(const struct sl_conf_listener *l, const struct sl_conf_route *r,
-	       const struct sl_conf_rate_limit *rl)
-{
-	struct sl_rlcstate *cs;
-	char key[512];
-
-	snprintf(key, sizeof(key), "%s %s %s", l->name, r->name, rl->name);
-	if ((cs = LOOKUP(sl_rlcstate, rlcstates, key)) == NULL)
-		return NULL;
-	if (cs->counts == NULL &&
-	    (cs->counts = aligned_alloc(64, nworkers * sizeof(*cs->counts))) !=
-		NULL)
-		memset(cs->counts, 0, nworkers * sizeof(*cs->counts));
-	return cs;
-}
-
-static void
-rl_counts_release(struct sl_rlcstate *cs)
-{
-	if (cs != NULL && cs->refs == 1)
-		free(cs->counts);
-	RELEASE(sl_rlcstate, rlcstates, cs);
-}
-
-/* The state of a limit that has none yet: its table(s), and its counters
- * (its labels', perhaps a state's before it). Returns 0 or -1. */
-static int
-rl_state_init(struct sl_rlstate *st, const struct sl_conf_listener *l,
-	      const struct sl_conf_route *r,
-	      const struct sl_conf_rate_limit *rl)
-{
-	char spec[256], id[512];
-
-	if (st->counts != NULL)
-		return 0;
-	if (st->cstate == NULL &&
-	    (st->cstate = rl_counts_bind(l, r, rl)) == NULL)
-		return -1;
-	if (st->cstate->counts == NULL)
-		return -1;
-	sl_rl_spec_init(&st->spec, rl->rate, rl->unit_s, rl->burst);
-	st->lease = rl_lease_size(rl);
-	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
-		st->seed = sl_mix64((uint64_t)(uintptr_t)st ^ sl_now_ms());
-	if (rl->scope == SL_RL_SCOPE_LOCAL) {
-		if ((st->table = sl_rl_table_new(rl->max_keys)) == NULL)
-			return -1;
-	} else {
-		if ((st->ltabs = calloc(nworkers, sizeof(*st->ltabs))) == NULL)
-			return -1;
-		for (unsigned i = 0; i < nworkers; i++)
-			if ((st->ltabs[i] = sl_rl_ltab_new(rl->max_keys)) ==
-			    NULL)
-				return -1;
-		/* the same in every process of the fleet: names, and a
-		 * digest of what it counts (a changed limit starts anew) */
-		rl_spec_str(rl, spec, sizeof(spec));
-		snprintf(id, sizeof(id), "rl:%s/%s/%s/%08llx", l->name, r->name,
-			 rl->name,
-			 (unsigned long long)(sl_hash64(spec, strlen(spec)) &
-					      0xffffffffULL));
-		if ((st->fleet_id = strdup(id)) == NULL)
-			return -1;
+	if (r->nb > 0)
+		for (e = r->b[reg_slot(r, k, kl)]; e != NULL; e = e->next)
+			if (strcmp(e->key, k) == 0)
+				break;
+	if (e == NULL && reg_room(r, noff, koff) == 0 &&
+	    (e = calloc(1, size + kl + 1)) != NULL) {
+		size_t at = reg_slot(r, k, kl);
+		e->key = (char *)e + size;
+		memcpy(e->key, k, kl + 1);
+		e->next = r->b[at];
+		r->b[at] = e;
+		r->n++;
+		e->born_ms = sl_now_ms();
 	}
-	st->counts = st->cstate->counts; /* complete */
+	if (e != NULL)
+		e->refs++;
+	return e;
+}
+
+void
+sl_runtime_entry_put(struct sl_runtime_reg *r, void *e)
+{
+	struct sl_runtime_entry *x = e;
+
+	if (x == NULL || --x->refs > 0)
+		return;
+	reg_remove(r, x, offsetof(struct sl_runtime_entry, next),
+		   offsetof(struct sl_runtime_entry, key));
+	free(x);
+}
+
+/* ---- the parts of a route with state of their own ---------------------- */
+
+#define RUNTIME_PARTS 4
+static const struct sl_runtime_part *parts[RUNTIME_PARTS];
+
+void
+sl_runtime_add_part(const struct sl_runtime_part *p)
+{
+	for (size_t i = 0; i < RUNTIME_PARTS; i++)
+		if (parts[i] == NULL || parts[i] == p) {
+			parts[i] = p;
+			return;
+		}
+	abort(); /* RUNTIME_PARTS is to grow with the modules that have one */
+}
+
+/* Each part's state of route r of listener l, in the order they were
+ * added. Returns 0, or -1 (out of memory). */
+static int
+parts_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+{
+	for (size_t i = 0; i < RUNTIME_PARTS && parts[i] != NULL; i++)
+		if (parts[i]->bind(l, r) == -1)
+			return -1;
 	return 0;
 }
 
 static void
-rl_state_release(struct sl_rlstate *st)
+parts_unbind(struct sl_conf_route *r)
 {
-	if (st != NULL && st->refs == 1) {
-		sl_rl_table_free(st->table);
-		for (unsigned i = 0; st->ltabs != NULL && i < nworkers; i++)
-			sl_rl_ltab_free(st->ltabs[i]);
-		free(st->ltabs);
-		free(st->fleet_id);
-		rl_counts_release(st->cstate);
-	}
-	RELEASE(sl_rlstate, rlstates, st);
-}
-
-static int
-rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
-{
-	char spec[256], key[768];
-
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		struct sl_conf_rate_limit *rl = &r->rate_limits[k];
-		rl_spec_str(rl, spec, sizeof(spec));
-		snprintf(key, sizeof(key),
-			 "%s %s %s %s %s scope=%s max_keys=%llu", l->addr.text,
-			 l->name, r->name, rl->name, spec,
-			 rl->scope == SL_RL_SCOPE_FLEET ? "fleet" : "local",
-			 (unsigned long long)rl->max_keys);
-		rl->state = LOOKUP(sl_rlstate, rlstates, key);
-		if (rl->state == NULL ||
-		    rl_state_init(rl->state, l, r, rl) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static void
-rl_unbind(struct sl_conf_route *r)
-{
-	for (size_t k = 0; k < r->nrate_limits; k++) {
-		rl_state_release(r->rate_limits[k].state);
-		r->rate_limits[k].state = NULL;
-	}
+	for (size_t i = 0; i < RUNTIME_PARTS && parts[i] != NULL; i++)
+		parts[i]->unbind(r);
 }
 
 /* Per-worker counters for a state that has none yet. Returns 0 or -1. */
@@ -429,7 +348,7 @@ unbind_locked(struct sl_conf *conf)
 			}
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
-			rl_unbind(&l->routes[j]);
+			parts_unbind(&l->routes[j]);
 			mods_unbind(&l->routes[j]);
 		}
 	}
@@ -481,7 +400,7 @@ sl_runtime_bind(struct sl_conf *conf)
 			/* its counters wait for its first request
 			 * (sl_runtime_route_counts) */
 			r->state = LOOKUP(sl_rstate, rstates, key);
-			ok = r->state != NULL && rl_bind(l, r) == 0 &&
+			ok = r->state != NULL && parts_bind(l, r) == 0 &&
 			     mods_bind(l, r) == 0;
 			if (ok && r->nsplit > 0 &&
 			    r->sticky.source != SL_KEY_NONE &&

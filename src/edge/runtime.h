@@ -18,9 +18,10 @@
 
 #include "hist.h"   /* SL_HIST_N, sl_hist_slot */
 #include "module.h" /* struct sl_module: sl_counts_mod */
-#include "ratelimit.h"
 
 struct sl_conf;
+struct sl_conf_listener;
+struct sl_conf_route;
 
 #define SL_PER_IP_SLOTS 65536
 
@@ -204,56 +205,6 @@ struct sl_rstate {
 	_Atomic(struct sl_users *) users;
 };
 
-/* A rate limit's counters in one worker (only it writes them). */
-struct sl_rlcounts {
-	atomic_uint_fast64_t admitted;	    /* requests it let through */
-	atomic_uint_fast64_t limited;	    /* answered 429 */
-	atomic_uint_fast64_t store_allowed; /* fleet: passed, store down */
-	atomic_uint_fast64_t store_denied;  /* fleet: 503, store down */
-	atomic_uint_fast64_t evictions;	    /* live keys its tables pushed
-					       out (sl_rl_result.evicted) */
-	uint64_t logged_ms;		    /* last refusal said at info */
-	uint64_t unlogged;		    /* refusals since, not said */
-} __attribute__((aligned(64)));
-
-/*
- * A rate limit's counters, by its labels on /metrics (listener name,
- * route, limit name), and nothing else: every state (sl_rlstate) of the
- * limit shares them, so a reload that changes what the limit counts gives
- * it fresh buckets and keeps its counters. Referenced by those states.
- */
-struct sl_rlcstate {
-	struct sl_rlcstate *next;
-	char *key;
-	int refs;		    /* sl_rlstates using it (registry lock) */
-	uint64_t born_ms;	    /* made (monotonic; the status page) */
-	struct sl_rlcounts *counts; /* one per worker */
-};
-
-/*
- * A rate limit's buckets (doc/edge.md section 6), by its listener
- * (address and name), route, name and what it counts (key, rate, burst,
- * scope, max_keys): a reload that keeps the limit keeps its buckets; one
- * that changes it starts with fresh ones. Its counters are its labels'
- * (sl_rlcstate), kept either way.
- */
-struct sl_rlstate {
-	struct sl_rlstate *next;
-	char *key;
-	int refs;
-	uint64_t born_ms; /* made (monotonic; the status page) */
-	struct sl_rl_spec spec;
-	uint64_t seed;		    /* local: keys' hashes (per table) */
-	struct sl_rl_table *table;  /* local: shared by the workers */
-	struct sl_rl_ltab **ltabs;  /* fleet: one per worker, its own */
-	char *fleet_id;		    /* fleet: names it in the store's keys,
-				       the same in every process */
-	uint32_t lease;		    /* fleet: cells asked for at once */
-	struct sl_rlcstate *cstate; /* its counters (one reference) */
-	struct sl_rlcounts *counts; /* cstate's, one per worker; set once
-				       the state is complete */
-};
-
 /*
  * The head of a module's state that the registry keeps by key across
  * generations (core/module.h's route_bind): the module's state begins
@@ -284,6 +235,53 @@ void sl_runtime_set_modules(struct sl_module *const *mods, size_t n);
 /* Workers there will be (fixed at start): the per-worker counters are
  * sized by it. Call before the first sl_runtime_bind. */
 void sl_runtime_set_workers(unsigned n);
+/* The workers' number sl_runtime_set_workers set (1 before). */
+unsigned sl_runtime_nworkers(void);
+
+/*
+ * One kind of state of the registry: its entries by key in a hash table,
+ * chained through each entry's next field. A generation of 100,000 routes
+ * binds and lets go of its states in time linear in the file (issue 78);
+ * a list searched by name made that quadratic. Registry lock. Zero: empty.
+ */
+struct sl_runtime_reg {
+	void **b;  /* buckets (nb, a power of two); NULL while nb is 0 */
+	size_t nb; /* buckets */
+	size_t n;  /* entries */
+};
+
+/* What every entry of a registry starts with. */
+struct sl_runtime_entry {
+	void *next;	  /* in its bucket */
+	char *key;	  /* in the same allocation */
+	int refs;	  /* generations using it (registry lock) */
+	uint64_t born_ms; /* made (monotonic; the status page) */
+};
+
+/*
+ * A part of a route with state of its own in the registry, beside the
+ * route's (a module's: the rate limits' tables, edge/ratelimit_state.c):
+ * bound with the route by sl_runtime_bind, under the registry's lock, and
+ * let go with it by sl_runtime_unbind. Added once for the process, before
+ * the first bind (its module's placed hook); at most 4.
+ */
+struct sl_runtime_part {
+	/* route r of listener l's state: 0, or -1 (out of memory) */
+	int (*bind)(const struct sl_conf_listener *l, struct sl_conf_route *r);
+	/* its state let go of (also after a bind that failed part way) */
+	void (*unbind)(struct sl_conf_route *r);
+};
+void sl_runtime_add_part(const struct sl_runtime_part *p);
+
+/* From a part's bind and unbind (the registry's lock held): the entry of
+ * key k in r, of size bytes (its struct, starting with a struct
+ * sl_runtime_entry), found or made zeroed (born now), with a reference
+ * taken; NULL when out of memory. And a reference dropped: the last one
+ * takes e out of r and frees it (what it points to is the caller's to
+ * free before); e NULL: nothing. */
+void *sl_runtime_entry_get(struct sl_runtime_reg *r, const char *k,
+			   size_t size);
+void sl_runtime_entry_put(struct sl_runtime_reg *r, void *e);
 
 /*
  * Attaches the shared state of every listener, cluster and endpoint of

@@ -64,8 +64,10 @@ admitted(const struct sl_rlc *rc, struct sl_worker *w,
 
 	for (unsigned i = 0; took != 0; i++, took >>= 1)
 		if (took & 1)
-			SL_STAT_INC(
-			    r->rate_limits[i].state->counts[w->id].admitted);
+			SL_STAT_INC(sl_rl_route(r)
+					->rate_limits[i]
+					.state->counts[w->id]
+					.admitted);
 	return SL_RLC_PASS;
 }
 
@@ -78,7 +80,8 @@ give_back(struct sl_rlc *rc, struct sl_worker *w, const struct sl_conf_route *r,
 	unsigned took = rc->local | rc->cell | rc->first;
 
 	for (unsigned i = 0; i < rc->next && took != 0; i++) {
-		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+		const struct sl_conf_rate_limit *rl =
+		    &sl_rl_route(r)->rate_limits[i];
 		const void *key;
 		size_t len;
 
@@ -146,7 +149,7 @@ refuse(struct sl_rlc *rc, unsigned i, uint64_t wait_us, struct sl_worker *w,
        const struct sl_conf_route *r, const struct sl_h1_request *req,
        const struct sl_ip *client, uint64_t conn, uint64_t now)
 {
-	const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+	const struct sl_conf_rate_limit *rl = &sl_rl_route(r)->rate_limits[i];
 
 	rc->next = (uint8_t)i;
 	give_back(rc, w, r, req, client, now);
@@ -164,7 +167,7 @@ store_error(struct sl_rlc *rc, unsigned i, struct sl_worker *w,
 	    const struct sl_conf_route *r, const struct sl_h1_request *req,
 	    const struct sl_ip *client, uint64_t conn, uint64_t now)
 {
-	const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+	const struct sl_conf_rate_limit *rl = &sl_rl_route(r)->rate_limits[i];
 
 	if (!rl->store_error_deny) {
 		SL_STAT_INC(rl->state->counts[w->id].store_allowed);
@@ -197,7 +200,7 @@ take_local(struct sl_rlc *rc, unsigned i, uint64_t h, struct sl_worker *w,
 	   const struct sl_conf_route *r, const struct sl_h1_request *req,
 	   const struct sl_ip *client, uint64_t conn, uint64_t now)
 {
-	struct sl_rlstate *st = r->rate_limits[i].state;
+	struct sl_rlstate *st = sl_rl_route(r)->rate_limits[i].state;
 	struct sl_rl_result res;
 
 	if (!sl_rl_take(st->table, &st->spec, h, now, &res)) {
@@ -216,8 +219,9 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	   const struct sl_conf_route *r, const struct sl_h1_request *req,
 	   const struct sl_ip *client, uint64_t conn, uint64_t now)
 {
-	for (unsigned i = rc->next; i < r->nrate_limits; i++) {
-		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+	for (unsigned i = rc->next; i < sl_rl_nlimits(r); i++) {
+		const struct sl_conf_rate_limit *rl =
+		    &sl_rl_route(r)->rate_limits[i];
 		struct sl_rlstate *st = rl->state;
 		struct sl_rl_result res;
 		struct sl_rl_lentry *e;
@@ -283,7 +287,7 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 			continue;
 		}
 	}
-	rc->next = (uint8_t)r->nrate_limits;
+	rc->next = (uint8_t)sl_rl_nlimits(r);
 	return admitted(rc, w, r);
 }
 
@@ -300,8 +304,9 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	rc->local = rc->cell = rc->first = 0;
 	/* local limits here, without a call a limit (the usual route has
 	 * one or two, all local); from the first fleet one, check_from */
-	for (i = 0; i < r->nrate_limits; i++) {
-		const struct sl_conf_rate_limit *rl = &r->rate_limits[i];
+	for (i = 0; i < sl_rl_nlimits(r); i++) {
+		const struct sl_conf_rate_limit *rl =
+		    &sl_rl_route(r)->rate_limits[i];
 		const void *key;
 		size_t len;
 
@@ -351,7 +356,8 @@ size_t
 sl_rlcheck_fields(const struct sl_rlc *rc, int status,
 		  const struct sl_conf_route *r, char *out, size_t cap)
 {
-	const struct sl_conf_rate_limit *rl = &r->rate_limits[rc->refused];
+	const struct sl_conf_rate_limit *rl =
+	    &sl_rl_route(r)->rate_limits[rc->refused];
 	/* whole seconds, rounded up, at least 1 */
 	uint64_t secs = (rc->wait_us + 999999) / 1000000;
 	int n;

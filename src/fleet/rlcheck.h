@@ -18,6 +18,8 @@
 #include "conf_types.h"
 #include "h1_parse.h"
 #include "ratelimit.h"
+#include "ratelimit_conf.h"
+#include "ratelimit_state.h"
 #include "util.h"
 
 struct sl_worker;

@@ -30,6 +30,8 @@
 
 #include "conf.h"
 #include "log.h"
+#include "ratelimit_conf.h"
+#include "ratelimit_state.h"
 #include "runtime.h"
 #include "util.h"
 #include "wloop.h"
@@ -192,7 +194,8 @@ static void
 store_set_up(struct sl_rlstore *s, int up)
 {
 	if (s->up != up)
-		SL_STAT_ADD(s->w->stats.rl_store_up, up ? 1 : (uint64_t)-1);
+		SL_STAT_ADD(sl_rl_wcounts(&s->w->stats)->store_up,
+			    up ? 1 : (uint64_t)-1);
 	s->up = up;
 }
 
@@ -206,7 +209,7 @@ store_on_connect(const redisAsyncContext *ac, int status)
 		return;
 	if (status != REDIS_OK) {
 		/* hiredis frees ac after this; its commands fail */
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -225,7 +228,7 @@ store_on_connect(const redisAsyncContext *ac, int status)
 static void
 store_ready(struct sl_rlstore *s)
 {
-	SL_STAT_INC(s->w->stats.rl_store_connects[0]);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[0]);
 	store_set_up(s, 1);
 	if (s->backoff_ms > BACKOFF_MIN_MS)
 		log_info("worker %u: rate_limit_store %s: connected", s->w->id,
@@ -251,7 +254,7 @@ store_fail(struct sl_rlstore *s, const char *why, const char *text)
 
 	if (text != NULL)
 		sl_escape(esc, sizeof(esc), text, SL_MIN(strlen(text), 200));
-	SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 	if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 		log_warnx("worker %u: rate_limit_store %s: %s%s%s; trying "
 			  "again in %llu ms",
@@ -317,7 +320,7 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 	s->ac = NULL;
 	if (!s->up) {
 		/* closed before it was ready: it could not be made */
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -329,7 +332,7 @@ store_on_disconnect(const redisAsyncContext *ac, int status)
 		store_backoff(s);
 		return;
 	}
-	SL_STAT_INC(s->w->stats.rl_store_lost);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_lost);
 	store_set_up(s, 0);
 	if (status != REDIS_OK && s->was_up)
 		log_warnx("worker %u: rate_limit_store %s: connection lost: "
@@ -368,7 +371,7 @@ store_drop(struct sl_rlstore *s, const char *why)
 			  s->w->id, s->addr, why);
 	s->was_up = 0;
 	s->ac = NULL; /* first: the callbacks below must not use it */
-	SL_STAT_INC(s->w->stats.rl_store_lost);
+	SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_lost);
 	store_set_up(s, 0);
 	store_backoff(s);
 	ac->data = NULL;
@@ -390,7 +393,7 @@ store_connect(struct sl_rlstore *s)
 	if (ac == NULL)
 		return -1;
 	if (ac->err) {
-		SL_STAT_INC(s->w->stats.rl_store_connects[1]);
+		SL_STAT_INC(sl_rl_wcounts(&s->w->stats)->store_connects[1]);
 		if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS)
 			log_warnx("worker %u: rate_limit_store %s: cannot "
 				  "connect: %s; trying again in %llu ms",
@@ -434,7 +437,8 @@ store_connect(struct sl_rlstore *s)
 static int
 store_creds_same(const struct sl_rlstore *s, const struct sl_conf *conf)
 {
-	const char *u = conf->rl_store.username, *p = conf->rl_store.password;
+	const char *u = conf->fleet_store->username,
+		   *p = conf->fleet_store->password;
 
 	return (s->user == NULL ? u == NULL
 				: u != NULL && strcmp(s->user, u) == 0) &&
@@ -464,10 +468,10 @@ static int
 store_rekey(struct sl_rlstore *s, const struct sl_conf *conf)
 {
 	store_free_creds(s);
-	if ((conf->rl_store.username != NULL &&
-	     (s->user = strdup(conf->rl_store.username)) == NULL) ||
-	    (conf->rl_store.password != NULL &&
-	     (s->pass = strdup(conf->rl_store.password)) == NULL)) {
+	if ((conf->fleet_store->username != NULL &&
+	     (s->user = strdup(conf->fleet_store->username)) == NULL) ||
+	    (conf->fleet_store->password != NULL &&
+	     (s->pass = strdup(conf->fleet_store->password)) == NULL)) {
 		store_free_creds(s);
 		return -1;
 	}
@@ -490,15 +494,15 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 {
 	struct sl_rlstore *s = w->rlstore;
 	const struct sockaddr *sa =
-	    (const struct sockaddr *)&conf->rl_store.addr.ss;
+	    (const struct sockaddr *)&conf->fleet_store->addr.ss;
 
-	if (s != NULL && (strcmp(s->addr, conf->rl_store.addr.text) == 0 ||
+	if (s != NULL && (strcmp(s->addr, conf->fleet_store->addr.text) == 0 ||
 			  conf->generation < s->generation)) {
 		/* a request of an older generation, after a reload that
 		 * moved the store, uses the new one: no flapping between the
 		 * two while the old requests finish */
 		if (conf->generation >= s->generation) {
-			s->timeout_ms = conf->rl_store.timeout_ms;
+			s->timeout_ms = conf->fleet_store->timeout_ms;
 			s->generation = conf->generation;
 			if (!store_creds_same(s, conf) &&
 			    store_rekey(s, conf) == -1)
@@ -525,7 +529,7 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 		w->rlstore = s;
 	} else
 		store_drop(s, "the configuration moved the store");
-	snprintf(s->addr, sizeof(s->addr), "%s", conf->rl_store.addr.text);
+	snprintf(s->addr, sizeof(s->addr), "%s", conf->fleet_store->addr.text);
 	s->generation = conf->generation;
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -536,7 +540,7 @@ store_get(struct sl_worker *w, const struct sl_conf *conf)
 		inet_ntop(AF_INET, &s4->sin_addr, s->host, sizeof(s->host));
 		s->port = ntohs(s4->sin_port);
 	}
-	s->timeout_ms = conf->rl_store.timeout_ms;
+	s->timeout_ms = conf->fleet_store->timeout_ms;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->retry_at_ms = 0;
 	if (!store_creds_same(s, conf) && store_rekey(s, conf) == -1)
@@ -552,7 +556,7 @@ cmd_send(struct sl_rlstore *s, struct rl_cmd *c)
 	const struct sl_rl_spec *sp = &c->st->spec;
 	char key[256];
 
-	snprintf(key, sizeof(key), "%s%s:%016llx", c->conf->rl_store.prefix,
+	snprintf(key, sizeof(key), "%s%s:%016llx", c->conf->fleet_store->prefix,
 		 c->st->fleet_id, (unsigned long long)c->h);
 	if (c->evaled || script_sha[0] == '\0')
 		return redisAsyncCommand(
@@ -573,7 +577,7 @@ sl_rlstore_lease(struct sl_worker *w, struct sl_conf *conf,
 	struct sl_rlstore *s;
 	struct rl_cmd *c;
 
-	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
+	if (conf->fleet_store == NULL || (s = store_get(w, conf)) == NULL ||
 	    store_connect(s) == -1)
 		return -1;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -630,12 +634,12 @@ cmd_failed(struct sl_rlstore *s, struct rl_cmd *c)
 static void
 cmd_done(struct sl_rlstore *s, struct rl_cmd *c, int result)
 {
-	struct sl_worker_stats *ws = &s->w->stats;
+	struct sl_rl_wcounts *ws = sl_rl_wcounts(&s->w->stats);
 	uint64_t ms = sl_now_ms() - c->sent_ms;
 
-	SL_STAT_INC(ws->rl_store[result]);
-	SL_STAT_INC(ws->rl_store_dur[sl_hist_slot(ms)]);
-	SL_STAT_ADD(ws->rl_store_dur_sum_ms, ms);
+	SL_STAT_INC(ws->store[result]);
+	SL_STAT_INC(ws->store_dur[sl_hist_slot(ms)]);
+	SL_STAT_ADD(ws->store_dur_sum_ms, ms);
 	TAILQ_REMOVE(&s->cmds, c, link);
 	sl_conf_unref(c->conf);
 	free(c);
@@ -811,7 +815,7 @@ sl_rlstore_eval(struct sl_worker *w, struct sl_conf *conf,
 		return NULL;
 	for (int i = 0; i < nargs; i++)
 		total += argvlen[i];
-	if (!conf->rl_store.set || (s = store_get(w, conf)) == NULL ||
+	if (conf->fleet_store == NULL || (s = store_get(w, conf)) == NULL ||
 	    store_connect(s) == -1)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c) + total)) == NULL)

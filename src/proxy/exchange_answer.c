@@ -108,20 +108,20 @@ void
 sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req)
 {
 	const char *ref = NULL, *ua = NULL;
-	size_t rl = 0, ul = 0;
+	size_t ref_len = 0, ua_len = 0;
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct sl_h1_header *h = &req->headers[i];
 		if (ref == NULL && sl_h1_ieq(h->name, h->name_len, "referer")) {
 			ref = h->value;
-			rl = h->value_len;
+			ref_len = h->value_len;
 		} else if (ua == NULL &&
 			   sl_h1_ieq(h->name, h->name_len, "user-agent")) {
 			ua = h->value;
-			ul = h->value_len;
+			ua_len = h->value_len;
 		}
 	}
-	txn_note_agent(t, ref, rl, ua, ul);
+	txn_note_agent(t, ref, ref_len, ua, ua_len);
 }
 
 /* sl_h1_salvage of a request head block (hblock.h) an HTTP/2 codec wrote,

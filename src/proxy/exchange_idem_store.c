@@ -141,7 +141,7 @@ static void
 store_key(const struct sl_txidem *ip, char *out, size_t room)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *prefix = ip->conf->rl_store.prefix;
+	const char *prefix = ip->conf->fleet_store->prefix;
 	size_t n = strlen(prefix);
 
 	/* without snprintf: a Redis round trip's own cost is counted */

@@ -50,7 +50,7 @@ rl_begin(struct sl_txn *t, void *ctx)
 static int
 rl_used(const struct sl_conf_route *r)
 {
-	return r->rate_limits != NULL;
+	return sl_rl_route(r) != NULL;
 }
 
 /* The lease a request waited for came, or failed: its route's filters go

@@ -37,7 +37,6 @@
 #include "exchange_int.h"
 #include "log.h"
 #include "pan.h"
-#include "ratelimit.h"
 #include "runtime.h"
 #include "tpool.h"
 #include "util.h"
@@ -838,8 +837,8 @@ client_key(struct sl_seam *s, const struct sl_fhead *h)
 	const struct sl_ip *ip = &s->txn->client_addr;
 
 	if (wp->key == SL_WAF_KEY_CALLER && h->caller != NULL)
-		return sl_rl_hash_bytes(~wp->seed, h->caller, h->caller_len);
-	return sl_rl_hash_bytes(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
+		return sl_hash64_seeded(~wp->seed, h->caller, h->caller_len);
+	return sl_hash64_seeded(wp->seed, ip->a, ip->len == 16 ? 8 : ip->len);
 }
 
 /* The loop's checks (wafcheck.h): what the rules would be given to read

@@ -27,6 +27,7 @@
 #include "conf_mirror.h"
 #include "conf_yaml.h"
 #include "policy.h"
+#include "ratelimit_conf.h"
 #include "util.h"
 
 #ifndef SRCDIR
@@ -3878,34 +3879,41 @@ test_rate_limit_conf(void **state)
 		    "          - { name: d, key: \"cookie:Sid\", rate: 1/s, "
 		    "scope: fleet, on_store_error: deny }\n" CLUSTER);
 	r = &c->listeners[0].routes[0];
-	assert_int_equal(r->nrate_limits, 4);
-	assert_string_equal(r->rate_limits[0].name, "a");
-	assert_int_equal(r->rate_limits[0].key.source, SL_KEY_HEADER);
-	assert_string_equal(r->rate_limits[0].key.name, "x-api-key");
-	assert_int_equal(r->rate_limits[0].rate, 10);
-	assert_int_equal(r->rate_limits[0].unit_s, 1);
-	assert_int_equal(r->rate_limits[0].burst, 10); /* one unit's worth */
-	assert_int_equal(r->rate_limits[0].scope, SL_RL_SCOPE_LOCAL);
-	assert_int_equal(r->rate_limits[0].max_keys, 65536);
-	assert_int_equal(r->rate_limits[1].key.source, SL_KEY_CLIENT_IP);
-	assert_int_equal(r->rate_limits[1].unit_s, 60);
-	assert_int_equal(r->rate_limits[1].burst, 1);
-	assert_int_equal(r->rate_limits[1].max_keys, 10);
-	assert_int_equal(r->rate_limits[2].key.source, SL_KEY_NONE);
-	assert_int_equal(r->rate_limits[2].unit_s, 3600);
-	assert_int_equal(r->rate_limits[2].scope, SL_RL_SCOPE_FLEET);
-	assert_int_equal(r->rate_limits[2].max_keys, 4096);
-	assert_int_equal(r->rate_limits[2].store_error_deny, 0);
-	assert_string_equal(r->rate_limits[3].key.name, "Sid");
-	assert_int_equal(r->rate_limits[3].store_error_deny, 1);
-	assert_int_equal(c->rl_store.set, 1);
-	assert_int_equal(c->rl_store.timeout_ms, 50);
-	assert_string_equal(c->rl_store.prefix, "sluice:");
+	assert_int_equal(sl_rl_nlimits(r), 4);
+	assert_string_equal(sl_rl_route(r)->rate_limits[0].name, "a");
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].key.source,
+			 SL_KEY_HEADER);
+	assert_string_equal(sl_rl_route(r)->rate_limits[0].key.name,
+			    "x-api-key");
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].rate, 10);
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].unit_s, 1);
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].burst,
+			 10); /* one unit's worth */
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].scope,
+			 SL_RL_SCOPE_LOCAL);
+	assert_int_equal(sl_rl_route(r)->rate_limits[0].max_keys, 65536);
+	assert_int_equal(sl_rl_route(r)->rate_limits[1].key.source,
+			 SL_KEY_CLIENT_IP);
+	assert_int_equal(sl_rl_route(r)->rate_limits[1].unit_s, 60);
+	assert_int_equal(sl_rl_route(r)->rate_limits[1].burst, 1);
+	assert_int_equal(sl_rl_route(r)->rate_limits[1].max_keys, 10);
+	assert_int_equal(sl_rl_route(r)->rate_limits[2].key.source,
+			 SL_KEY_NONE);
+	assert_int_equal(sl_rl_route(r)->rate_limits[2].unit_s, 3600);
+	assert_int_equal(sl_rl_route(r)->rate_limits[2].scope,
+			 SL_RL_SCOPE_FLEET);
+	assert_int_equal(sl_rl_route(r)->rate_limits[2].max_keys, 4096);
+	assert_int_equal(sl_rl_route(r)->rate_limits[2].store_error_deny, 0);
+	assert_string_equal(sl_rl_route(r)->rate_limits[3].key.name, "Sid");
+	assert_int_equal(sl_rl_route(r)->rate_limits[3].store_error_deny, 1);
+	assert_non_null(c->fleet_store);
+	assert_int_equal(c->fleet_store->timeout_ms, 50);
+	assert_string_equal(c->fleet_store->prefix, "sluice:");
 	sl_conf_unref(c);
 	/* none: the request path tests one pointer */
 	c = load_ok(LISTENER CLUSTER);
-	assert_null(c->listeners[0].routes[0].rate_limits);
-	assert_int_equal(c->rl_store.set, 0);
+	assert_null(sl_rl_route(&c->listeners[0].routes[0]));
+	assert_null(c->fleet_store);
 	sl_conf_unref(c);
 }
 
@@ -3929,7 +3937,7 @@ secret_err(const char *path, const char *want, const char *secret)
 	errs = sl_conf_load_secrets(c, &warn);
 	assert_non_null(errs);
 	assert_string_equal(errs, want);
-	assert_null(c->rl_store.password);
+	assert_null(c->fleet_store->password);
 	if (secret != NULL)
 		assert_null(strstr(errs, secret));
 	free(errs);
@@ -3951,17 +3959,17 @@ test_rate_limit_store_auth(void **state)
 	    "  username: sluice-gw\n"
 	    "  password_file: " SRCDIR
 	    "/tests/conf/good/secrets/redis-password\n" LISTENER CLUSTER);
-	assert_string_equal(c->rl_store.username, "sluice-gw");
-	assert_string_equal(c->rl_store.password_file.path,
+	assert_string_equal(c->fleet_store->username, "sluice-gw");
+	assert_string_equal(c->fleet_store->password_file.path,
 			    SRCDIR "/tests/conf/good/secrets/redis-password");
-	assert_int_equal(c->rl_store.password_file.pos.line, 4);
-	assert_int_equal(c->rl_store.password_file.pos.col, 18);
-	assert_null(c->rl_store.password);
+	assert_int_equal(c->fleet_store->password_file.pos.line, 4);
+	assert_int_equal(c->fleet_store->password_file.pos.col, 18);
+	assert_null(c->fleet_store->password);
 	/* read: the line end goes; warnings (a file others may read)
 	 * never hold the password */
 	errs = sl_conf_load_secrets(c, &warn);
 	assert_null(errs);
-	assert_string_equal(c->rl_store.password, "good-pw-1f9b");
+	assert_string_equal(c->fleet_store->password, "good-pw-1f9b");
 	if (warn != NULL)
 		assert_null(strstr(warn, "good-pw-1f9b"));
 	free(warn);
@@ -3970,16 +3978,16 @@ test_rate_limit_store_auth(void **state)
 	c = load_ok(STORE_AUTH(SRCDIR "/tests/conf/good/secrets/"
 				      "redis-password-crlf"));
 	assert_null(sl_conf_load_secrets(c, NULL));
-	assert_string_equal(c->rl_store.password, "crlf-pw-8d2e");
-	assert_null(c->rl_store.username);
+	assert_string_equal(c->fleet_store->password, "crlf-pw-8d2e");
+	assert_null(c->fleet_store->username);
 	sl_conf_unref(c);
 	/* no file, nothing to read */
 	c = load_ok(
 	    "rate_limit_store: { address: \"127.0.0.1:6379\" }\n" LISTENER
 		CLUSTER);
-	assert_null(c->rl_store.password_file.path);
+	assert_null(c->fleet_store->password_file.path);
 	assert_null(sl_conf_load_secrets(c, NULL));
-	assert_null(c->rl_store.password);
+	assert_null(c->fleet_store->password);
 	sl_conf_unref(c);
 
 	/* what a file may not be; the messages never hold its bytes */

@@ -199,7 +199,11 @@ test_module_keys(void **state)
 				? m->top_parse == NULL || m->top_hidden
 				: m->route_parse == NULL)
 				continue;
-			assert_string_equal(full[s].keys[n++], m->key);
+			assert_string_equal(full[s].keys[n++],
+					    s == SL_CONF_SEC_TOP &&
+						    m->top_key != NULL
+						? m->top_key
+						: m->key);
 		}
 		assert_null(full[s].keys[n]);
 	}
@@ -208,14 +212,20 @@ test_module_keys(void **state)
 		assert_string_not_equal(full[SL_CONF_SEC_TOP].keys[n], "auth");
 	/* the WAF, compress and idempotency have both; the mirror a
 	 * route's only; tracing both and a listener's key of its own,
-	 * after the listener's list; the canary guard, last, a route's
-	 * only */
+	 * after the listener's list; the canary guard, a route's only; rate
+	 * limits, last, a route's key and a top-level key of another name */
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
-				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 2],
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 3],
 			    "tracing");
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
-				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 2],
 			    "guard");
+	assert_string_equal(full[SL_CONF_SEC_ROUTE]
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
+			    "rate_limit");
+	assert_string_equal(
+	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 1],
+	    "rate_limit_store");
 	n = nnames(sl_conf_outline[SL_CONF_SEC_LISTENER].keys);
 	assert_int_equal(nnames(full[SL_CONF_SEC_LISTENER].keys), n + 1);
 	assert_string_equal(full[SL_CONF_SEC_LISTENER].keys[n],

@@ -483,7 +483,7 @@ load_with(const char *from, const char *to)
 static struct sl_rlstate *
 state_of(struct sl_conf *c, size_t k)
 {
-	return c->listeners[0].routes[0].rate_limits[k].state;
+	return sl_rl_route(&c->listeners[0].routes[0])->rate_limits[k].state;
 }
 
 /* issue 41: a reload that changed a limit's burst took its counters back
@@ -614,15 +614,15 @@ test_admitted_only_once_every_limit_passed(void **state)
 	assert_non_null(c);
 	assert_int_equal(sl_runtime_bind(c), 0);
 	r = &c->listeners[0].routes[0];
-	wide = &r->rate_limits[0].state->counts[0];
-	fleet = &r->rate_limits[1].state->counts[0];
+	wide = &sl_rl_route(r)->rate_limits[0].state->counts[0];
+	fleet = &sl_rl_route(r)->rate_limits[1].state->counts[0];
 	/* the fleet key's lease is on its way (the store is not asked
 	 * here): the next requests of the key wait for it */
-	assert_int_equal(sl_rl_lease_take(r->rate_limits[1].state->ltabs[0],
-					  sl_hash64("", 0),
-					  sl_ratelimit_now_us(), 0, &e, &pf,
-					  &res),
-			 SL_RL_FIRST);
+	assert_int_equal(
+	    sl_rl_lease_take(sl_rl_route(r)->rate_limits[1].state->ltabs[0],
+			     sl_hash64("", 0), sl_ratelimit_now_us(), 0, &e,
+			     &pf, &res),
+	    SL_RL_FIRST);
 	sl_rl_lease_sent(e);
 	assert_int_equal(
 	    sl_rlcheck_start(&a.rc, &w, c, r, &req, &client, 1, rlreq_done),
