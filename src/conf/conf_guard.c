@@ -143,16 +143,26 @@ settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 
 /* ---- its state (the runtime's registry) ---------------------------------- */
 
-static void
-gstate_fini(struct sl_mstate *st)
-{
-	struct sl_gstate *gs = (struct sl_gstate *)st;
+/* The guards' states by key (the registry's lock held). */
+static struct sl_runtime_reg gstates;
 
+/* A reference of gs (NULL: none) dropped: with the last, what it holds
+ * goes, then gs. */
+static void
+gstate_release(struct sl_gstate *gs)
+{
+	if (gs == NULL)
+		return;
+	if (gs->e.refs > 1) {
+		sl_runtime_entry_put(&gstates, gs);
+		return;
+	}
 	for (unsigned w = 0; gs->counts != NULL && w < gs->nworkers; w++)
 		free(gs->counts[w]);
 	free(gs->counts);
 	free(gs->ring);
 	free(gs->view);
+	sl_runtime_entry_put(&gstates, gs);
 }
 
 /* The guard state of route r of listener l, found by its split or made. */
@@ -171,8 +181,7 @@ route_bind(void *slot, const struct sl_conf_listener *l,
 		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=%u",
 				      i ? "," : " ", r->split[i].cluster->name,
 				      r->split[i].weight);
-	gs = (struct sl_gstate *)sl_runtime_mstate(&sl_module_guard, key,
-						   sizeof(*gs));
+	gs = sl_runtime_entry_get(&gstates, key, sizeof(*gs));
 	if (gs == NULL)
 		return -1;
 	g->state = gs;
@@ -204,8 +213,7 @@ route_unbind(void *slot, struct sl_conf_route *r)
 {
 	struct sl_conf_guard *g = slot;
 
-	sl_runtime_mstate_release(g->state != NULL ? &g->state->head : NULL,
-				  gstate_fini);
+	gstate_release(g->state);
 	g->state = NULL;
 	r->split_held = NULL;
 }

@@ -21,7 +21,7 @@
 
 #include "conf_types.h"
 #include "module.h"
-#include "runtime.h" /* struct sl_mstate */
+#include "runtime.h" /* struct sl_runtime_entry */
 
 extern struct sl_module sl_module_guard;
 
@@ -85,7 +85,7 @@ struct sl_gcounts {
  * that changes the split starts afresh, untripped.
  */
 struct sl_gstate {
-	struct sl_mstate head;	      /* the registry's */
+	struct sl_runtime_entry e;    /* the registry's */
 	size_t n;		      /* clusters of the split */
 	unsigned nworkers;	      /* of counts */
 	atomic_uint_fast64_t tripped; /* bit i: cluster i (the first 64);

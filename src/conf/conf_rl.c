@@ -719,19 +719,37 @@ static const struct sl_mstatus status[] = {
 #undef WW
 
 /* The table gave the module its slot: the lower files that read a route's
- * limits (edge/ratelimit_conf.h) find it there; and the runtime binds
- * the limits' state with their routes (edge/ratelimit_state.c). */
+ * limits (edge/ratelimit_conf.h) find it there. */
 static void
 placed(const struct sl_module *m)
 {
 	sl_rl_module = m;
-	sl_runtime_add_part(&sl_rl_runtime);
+}
+
+/* The limits' state in the runtime's registry, with their route's
+ * (edge/ratelimit_state.c). */
+static int
+route_bind(void *slot, const struct sl_conf_listener *l,
+	   struct sl_conf_route *r, unsigned nworkers)
+{
+	(void)slot;
+	(void)nworkers;
+	return sl_rl_state_bind(l, r);
+}
+
+static void
+route_unbind(void *slot, struct sl_conf_route *r)
+{
+	(void)slot;
+	sl_rl_state_unbind(r);
 }
 
 struct sl_module sl_module_rl = {
     .name = "rate_limits",
     .key = "rate_limit",
     .top_key = "rate_limit_store",
+    .route_bind = route_bind,
+    .route_unbind = route_unbind,
     .top_parse = top_parse,
     .top_free = top_free,
     .route_parse = route_parse,

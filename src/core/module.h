@@ -251,8 +251,8 @@ struct sl_module {
 	const struct sl_conf_section_def *top_sec, *route_sec, *secs;
 	uint8_t nsecs;
 	/* ---- state the runtime keeps across generations (edge/runtime.c's
-	 * registry: sl_runtime_bind, its lock held; runtime.h's
-	 * sl_runtime_mstate) */
+	 * registry: sl_runtime_bind, its lock held; the module's own
+	 * registries, runtime.h's sl_runtime_entry_get and _put) */
 	/* Route r of listener l uses the module (slot, its): the slot's
 	 * state found by a key of the module's, or made (nworkers: the
 	 * per-worker counters' number); it may set what the route's core

@@ -3,8 +3,8 @@
  * Rate limits' state in the runtime's registry (ratelimit_state.h): each
  * limit of a generation bound to its buckets, found by what it counts (a
  * reload that keeps the limit keeps its buckets) and to its counters,
- * found by its labels (kept across any reload). A part of the route
- * (runtime.h's sl_runtime_part): sl_runtime_bind calls it under the
+ * found by its labels (kept across any reload). The module's route_bind
+ * and route_unbind (conf/conf_rl.c) call it, sl_runtime_bind under the
  * registry's lock, and it calls nothing above edge/.
  */
 #include "ratelimit_state.h"
@@ -140,9 +140,8 @@ rl_state_release(struct sl_rlstate *st)
 	sl_runtime_entry_put(&rlstates, st);
 }
 
-/* Route r's limits' states, found or made (the registry's lock held). */
-static int
-rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
+int
+sl_rl_state_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 {
 	char spec[256], key[768];
 
@@ -163,17 +162,11 @@ rl_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
 	return 0;
 }
 
-/* And let go of (the registry's lock held). */
-static void
-rl_unbind(struct sl_conf_route *r)
+void
+sl_rl_state_unbind(struct sl_conf_route *r)
 {
 	for (size_t k = 0; k < sl_rl_nlimits(r); k++) {
 		rl_state_release(sl_rl_route(r)->rate_limits[k].state);
 		sl_rl_route(r)->rate_limits[k].state = NULL;
 	}
 }
-
-const struct sl_runtime_part sl_rl_runtime = {
-    .bind = rl_bind,
-    .unbind = rl_unbind,
-};

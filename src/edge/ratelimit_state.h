@@ -4,7 +4,7 @@
  * local limit's table, a fleet limit's leases per worker) and its
  * counters, kept in the runtime's registry (runtime.h) by what the limit
  * counts and by its labels. ratelimit_state.c binds them to a generation's
- * limits as a part of the route (sl_runtime_part); the checks
+ * limits from the module's route_bind (conf/conf_rl.c); the checks
  * (fleet/rlcheck.c) and the store (fleet/rlstore.c) use them.
  */
 #ifndef SL_RATELIMIT_STATE_H
@@ -61,8 +61,10 @@ struct sl_rlstate {
 				       the state is complete */
 };
 
-/* The rate limits' part of a route (runtime.h): its limits' states bound
- * and let go of; added by the module's placed hook (conf/conf_rl.c). */
-extern const struct sl_runtime_part sl_rl_runtime;
+/* Route r's limits' states (of listener l), found or made: the module's
+ * route_bind (conf/conf_rl.c; the registry's lock held). Returns 0, or -1
+ * (out of memory). And let go of: its route_unbind. */
+int sl_rl_state_bind(const struct sl_conf_listener *l, struct sl_conf_route *r);
+void sl_rl_state_unbind(struct sl_conf_route *r);
 
 #endif

@@ -27,7 +27,6 @@ static struct sl_runtime_reg lcstates;
 static struct sl_runtime_reg epstates;
 static struct sl_runtime_reg clstates;
 static struct sl_runtime_reg rstates;
-static struct sl_runtime_reg mstates;
 static struct sl_module *const *mods; /* sl_runtime_set_modules */
 static size_t nmods;
 static unsigned nworkers = 1; /* per-worker counters in each state */
@@ -194,40 +193,6 @@ sl_runtime_entry_put(struct sl_runtime_reg *r, void *e)
 	free(x);
 }
 
-/* ---- the parts of a route with state of their own ---------------------- */
-
-#define RUNTIME_PARTS 4
-static const struct sl_runtime_part *parts[RUNTIME_PARTS];
-
-void
-sl_runtime_add_part(const struct sl_runtime_part *p)
-{
-	for (size_t i = 0; i < RUNTIME_PARTS; i++)
-		if (parts[i] == NULL || parts[i] == p) {
-			parts[i] = p;
-			return;
-		}
-	abort(); /* RUNTIME_PARTS is to grow with the modules that have one */
-}
-
-/* Each part's state of route r of listener l, in the order they were
- * added. Returns 0, or -1 (out of memory). */
-static int
-parts_bind(const struct sl_conf_listener *l, struct sl_conf_route *r)
-{
-	for (size_t i = 0; i < RUNTIME_PARTS && parts[i] != NULL; i++)
-		if (parts[i]->bind(l, r) == -1)
-			return -1;
-	return 0;
-}
-
-static void
-parts_unbind(struct sl_conf_route *r)
-{
-	for (size_t i = 0; i < RUNTIME_PARTS && parts[i] != NULL; i++)
-		parts[i]->unbind(r);
-}
-
 /* Per-worker counters for a state that has none yet. Returns 0 or -1. */
 static int
 counts_alloc(struct sl_counts **c)
@@ -241,54 +206,15 @@ counts_alloc(struct sl_counts **c)
 	return 0;
 }
 
-/* ---- the modules' state (core/module.h's route_bind) ------------------ */
+/* ---- the modules' state (core/module.h's route_bind: each module keeps
+ * its own registries, struct sl_runtime_reg, under the registry's lock)
+ * ----------------------------------------------------------------------- */
 
 void
 sl_runtime_set_modules(struct sl_module *const *m, size_t n)
 {
 	mods = m;
 	nmods = n;
-}
-
-struct sl_mstate *
-sl_runtime_mstate(const struct sl_module *m, const char *key, size_t size)
-{
-	char k[2304];
-	size_t kl;
-	struct sl_mstate *e = NULL;
-
-	/* one table for every module's: its name first */
-	kl = (size_t)snprintf(k, sizeof(k), "%s %s", m->name, key);
-	kl = SL_MIN(kl, sizeof(k) - 1);
-	if (mstates.nb > 0)
-		for (e = mstates.b[reg_slot(&mstates, k, kl)]; e != NULL;
-		     e = e->next)
-			if (strcmp(e->key, k) == 0)
-				break;
-	if (e == NULL &&
-	    reg_room(&mstates, offsetof(struct sl_mstate, next),
-		     offsetof(struct sl_mstate, key)) == 0 &&
-	    (e = calloc(1, size + kl + 1)) != NULL) {
-		size_t at = reg_slot(&mstates, k, kl);
-		e->key = (char *)e + size;
-		memcpy(e->key, k, kl + 1);
-		e->next = mstates.b[at];
-		mstates.b[at] = e;
-		mstates.n++;
-		e->born_ms = sl_now_ms();
-	}
-	if (e != NULL)
-		e->refs++;
-	return e;
-}
-
-void
-sl_runtime_mstate_release(struct sl_mstate *st,
-			  void (*fini)(struct sl_mstate *st))
-{
-	if (st != NULL && st->refs == 1 && fini != NULL)
-		fini(st);
-	RELEASE(sl_mstate, mstates, st);
 }
 
 /* The modules' route_bind of route r of listener l. Returns 0 or -1. */
@@ -348,7 +274,6 @@ unbind_locked(struct sl_conf *conf)
 			}
 			RELEASE(sl_rstate, rstates, r);
 			l->routes[j].state = NULL;
-			parts_unbind(&l->routes[j]);
 			mods_unbind(&l->routes[j]);
 		}
 	}
@@ -400,8 +325,7 @@ sl_runtime_bind(struct sl_conf *conf)
 			/* its counters wait for its first request
 			 * (sl_runtime_route_counts) */
 			r->state = LOOKUP(sl_rstate, rstates, key);
-			ok = r->state != NULL && parts_bind(l, r) == 0 &&
-			     mods_bind(l, r) == 0;
+			ok = r->state != NULL && mods_bind(l, r) == 0;
 			if (ok && r->nsplit > 0 &&
 			    r->sticky.source != SL_KEY_NONE &&
 			    atomic_load(&r->state->users) == NULL) {

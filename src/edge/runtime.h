@@ -205,27 +205,6 @@ struct sl_rstate {
 	_Atomic(struct sl_users *) users;
 };
 
-/*
- * The head of a module's state that the registry keeps by key across
- * generations (core/module.h's route_bind): the module's state begins
- * with it. A reload that binds the same key keeps the state.
- */
-struct sl_mstate {
-	struct sl_mstate *next;
-	char *key;
-	int refs;
-	uint64_t born_ms; /* made (monotonic) */
-};
-
-/* In a module's route_bind (the registry's lock held): m's state of key,
- * found (a reference more), or made: size bytes, zeroed but its head.
- * NULL when out of memory. */
-struct sl_mstate *sl_runtime_mstate(const struct sl_module *m, const char *key,
-				    size_t size);
-/* In its route_unbind: a reference of st (NULL: none) dropped; with the
- * last, fini(st) frees what it points to, then st goes. */
-void sl_runtime_mstate_release(struct sl_mstate *st,
-			       void (*fini)(struct sl_mstate *st));
 /* The modules whose route_bind and route_unbind sl_runtime_bind and
  * sl_runtime_unbind call for each route that uses them (slot m->slot of
  * its slots): conf/conf_mods.c gives its table once, before the first
@@ -258,22 +237,8 @@ struct sl_runtime_entry {
 	uint64_t born_ms; /* made (monotonic; the status page) */
 };
 
-/*
- * A part of a route with state of its own in the registry, beside the
- * route's (a module's: the rate limits' tables, edge/ratelimit_state.c):
- * bound with the route by sl_runtime_bind, under the registry's lock, and
- * let go with it by sl_runtime_unbind. Added once for the process, before
- * the first bind (its module's placed hook); at most 4.
- */
-struct sl_runtime_part {
-	/* route r of listener l's state: 0, or -1 (out of memory) */
-	int (*bind)(const struct sl_conf_listener *l, struct sl_conf_route *r);
-	/* its state let go of (also after a bind that failed part way) */
-	void (*unbind)(struct sl_conf_route *r);
-};
-void sl_runtime_add_part(const struct sl_runtime_part *p);
-
-/* From a part's bind and unbind (the registry's lock held): the entry of
+/* From a module's route_bind and route_unbind (core/module.h; the
+ * registry's lock held), on a registry of its own: the entry of
  * key k in r, of size bytes (its struct, starting with a struct
  * sl_runtime_entry), found or made zeroed (born now), with a reference
  * taken; NULL when out of memory. And a reference dropped: the last one
