@@ -248,6 +248,28 @@ entry_print(const struct sl_jout *o, const struct sl_conf_guard *g, size_t k)
 	return gv.tripped;
 }
 
+/* ,"guard":{"stable":...,"window_ms":...,"min_requests":...,
+ * "margin_percent":...,"latency_ms":... left open: 1; or ,"guard":null
+ * (no guard, or no split): 0. /config's and the status page's start. */
+static int
+rules(const struct sl_jout *o, const struct sl_conf_guard *g)
+{
+	if (g == NULL || g->split == NULL) {
+		o->printf(o->ctx, ",\"guard\":null");
+		return 0;
+	}
+	o->printf(o->ctx, ",\"guard\":{\"stable\":");
+	o->str(o->ctx, g->split[g->stable].cluster->name);
+	o->printf(o->ctx,
+		  ",\"window_ms\":%llu,\"min_requests\":%llu,"
+		  "\"margin_percent\":%llu,\"latency_ms\":%llu",
+		  (unsigned long long)g->window_ms,
+		  (unsigned long long)g->min_requests,
+		  (unsigned long long)g->margin_percent,
+		  (unsigned long long)g->latency_ms);
+	return 1;
+}
+
 /* /config: its keys, and for each cluster of the split its last window
  * and whether it tripped. */
 static void
@@ -255,22 +277,10 @@ route_print(const struct sl_jout *o, const void *slot)
 {
 	const struct sl_conf_guard *g = slot;
 
-	if (g == NULL || g->split == NULL) {
-		o->printf(o->ctx, ",\"guard\":null");
+	if (!rules(o, g))
 		return;
-	}
-	o->printf(o->ctx, ",\"guard\":{\"stable\":");
-	o->str(o->ctx, g->split[g->stable].cluster->name);
-	o->printf(o->ctx,
-		  ",\"window_ms\":%llu,\"min_requests\":%llu,"
-		  "\"margin_percent\":%llu,\"latency_ms\":%llu,"
-		  "\"percentile\":%llu",
-		  (unsigned long long)g->window_ms,
-		  (unsigned long long)g->min_requests,
-		  (unsigned long long)g->margin_percent,
-		  (unsigned long long)g->latency_ms,
+	o->printf(o->ctx, ",\"percentile\":%llu,\"clusters\":[",
 		  (unsigned long long)g->percentile);
-	o->printf(o->ctx, ",\"clusters\":[");
 	for (size_t k = 0; k < g->nsplit; k++) {
 		o->printf(o->ctx, "%s{\"cluster\":", k ? "," : "");
 		o->str(o->ctx, g->split[k].cluster->name);
@@ -307,19 +317,8 @@ route_status(const struct sl_jout *o, const void *slot)
 {
 	const struct sl_conf_guard *g = slot;
 
-	if (g == NULL || g->split == NULL) {
-		o->printf(o->ctx, ",\"guard\":null");
-		return;
-	}
-	o->printf(o->ctx, ",\"guard\":{\"stable\":");
-	o->str(o->ctx, g->split[g->stable].cluster->name);
-	o->printf(o->ctx,
-		  ",\"window_ms\":%llu,\"min_requests\":%llu,"
-		  "\"margin_percent\":%llu,\"latency_ms\":%llu}",
-		  (unsigned long long)g->window_ms,
-		  (unsigned long long)g->min_requests,
-		  (unsigned long long)g->margin_percent,
-		  (unsigned long long)g->latency_ms);
+	if (rules(o, g))
+		o->printf(o->ctx, "}");
 }
 
 /* ---- /metrics --------------------------------------------------------------
