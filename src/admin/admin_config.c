@@ -12,7 +12,6 @@
 #include "conf.h"
 #include "h1_parse.h"
 #include "health.h"
-#include "jwt.h"
 #include "keysrc.h"
 #include "policy.h"
 #include "proxyproto.h"

@@ -22,7 +22,6 @@
 #include "grpc.h"
 #include "h1_parse.h"
 #include "h2.h"
-#include "jwt.h"
 #include "proxyproto.h"
 #include "resolve.h"
 #include "retry.h"

@@ -7,7 +7,8 @@
  * limits, and the outline of every section that the key checks of
  * conf_keys.c read; the helpers conf_int.h shares are conf_util.c's; clusters
  * are in conf_cluster.c, routes in conf_route.c, the edge keys (identity,
- * policy, rate limits) in conf_edge.c, the tls keys in conf_tls.c;
+ * policy) in conf_edge.c, the modules' keys through conf_mods.c, the tls
+ * keys in conf_tls.c;
  * conf_secret.c reads the secrets a valid generation names. Reads the file and
  * nothing else; it must not touch libyaml, sockets, DNS or the logs.
  */

@@ -4,8 +4,9 @@
  * route's auth: -- JSON Web Tokens checked against a key set, and an
  * external authorization service -- in the module's route slot; the key
  * sets fetched from URLs in its slot of the generation. conf_auth.c reads
- * and prints them; proxy/'s exchange_auth.c, exchange_extauth.c and
- * keyfetch.c use them, and admin/admin_metrics_auth.c renders them.
+ * them (conf_auth_print.c prints them, conf_auth_metrics.c renders their
+ * families); proxy/'s exchange_auth.c, exchange_extauth.c and keyfetch.c
+ * use them.
  */
 #ifndef SL_CONF_AUTH_H
 #define SL_CONF_AUTH_H

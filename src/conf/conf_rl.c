@@ -20,7 +20,7 @@
 #include "conf_rl.h"
 #include "conf_yaml.h"
 #include "ratelimit_conf.h"
-#include "ratelimit_state.h" /* struct sl_rlcounts, sl_rl_runtime */
+#include "ratelimit_state.h" /* struct sl_rlcounts, sl_rl_state_bind */
 #include "util.h"
 
 /* rate_limit_store's timeout when the file does not say (ms). */

@@ -588,7 +588,7 @@ sl_conf_parse_route(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 	if ((v = sl_yaml_map_get(map, "upgrade", NULL)) != NULL)
 		parse_upgrade(ld, lbl, v, r);
 	/* the modules' keys (conf_mods.c): auth, the WAF, compress,
-	 * idempotency, mirror, tracing, the canary guard */
+	 * idempotency, mirror, tracing, the canary guard, rate limits */
 	sl_conf_modules_route(ld, lbl, map, r, conf);
 	ld->owner = NULL;
 }

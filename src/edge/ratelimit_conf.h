@@ -3,7 +3,7 @@
  * Rate limits as the file says them (issue 23, doc/edge.md section 6): a
  * route's rate_limit: list, kept in the rate limits' module slot
  * (conf/conf_rl.c reads it; core/module.h). Here in edge/, below conf/,
- * so that the runtime's tables (runtime.c), the checks (fleet/rlcheck.c)
+ * so that the limits' state (ratelimit_state.c), the checks (fleet/rlcheck.c)
  * and the admin read a route's limits without naming the module's
  * descriptor: the module tells this file its place (sl_rl_module).
  */

@@ -60,14 +60,13 @@ static int
 admitted(const struct sl_rlc *rc, struct sl_worker *w,
 	 const struct sl_conf_route *r)
 {
+	const struct sl_rl_route *rr = sl_rl_route(r);
 	unsigned took = rc->local | rc->cell | rc->first;
 
 	for (unsigned i = 0; took != 0; i++, took >>= 1)
 		if (took & 1)
-			SL_STAT_INC(sl_rl_route(r)
-					->rate_limits[i]
-					.state->counts[w->id]
-					.admitted);
+			SL_STAT_INC(
+			    rr->rate_limits[i].state->counts[w->id].admitted);
 	return SL_RLC_PASS;
 }
 
@@ -77,11 +76,11 @@ give_back(struct sl_rlc *rc, struct sl_worker *w, const struct sl_conf_route *r,
 	  const struct sl_h1_request *req, const struct sl_ip *client,
 	  uint64_t now)
 {
+	const struct sl_rl_route *rr = sl_rl_route(r);
 	unsigned took = rc->local | rc->cell | rc->first;
 
 	for (unsigned i = 0; i < rc->next && took != 0; i++) {
-		const struct sl_conf_rate_limit *rl =
-		    &sl_rl_route(r)->rate_limits[i];
+		const struct sl_conf_rate_limit *rl = &rr->rate_limits[i];
 		const void *key;
 		size_t len;
 
@@ -219,9 +218,10 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	   const struct sl_conf_route *r, const struct sl_h1_request *req,
 	   const struct sl_ip *client, uint64_t conn, uint64_t now)
 {
-	for (unsigned i = rc->next; i < sl_rl_nlimits(r); i++) {
-		const struct sl_conf_rate_limit *rl =
-		    &sl_rl_route(r)->rate_limits[i];
+	const struct sl_rl_route *rr = sl_rl_route(r);
+
+	for (unsigned i = rc->next; i < rr->nrate_limits; i++) {
+		const struct sl_conf_rate_limit *rl = &rr->rate_limits[i];
 		struct sl_rlstate *st = rl->state;
 		struct sl_rl_result res;
 		struct sl_rl_lentry *e;
@@ -287,7 +287,7 @@ check_from(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 			continue;
 		}
 	}
-	rc->next = (uint8_t)sl_rl_nlimits(r);
+	rc->next = (uint8_t)rr->nrate_limits;
 	return admitted(rc, w, r);
 }
 
@@ -297,6 +297,8 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 		 const struct sl_ip *client, uint64_t conn,
 		 void (*done)(struct sl_rl_wait *, int, uint64_t))
 {
+	const struct sl_rl_route *rr = sl_rl_route(r);
+	size_t n = rr != NULL ? rr->nrate_limits : 0;
 	uint64_t now = sl_ratelimit_now_us();
 	unsigned i;
 
@@ -304,9 +306,8 @@ sl_rlcheck_start(struct sl_rlc *rc, struct sl_worker *w, struct sl_conf *conf,
 	rc->local = rc->cell = rc->first = 0;
 	/* local limits here, without a call a limit (the usual route has
 	 * one or two, all local); from the first fleet one, check_from */
-	for (i = 0; i < sl_rl_nlimits(r); i++) {
-		const struct sl_conf_rate_limit *rl =
-		    &sl_rl_route(r)->rate_limits[i];
+	for (i = 0; i < n; i++) {
+		const struct sl_conf_rate_limit *rl = &rr->rate_limits[i];
 		const void *key;
 		size_t len;
 

@@ -54,7 +54,7 @@ struct sl_rlc {
 };
 
 /*
- * Checks the request against r's limits (r->nrate_limits > 0) in order,
+ * Checks the request against r's limits (sl_rl_nlimits(r) > 0) in order,
  * for a worker w and a generation conf (the request's). On SL_RLC_WAIT,
  * done is called later with the lease's verdict; the caller then calls
  * sl_rlcheck_resume with the request again. conn names the connection in

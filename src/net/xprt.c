@@ -262,14 +262,19 @@ const struct sl_xprt_ops *sl_xprt_table[SL_XPRT_NKINDS] = {
 void
 sl_xprt_thread_free(void)
 {
-	for (int k = 0; k < SL_XPRT_NKINDS; k++)
-		if (sl_xprt_table[k] != NULL &&
-		    sl_xprt_table[k]->thread_free != NULL)
-			sl_xprt_table[k]->thread_free();
+	/* a thread that ends may read a kind another thread gives its
+	 * operations now (its first HTTP/2 upstream stream, a test's first
+	 * memory pair): the two sides are atomic */
+	for (int k = 0; k < SL_XPRT_NKINDS; k++) {
+		const struct sl_xprt_ops *o =
+		    __atomic_load_n(&sl_xprt_table[k], __ATOMIC_ACQUIRE);
+		if (o != NULL && o->thread_free != NULL)
+			o->thread_free();
+	}
 }
 
 void
 sl_xprt_set_stream(const struct sl_xprt_ops *ops)
 {
-	sl_xprt_table[SL_XPRT_STREAM] = ops;
+	__atomic_store_n(&sl_xprt_table[SL_XPRT_STREAM], ops, __ATOMIC_RELEASE);
 }

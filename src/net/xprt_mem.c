@@ -123,7 +123,9 @@ static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static void
 table_set(void)
 {
-	sl_xprt_table[SL_XPRT_MEM] = &sl_xprt_mem_ops;
+	/* atomic: sl_xprt_thread_free reads it on other threads */
+	__atomic_store_n(&sl_xprt_table[SL_XPRT_MEM], &sl_xprt_mem_ops,
+			 __ATOMIC_RELEASE);
 }
 
 int

@@ -42,7 +42,6 @@
 #include "forwarded.h"
 #include "h1_msg.h"
 #include "h1_parse.h"
-#include "jwt.h"
 #include "log.h"
 #include "policy.h"
 #include "rate.h"
@@ -787,6 +786,7 @@ txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
 	if (wr->fops & SL_FOP_REQ_HEAD) {
 		h.req = req;
 		h.caller = NULL;
+		h.caller_len = 0;
 		h.room_used = 0;
 		if (txn_filters(s, &h, head_len, 0) != 0)
 			return;

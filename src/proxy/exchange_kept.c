@@ -169,6 +169,7 @@ sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 		h = fresh;
 		h->extra = NULL;
 		h->caller = NULL;
+		h->caller_len = 0;
 		h->mark = NULL;
 		h->room_used = 0;
 	}

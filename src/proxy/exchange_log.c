@@ -325,8 +325,6 @@ line_values(struct sl_seam *s, struct sl_txn *t, struct lline *l)
 	access_time(l->now.tv_sec);
 }
 
-/* The line as JSON, written by hand, not by snprintf: the line is most of
- * what logging costs per request. Returns its length. */
 /* The values of field i of fl and of the fields after it of its name,
  * joined by commas ("jwt,external"): the index of the next field. */
 static unsigned
@@ -340,6 +338,8 @@ flog_values(struct lw *w, const struct sl_flog *fl, unsigned i)
 	return i;
 }
 
+/* The line as JSON, written by hand, not by snprintf: the line is most of
+ * what logging costs per request. Returns its length. */
 static size_t
 line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 	  char *line, size_t cap)

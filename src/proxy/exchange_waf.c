@@ -1089,7 +1089,7 @@ static void
 waf_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	if (wslot(t)->res != 0)
-		/* at place 10, after the trace's ids (0, 1) */
+		/* at place 10, after the trace's ids (1, 2) */
 		sl_flog_add(l, 10, "waf", waf_str(wslot(t)->res));
 }
 

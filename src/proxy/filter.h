@@ -85,6 +85,10 @@ struct sl_fhead {
 	uint32_t mark_at;
 	uint32_t room_used; /* room's first bytes that are in use */
 	struct sl_fwd_extra xbuf;
+	/* bytes, as a filter's slot (fslot) and per-worker area (fws) are:
+	 * the filter that writes a struct there reads it back the same way,
+	 * and the rest only copy the bytes (memcpy) or read chars
+	 * (design-notes.md, "A module": the auth paragraph) */
 	_Alignas(16) unsigned char room[SL_FHEAD_ROOM];
 };
 
