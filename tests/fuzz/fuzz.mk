@@ -43,7 +43,9 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
 # conf_hosts.c, conf_mods.c (the module table), conf_mirror.c,
 # conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints), conf_yaml.c,
-# conf_yaml_err.c, conf_node.c, conf_waf.c with waf.c and pan.c: built
+# conf_yaml_err.c, conf_node.c, conf_guard.c, conf_rl.c with
+# ratelimit_state.c (the modules' state in the registry), conf_auth*.c,
+# conf_waf.c with waf.c and pan.c: built
 # here without HAVE_MODSECURITY, so waf.c's stubs refuse a route's rules;
 # conf_compress.c with coding.c and zstream.c, built without the
 # compressors' libraries, whose absence -t reports; conf_idem.c with
@@ -60,6 +62,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_mirror.c \
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c $(top_srcdir)/src/conf/conf_auth_print.c $(top_srcdir)/src/conf/conf_auth_metrics.c \
 	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
+	$(top_srcdir)/src/conf/conf_guard.c $(top_srcdir)/src/conf/conf_rl.c \
+	$(top_srcdir)/src/edge/ratelimit_state.c \
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
 	$(top_srcdir)/src/edge/runtime.c $(top_srcdir)/src/core/util.c \
