@@ -46,6 +46,9 @@ struct sl_client_pool {
 	int (*parkable)(const struct sl_client *c);
 	/* the codecs other than HTTP/1 (client.h), the worker's (static) */
 	const struct sl_client_codecs *codecs;
+	/* a chunked request body's decoder kept for the next one
+	 * (client_h1.c), or NULL */
+	void *dechunk_spare;
 };
 
 /* A worker's pipes for spliced request bodies (splice.c): the empty ones

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "client_pool.h"
 #include "exchange.h"
 #include "h1_parse.h"
+#include "hblock.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"
@@ -487,6 +489,195 @@ out:
 	client_schedule(c);
 }
 
+/* ---- a chunked request body, decoded (seam.h, req_dechunk) ----------- */
+
+/*
+ * c->dechunk: the codec decodes a chunked request body as it reads it, so
+ * that its exchange sees payload and an end, as from HTTP/2
+ * (doc/design-notes.md, "HTTP/1.1 as a codec of fields"). The payload
+ * stays in `in` where it was read, the framing between its pieces
+ * squeezed out; in.len ends what is decoded.
+ */
+struct sl_h1_dechunk {
+	uint64_t max_body; /* the route's bound (0: none) */
+	uint64_t bytes;	   /* payload decoded */
+	uint32_t tail;	   /* bytes after the body's end (the next
+			      request's), held past in.len until the
+			      exchange ends */
+	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
+	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
+	uint32_t trl_len;  /* of trl */
+	char *trl;	   /* the trailer section's text while it comes */
+	char *blk;	   /* the trailers as a field block (hblock.h), once
+			      whole; NULL: none came */
+	struct sl_h1_chunked ck; /* (last: what is before it is zeroed for
+				    each body, ck is initialised) */
+};
+
+/* Ends the body's decoding: the bytes held after it become `in`'s again
+ * (the next request's head), and the decoder goes. */
+static void
+dechunk_end(struct sl_client *c)
+{
+	struct sl_h1_dechunk *d = c->dechunk;
+
+	c->s.in.len += d->tail;
+	c->s.flags &= ~(unsigned)(SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD);
+	free(d->trl);
+	free(d->blk);
+	/* kept for the next (a malloc and a free were about 350
+	 * instructions a request) */
+	if (c->s.w->cpool.dechunk_spare == NULL)
+		c->s.w->cpool.dechunk_spare = d;
+	else
+		free(d);
+	c->dechunk = NULL;
+}
+
+/* The body is refused: the exchange answers status (seam.h,
+ * req_refusal). */
+static void
+dechunk_refuse(struct sl_client *c, int status, enum sl_h1_reason why)
+{
+	c->dechunk->bad = (uint16_t)status;
+	c->dechunk->why = (uint8_t)why;
+	c->s.flags |= SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD;
+}
+
+/* The trailer section's n bytes at p (a part of it: sections span reads);
+ * once last, the whole as a field block. The decoder bounds it
+ * (max_trailer_bytes). Returns 0, or -1 (no memory). */
+static int
+dechunk_trailers(struct sl_h1_dechunk *d, const char *p, size_t n, int last)
+{
+	char *t;
+	long bl;
+
+	if (d->trl != NULL || !last) {
+		if ((t = realloc(d->trl, d->trl_len + n)) == NULL)
+			return -1;
+		memcpy(t + d->trl_len, p, n);
+		d->trl = t;
+		d->trl_len += (uint32_t)n;
+		if (!last)
+			return 0;
+		p = d->trl;
+		n = d->trl_len;
+	}
+	if (n <= 2) /* the final CRLF alone */
+		return 0;
+	if ((d->blk = malloc(sizeof(struct sl_hblk) + 2 * n)) == NULL)
+		return -1;
+	bl = sl_h1_trailers_block(p, n, d->blk, sizeof(struct sl_hblk) + 2 * n);
+	return bl < 0 ? -1 : 0;
+}
+
+/*
+ * Decodes the bytes of `in` from `from` to in.len (what a read added, or
+ * what came with the head): the payload moves up over the framing, which
+ * goes, and in.len ends it; bytes after the body's end wait past in.len
+ * (d->tail). The end, or a refusal, sets SL_SEAM_F_BODY_END; nothing more
+ * is read for the exchange after it.
+ */
+static void
+dechunk_run(struct sl_client *c, uint32_t from)
+{
+	struct sl_h1_dechunk *d = c->dechunk;
+	char *p = c->s.in.data + from;
+	size_t n = c->s.in.len - from, used, data, tr_at;
+	int r;
+
+	if (n == 0 || (c->s.flags & SL_SEAM_F_BODY_END))
+		return;
+	r = sl_h1_chunked_unframe(&d->ck, p, n, &used, &data, &tr_at);
+	if (r < 0) {
+		sl_exchange_body_framing(&c->s, used - data);
+		c->s.in.len = from + (uint32_t)data;
+		dechunk_refuse(c, 400, d->ck.why);
+		return;
+	}
+	if (tr_at < used &&
+	    dechunk_trailers(d, p + tr_at, used - tr_at, r == 1) == -1) {
+		c->s.in.len = from + (uint32_t)data;
+		dechunk_refuse(c, 503, SL_H1_R_NONE);
+		return;
+	}
+	d->bytes += data;
+	sl_exchange_body_framing(&c->s, used - data);
+	if (r == 1) {
+		d->tail = (uint32_t)(n - used);
+		memmove(p + data, p + used, d->tail);
+		c->s.flags |= SL_SEAM_F_BODY_END;
+	}
+	c->s.in.len = from + (uint32_t)data;
+	/* the announced chunk size counts at once: a client must not hold
+	 * the connection for bytes it could never be allowed to send */
+	if (d->max_body > 0 && d->bytes + d->ck.remaining > d->max_body)
+		dechunk_refuse(c, 413, SL_H1_R_BODY_TOO_LARGE);
+}
+
+/*
+ * client_read's once a decoded body ended: what comes goes after the
+ * bytes held past in.len (d->tail), which stay held. The read may move
+ * `in`'s bytes down (compaction): the body's end moves with them.
+ */
+static ssize_t
+client_read_held(struct sl_client *c)
+{
+	struct sl_h1_dechunk *d = c->dechunk;
+	uint32_t body = c->s.in.len - c->s.in.off; /* to the body's end */
+	ssize_t n;
+
+	c->s.in.len += d->tail;
+	d->tail = 0;
+	n = client_read(c);
+	if (n == -1)
+		return -1; /* closed */
+	d->tail = c->s.in.len - (c->s.in.off + body);
+	c->s.in.len = c->s.in.off + body;
+	return n;
+}
+
+/* The stream operation req_dechunk (seam.h). */
+static int
+stream_req_dechunk(struct sl_seam *st, const struct sl_seam_dechunk *l)
+{
+	struct sl_client *c = CLIENT_OF_SEAM(st);
+	struct sl_h1_dechunk *d = c->s.w->cpool.dechunk_spare;
+
+	if (d != NULL)
+		c->s.w->cpool.dechunk_spare = NULL;
+	else if ((d = malloc(sizeof(*d))) == NULL)
+		return -1;
+	memset(d, 0, offsetof(struct sl_h1_dechunk, ck));
+	sl_h1_chunked_init(&d->ck, l->max_trailer_bytes);
+	d->ck.max_trailers = l->max_trailers;
+	d->ck.own = l->own;
+	d->max_body = l->max_body;
+	c->dechunk = d;
+	dechunk_run(c, c->s.in_ready);
+	return 0;
+}
+
+/* The stream operation req_refusal (seam.h). */
+static int
+stream_req_refusal(struct sl_seam *st, int *why)
+{
+	struct sl_h1_dechunk *d = CLIENT_OF_SEAM(st)->dechunk;
+
+	*why = d->why;
+	return d->bad;
+}
+
+/* The stream operation req_trailers (seam.h). */
+static const char *
+stream_req_trailers(struct sl_seam *st)
+{
+	struct sl_client *c = CLIENT_OF_SEAM(st);
+
+	return c->dechunk != NULL ? c->dechunk->blk : NULL;
+}
+
 /* ---- the stream under an exchange (seam.h) ------------------------- */
 
 /*
@@ -513,6 +704,7 @@ client_exchange(struct sl_client *c)
 	/* the exchange keeps its own deadlines */
 	sl_timeq_del(c->s.w, &c->tnode);
 	sl_client_set_state(c, SL_CLIENT_ST_TXN);
+	c->dechunk = NULL;
 	return 0;
 }
 
@@ -552,6 +744,8 @@ stream_done(struct sl_seam *st, const char *why, int close, int linger)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
+	if (c->dechunk != NULL)
+		dechunk_end(c);
 	c->s.nrequests++;
 	/* a client that shut its write side after pipelining still gets
 	 * every complete request it sent answered */
@@ -589,6 +783,9 @@ stream_tunnel(struct sl_seam *st, struct sl_upconn *u, int ws)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
+	/* the tunnel takes the union's place */
+	if (c->dechunk != NULL)
+		dechunk_end(c);
 	if (c->s.w->cpool.codecs->tunnel_start(c, u, ws) == -1)
 		return -1;
 	sl_client_set_state(c, SL_CLIENT_ST_TUNNEL);
@@ -621,6 +818,9 @@ const struct sl_seam_ops sl_client_h1_stream_ops = {
     .close = stream_close,
     .reset = stream_reset,
     .done = stream_done,
+    .req_trailers = stream_req_trailers,
+    .req_dechunk = stream_req_dechunk,
+    .req_refusal = stream_req_refusal,
     .unacked = stream_unacked,
     .send_room = stream_send_room,
     .tls_version = stream_tls_version,
@@ -645,7 +845,9 @@ h1_on_read(struct sl_client *c)
 		if (client_splice_body(c))
 			return;
 	}
-	n = client_read(c);
+	n = c->dechunk != NULL && (c->s.flags & SL_SEAM_F_BODY_END)
+		? client_read_held(c)
+		: client_read(c);
 	if (n == -1)
 		return;
 	if (n == 0) {
@@ -679,6 +881,8 @@ h1_on_read(struct sl_client *c)
 		}
 	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN) {
 		sl_exchange_body_read(&c->s, (size_t)n);
+		if (c->dechunk != NULL)
+			dechunk_run(c, c->s.in.len - (uint32_t)n);
 	}
 	client_process(c);
 }
@@ -792,8 +996,18 @@ h1_parkable(const struct sl_client *c)
 	return c->state == SL_CLIENT_ST_IDLE;
 }
 
+/* HTTP/1 closes: a chunked body's decoder goes. */
+static void
+h1_free(struct sl_client *c, const char *reason)
+{
+	(void)reason;
+	if (c->state == SL_CLIENT_ST_TXN && c->dechunk != NULL)
+		dechunk_end(c);
+}
+
 const struct sl_client_codec sl_client_h1_codec = {
     .on_read = h1_on_read,
+    .free = h1_free,
     .on_write = h1_on_write,
     .on_deadline = h1_on_deadline,
     .drain = h1_drain,

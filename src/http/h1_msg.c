@@ -571,8 +571,11 @@ request_head(struct out *o, int blk, const struct sl_h1_request *req,
 			put_rec(o, ":authority", 10, h->value, h->value_len);
 			continue;
 		}
-		if (blk && k == SL_HK_TRANSFER_ENCODING)
-			continue; /* the block's framing */
+		/* the block's framing, or the writer's (pieces go chunked:
+		 * below) */
+		if ((blk || req->body == SL_H1_BODY_STREAM) &&
+		    k == SL_HK_TRANSFER_ENCODING)
+			continue;
 		put_header(o, blk, h);
 	}
 	if (blk) {

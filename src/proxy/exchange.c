@@ -359,7 +359,6 @@ void
 sl_exchange_start(struct sl_seam *s, size_t head_len)
 {
 	struct sl_worker *w = s->w;
-	const struct sl_conf_limits *lim = &s->lconf->limits;
 	struct sl_h1_request req;
 	struct sl_txn *t = s->txn;
 	const char *rule;
@@ -423,11 +422,6 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 	if (s->flags & SL_SEAM_F_XCONNECT)
 		t->req.body = SL_H1_BODY_CLOSE;
 	t->req.remaining = req.content_length;
-	if (req.body == SL_H1_BODY_CHUNKED) {
-		sl_h1_chunked_init(&t->req.chunked, lim->max_header_bytes);
-		t->req.chunked.max_trailers = lim->max_headers;
-		t->req.chunked.own = s->lconf->tls.client_subject_header;
-	}
 	s->in.off += (uint32_t)head_len;
 	s->in_ready = s->in.off;
 	if (t->req.body == SL_H1_BODY_NONE)
@@ -450,6 +444,9 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return;
 	}
+	if (req.body == SL_H1_BODY_CHUNKED &&
+	    sl_exchange_req_dechunk(s, &req) == -1)
+		return;
 	txn_forward(s, &req, head_len);
 }
 
@@ -1204,7 +1201,7 @@ sl_exchange_pump(struct sl_seam *s)
 			if (txn_req_advance(s) == -1)
 				continue; /* now a local response */
 			/* the client's end, with every byte it sent read */
-			if ((s->flags & SL_SEAM_F_EOF) &&
+			if ((s->flags & (SL_SEAM_F_EOF | SL_SEAM_F_BODY_END)) &&
 			    t->req_ph != SL_TXN_REQ_DONE &&
 			    s->in_ready == s->in.len) {
 				/* half-closed before this (pipelined) body was

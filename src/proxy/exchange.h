@@ -85,6 +85,11 @@ int sl_exchange_reading(const struct sl_seam *s);
 /* n request bytes were read for the exchange (its body's meter). */
 void sl_exchange_body_read(struct sl_seam *s, size_t n);
 
+/* n bytes of the body's framing were read and dropped by the codec (a
+ * chunked body's: seam.h, req_dechunk): the client sent them (the access
+ * log's bytes_in). */
+void sl_exchange_body_framing(struct sl_seam *s, size_t n);
+
 /*
  * With SL_SEAM_F_SPLICE (the body goes by splice(2), exchange_req.c):
  * the codec's socket fd is readable. Moves request body bytes from it to

@@ -854,7 +854,7 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	struct sl_extauth *ea = *eslot(t);
 	struct req_in in;
 	struct cache_ent *ce;
-	char ip[64], *body_copy = NULL;
+	char ip[64];
 	char *rq;
 	size_t len;
 
@@ -906,14 +906,13 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 		int whole;
 		in.blen = sl_exchange_body_take(
 		    t, s->in.data + s->in.off, s->in.len - s->in.off,
-		    ea->body_want, &in.body, &body_copy, &whole);
+		    ea->body_want, &in.body, &whole);
 		in.partial = !whole;
 	}
 	if (x->cache_entries > 0 && make_key(x, &in, ea->key) == 0 &&
 	    (ce = cache_slot(ea->key, x->cache_entries)) != NULL &&
 	    ce->d != NULL && memcmp(ce->key, ea->key, 32) == 0 &&
 	    ce->expires_ms > sl_now_ms()) {
-		free(body_copy);
 		memcpy(&ea->d, ce->d,
 		       offsetof(struct ea_decision, buf) + ce->d->len);
 		ea->phase = EA_DONE;
@@ -925,7 +924,6 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	rq = x->protocol == SL_EXTAUTH_GRPC
 		 ? grpc_request(x, s, &in, t->request_id, &len)
 		 : http_request(x, &in, t->request_id, &len);
-	free(body_copy); /* copied into rq */
 	if (rq == NULL) {
 		/* too large to ask about: a failure, under the route's
 		 * policy */

@@ -274,7 +274,7 @@ idem_check(struct sl_seam *s, const struct sl_fhead *h,
 	struct sl_txidem *ip = sl_idem_slot(t)->ip;
 	const char *v = NULL, *key, *who, *body = NULL;
 	size_t vn = 0, klen, wn, blen = 0, want = 0;
-	char kind, *copy = NULL;
+	char kind;
 	uint8_t fp[SL_IDEM_HASH];
 	int n, whole = 1, r;
 
@@ -319,14 +319,12 @@ idem_check(struct sl_seam *s, const struct sl_fhead *h,
 		}
 		blen = sl_exchange_body_take(t, s->in.data + s->in.off,
 					     s->in.len - s->in.off, want, &body,
-					     &copy, &whole);
+					     &whole);
 		if (whole < 0) {
-			free(copy);
 			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
 			return -1;
 		}
 		if (!whole || blen > ic->max_request_bytes) {
-			free(copy);
 			/* a body the route allows that its head leaves no
 			 * room for in the buffer: said as it is */
 			return decide(s,
@@ -345,7 +343,6 @@ idem_check(struct sl_seam *s, const struct sl_fhead *h,
 					  body != NULL ? body : ""};
 		const size_t fp_lens[] = {req->method_len, req->path_len, blen};
 		if (ip == NULL && (ip = ip_new(s)) == NULL) {
-			free(copy);
 			return -1;
 		}
 		r = sl_exchange_idem_digest(s->w, ip->id, ip_parts, ip_lens,
@@ -354,7 +351,6 @@ idem_check(struct sl_seam *s, const struct sl_fhead *h,
 						    3) == 0
 			? 0
 			: -1;
-		free(copy);
 		if (r != 0) {
 			sl_exchange_local(s, 503, "out_of_memory", 0);
 			return -1;

@@ -177,7 +177,6 @@ struct sl_txn_reqbody {
 	uint64_t bytes;	      /* payload bytes read */
 	uint64_t sent;	      /* body bytes written upstream, this
 				 attempt */
-	struct sl_h1_chunked chunked;
 	/* a body of pieces (SL_H1_BODY_STREAM) to a peer of text, which the
 	 * writer frames as chunks (malloc'd; NULL: the body goes as it is,
 	 * which is most bodies) */
@@ -191,8 +190,12 @@ struct sl_txn_chunker {
 	uint8_t last_queued; /* the last chunk is at fx, or went */
 	uint8_t tail;	     /* bytes of the chunk's CRLF still to write */
 	uint32_t fx_len;     /* bytes at fx still to write */
+	uint32_t lx_len;     /* bytes at lx still to write */
 	uint64_t left;	     /* payload bytes of the chunk still to write */
 	const char *fx;	     /* into line, or last */
+	const char *lx;	     /* the last chunk queued after the chunk's CRLF
+				(a request's whole body goes in one write):
+				into line, or last */
 	char *last;	     /* the last chunk with trailers as text, when
 				longer than line (malloc'd) */
 	char line[24];	     /* a size line, or "0" CRLF CRLF */
@@ -611,6 +614,12 @@ sl_exchange_req_trailers(struct sl_seam *s)
 	return s->ops->req_trailers != NULL ? s->ops->req_trailers(s) : NULL;
 }
 
+/* A chunked request body (HTTP/1.1, req's head) goes to its codec to
+ * decode (seam.h, req_dechunk): the exchange reads it as pieces
+ * (SL_H1_BODY_STREAM, req's body too). Returns -1 when it was answered
+ * (no memory, or a codec that cannot). */
+int sl_exchange_req_dechunk(struct sl_seam *s, struct sl_h1_request *req);
+
 /* Writes what is ready of the request upstream. Returns
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */
@@ -618,15 +627,14 @@ int sl_exchange_up_write(struct sl_seam *s);
 
 /*
  * The first bytes of the request body at p (avail bytes of the buffer),
- * as a filter sees them: a Content-Length body's or pieces as they are,
- * a chunked one's payload decoded into a copy (*copy, malloc'd: the
- * caller frees it). Returns how many there are (at most want), *whole 1 when
- * they are the whole body, -1 when the chunked framing is malformed (none
- * taken: the exchange answers 400 when it reads it).
+ * as a filter sees them: payload, as the codecs hand it over (a chunked
+ * body's framing is its codec's: seam.h, req_dechunk). Returns how many
+ * there are (at most want), *whole 1 when they are the whole body, -1
+ * when its codec refused it (malformed framing: none taken; the exchange
+ * answers 400 when it reads it).
  */
 size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
-			     size_t want, const char **out, char **copy,
-			     int *whole);
+			     size_t want, const char **out, int *whole);
 
 /* Whether the body's first want bytes, from start in `in`, are there (or
  * all there will be: the request read, the stream ended, or the client's

@@ -73,6 +73,12 @@ sl_exchange_body_read(struct sl_seam *s, size_t n)
 	sl_rate_add(&t->body_rate, t->clk.last_read_ms, (uint64_t)n);
 }
 
+void
+sl_exchange_body_framing(struct sl_seam *s, size_t n)
+{
+	s->txn->bytes_in += n;
+}
+
 uint32_t
 sl_exchange_body_held(const struct sl_seam *s)
 {
@@ -94,8 +100,6 @@ sl_exchange_req_read(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	uint32_t avail = s->in.len - s->in_ready;
-	size_t consumed, data;
-	int r;
 
 	if (t->req.body == SL_H1_BODY_CLOSE) {
 		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
@@ -119,44 +123,53 @@ sl_exchange_req_read(struct sl_seam *s)
 		}
 		if (t->flags & SL_TXN_F_REQ_TAP)
 			req_tap(s, s->in.data + s->in_ready - avail, avail);
-		if ((s->flags & SL_SEAM_F_EOF) && s->in_ready == s->in.len)
+		if ((s->flags & (SL_SEAM_F_EOF | SL_SEAM_F_BODY_END)) &&
+		    s->in_ready == s->in.len)
 			return sl_exchange_req_ended(s);
 		return 0;
 	}
-	if (t->req.body == SL_H1_BODY_LENGTH) {
-		uint64_t k = SL_MIN((uint64_t)avail, t->req.remaining);
-		s->in_ready += (uint32_t)k;
-		t->req.remaining -= k;
-		t->req.bytes += k;
-		t->bytes_in += k;
-		if (t->req.remaining == 0)
-			sl_exchange_req_complete(t);
-		if (t->flags & SL_TXN_F_REQ_TAP)
-			req_tap(s, s->in.data + s->in_ready - k, (size_t)k);
-		return 0;
-	}
-	r = sl_h1_chunked_decode(&t->req.chunked, s->in.data + s->in_ready,
-				 avail, 0, &consumed, &data);
-	s->in_ready += (uint32_t)consumed;
-	t->req.bytes += data;
-	t->bytes_in += consumed;
-	if (r < 0) {
-		sl_exchange_reject(s, 400, t->req.chunked.why);
-		return -1;
-	}
-	/* the announced chunk size counts at once: a client must not hold
-	 * the connection for bytes it could never be allowed to send. The
-	 * route's limit (a body is read for a routed request only). */
-	if (t->route->max_body_bytes &&
-	    t->req.bytes + t->req.chunked.remaining >
-		t->route->max_body_bytes) {
-		sl_exchange_reject(s, 413, SL_H1_R_BODY_TOO_LARGE);
-		return -1;
-	}
-	if (r == 1)
+	/* SL_H1_BODY_LENGTH: the codecs hand a chunked body over as pieces
+	 * (seam.h, req_dechunk) */
+	uint64_t k = SL_MIN((uint64_t)avail, t->req.remaining);
+	s->in_ready += (uint32_t)k;
+	t->req.remaining -= k;
+	t->req.bytes += k;
+	t->bytes_in += k;
+	if (t->req.remaining == 0)
 		sl_exchange_req_complete(t);
 	if (t->flags & SL_TXN_F_REQ_TAP)
-		req_tap(s, s->in.data + s->in_ready - consumed, consumed);
+		req_tap(s, s->in.data + s->in_ready - k, (size_t)k);
+	return 0;
+}
+
+/*
+ * A chunked request body (HTTP/1.1) is its codec's to decode: the
+ * exchange sees pieces and an end, as from HTTP/2 (doc/design-notes.md,
+ * "HTTP/1.1 as a codec of fields"), with the route's bound on the body
+ * and the listener's on trailers. Returns -1 when it was answered.
+ */
+int
+sl_exchange_req_dechunk(struct sl_seam *s, struct sl_h1_request *req)
+{
+	const struct sl_conf_limits *lim = &s->lconf->limits;
+	struct sl_seam_dechunk l = {
+	    .max_body = s->txn->route->max_body_bytes,
+	    .max_trailer_bytes = lim->max_header_bytes,
+	    .max_trailers = lim->max_headers,
+	    .own = s->lconf->tls.client_subject_header,
+	};
+
+	if (s->ops->req_dechunk == NULL) {
+		sl_exchange_reject(s, 501,
+				   SL_H1_R_UNSUPPORTED_TRANSFER_ENCODING);
+		return -1;
+	}
+	if (s->ops->req_dechunk(s, &l) == -1) {
+		sl_exchange_local(s, 503, "out_of_memory", 0);
+		return -1;
+	}
+	req->body = SL_H1_BODY_STREAM;
+	s->txn->req.body = SL_H1_BODY_STREAM;
 	return 0;
 }
 
@@ -168,6 +181,12 @@ sl_exchange_req_ended(struct sl_seam *s)
 	const char *trl;
 	enum sl_h1_reason why;
 
+	/* a body its codec decodes, refused (malformed framing, too large) */
+	if (s->flags & SL_SEAM_F_BODY_BAD) {
+		int bad, status = s->ops->req_refusal(s, &bad);
+		sl_exchange_reject(s, status, bad);
+		return -1;
+	}
 	if (t->req.body == SL_H1_BODY_STREAM &&
 	    (trl = sl_exchange_req_trailers(s)) != NULL &&
 	    (why = sl_h1_trailers_check(
@@ -351,33 +370,49 @@ txn_splice_write(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	return 0;
 }
 
+/* Queues the last chunk with the trailers as text at *at (*len bytes):
+ * in room (n bytes) when it fits, else in ck->last. Returns 0, or -1 (no
+ * memory). */
+static int
+frame_last(struct sl_seam *s, struct sl_txn_chunker *ck, char *room, size_t n,
+	   const char **at, uint32_t *len)
+{
+	const char *trl = sl_exchange_req_trailers(s);
+	size_t k = sl_h1_last_chunk_len(trl);
+
+	if (k > n) {
+		if ((ck->last = malloc(k)) == NULL)
+			return -1;
+		room = ck->last;
+	}
+	*at = room;
+	*len = (uint32_t)sl_h1_last_chunk(room, trl);
+	ck->last_queued = 1;
+	return 0;
+}
+
 /* The framing before the next chunk's payload, at ck->fx: a size line
- * for the payload `in` holds past from, or, once the body is whole and
- * all of it went, the last chunk with the trailers as text. Returns 0, or
- * -1 (no memory). */
+ * for the payload `in` holds past from (and, when the body is whole, the
+ * last chunk after it, at ck->lx, in the same write), or, once all of it
+ * went, the last chunk with the trailers as text. Returns 0, or -1 (no
+ * memory). */
 static int
 frame_next(struct sl_seam *s, struct sl_txn *t, struct sl_txn_chunker *ck,
 	   uint32_t from)
 {
-	const char *trl;
-	size_t len;
-
 	if (s->in_ready > from) {
 		ck->left = s->in_ready - from;
 		ck->tail = 2;
 		ck->fx_len =
 		    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
 		ck->fx = ck->line;
-	} else if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued) {
-		trl = sl_exchange_req_trailers(s);
-		len = sl_h1_last_chunk_len(trl);
-		if (len > sizeof(ck->line) && (ck->last = malloc(len)) == NULL)
-			return -1;
-		ck->fx = ck->last != NULL ? ck->last : ck->line;
-		ck->fx_len = (uint32_t)sl_h1_last_chunk(
-		    ck->last != NULL ? ck->last : ck->line, trl);
-		ck->last_queued = 1;
-	}
+		if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued)
+			return frame_last(s, ck, ck->line + ck->fx_len,
+					  sizeof(ck->line) - ck->fx_len,
+					  &ck->lx, &ck->lx_len);
+	} else if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued)
+		return frame_last(s, ck, ck->line, sizeof(ck->line), &ck->fx,
+				  &ck->fx_len);
 	return 0;
 }
 
@@ -397,12 +432,12 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	for (;;) {
 		uint32_t from = s->in.off + t->body_off;
 		size_t hp, body, k;
-		struct iovec iov[4];
+		struct iovec iov[5];
 		int niov = 0;
 		ssize_t n;
 
 		if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
-		    frame_next(s, t, ck, from) == -1)
+		    ck->lx_len == 0 && frame_next(s, t, ck, from) == -1)
 			return send_error(t, u, ENOMEM);
 		hp = sl_buf_pending(&t->uphead);
 		body = (size_t)ck->left;
@@ -417,6 +452,9 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		if (ck->tail > 0)
 			iov[niov++] = (struct iovec){
 			    (char *)"\r\n" + 2 - ck->tail, ck->tail};
+		if (ck->lx_len > 0)
+			iov[niov++] =
+			    (struct iovec){(char *)ck->lx, ck->lx_len};
 		if (niov == 0)
 			break;
 		n = sl_upstream_writev(u, iov, niov, 0);
@@ -443,7 +481,14 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 			t->body_ph = SL_TXN_BODY_GONE;
 		}
 		n -= (ssize_t)k;
-		ck->tail -= (uint8_t)SL_MIN((size_t)n, (size_t)ck->tail);
+		k = SL_MIN((size_t)n, (size_t)ck->tail);
+		ck->tail -= (uint8_t)k;
+		n -= (ssize_t)k;
+		/* lx is NULL until a last chunk is queued there (as fx) */
+		if ((k = SL_MIN((size_t)n, (size_t)ck->lx_len)) > 0) {
+			ck->lx += k;
+			ck->lx_len -= (uint32_t)k;
+		}
 		/* a body that outgrew the buffer: what went out is dropped,
 		 * so that the rest can be read */
 		if (t->body_ph == SL_TXN_BODY_KEPT &&
@@ -451,7 +496,7 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		    s->in_ready - s->in.off >= s->lconf->limits.buffer_bytes)
 			sl_exchange_req_unretain(s, SL_TXN_BODY_GONE);
 		if (sl_buf_pending(&t->uphead) > 0 || ck->fx_len > 0 ||
-		    ck->left > 0 || ck->tail > 0) {
+		    ck->left > 0 || ck->tail > 0 || ck->lx_len > 0) {
 			send_blocked(t, u);
 			return 0;
 		}
@@ -546,44 +591,24 @@ in_full(const struct sl_seam *s)
 
 size_t
 sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
-		      size_t want, const char **out, char **copy, int *whole)
+		      size_t want, const char **out, int *whole)
 {
-	struct sl_h1_chunked c;
-	size_t consumed = 0, data = 0;
-	int r;
+	size_t n = avail < want ? avail : want;
 
-	*copy = NULL;
-	*whole = 0;
+	*out = p;
 	if (t->req.body == SL_H1_BODY_LENGTH) {
-		uint64_t total = t->req.bytes + t->req.remaining;
-		size_t n = avail < want ? avail : want;
-		*out = p;
-		*whole = total == n;
+		*whole = t->req.bytes + t->req.remaining == n;
 		return n;
 	}
-	if (t->req.body == SL_H1_BODY_STREAM) {
-		/* pieces: the payload as it is, whole at the stream's end */
-		size_t n = avail < want ? avail : want;
-		*out = p;
-		*whole = (t->s->flags & SL_SEAM_F_EOF) && n == avail;
-		return n;
-	}
-	/* chunked: its framing decoded, on a copy of all the buffer holds
-	 * (the exchange decodes the buffer itself as the body goes on; a
-	 * body of small chunks is mostly framing), with the exchange's
-	 * bound on trailers */
-	if (avail == 0 || (*copy = malloc(avail)) == NULL)
-		return 0;
-	memcpy(*copy, p, avail);
-	sl_h1_chunked_init(&c, t->s->lconf->limits.max_header_bytes);
-	r = sl_h1_chunked_decode(&c, *copy, avail, 1, &consumed, &data);
-	*out = *copy;
-	if (r < 0) {
-		*whole = -1; /* the exchange answers it 400 */
+	/* pieces: the payload as it is, whole at its end; a body its codec
+	 * refused (malformed framing) is answered 400 */
+	if (t->s->flags & SL_SEAM_F_BODY_BAD) {
+		*whole = -1;
 		return 0;
 	}
-	*whole = r == 1 && data <= want;
-	return data < want ? data : want;
+	*whole =
+	    (t->s->flags & (SL_SEAM_F_EOF | SL_SEAM_F_BODY_END)) && n == avail;
+	return n;
 }
 
 int
@@ -591,15 +616,13 @@ sl_exchange_body_ready(struct sl_seam *s, size_t start, size_t want)
 {
 	struct sl_txn *t = s->txn;
 	const char *b;
-	char *copy;
 	size_t n;
 	int whole;
 
 	if (t->req_ph == SL_TXN_REQ_DONE || in_full(s) ||
-	    (s->flags & SL_SEAM_F_EOF))
+	    (s->flags & (SL_SEAM_F_EOF | SL_SEAM_F_BODY_END)))
 		return 1;
 	n = sl_exchange_body_take(t, s->in.data + start, s->in.len - start,
-				  want, &b, &copy, &whole);
-	free(copy);
+				  want, &b, &whole);
 	return n >= want || whole;
 }

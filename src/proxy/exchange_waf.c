@@ -912,7 +912,6 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	struct sl_txwaf *tw = wslot(t)->tw;
 	struct wafjob *wj;
 	const char *body = NULL;
-	char *copy = NULL;
 	size_t blen = 0;
 	enum sl_wafcheck_limit lim;
 
@@ -968,26 +967,25 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 				     ? req->content_length
 				     : UINT64_MAX;
 		int whole, over;
-		blen = sl_exchange_body_take(
-		    t, s->in.data + s->in.off, s->in.len - s->in.off,
-		    tw->body_want, &body, &copy, &whole);
+		blen = sl_exchange_body_take(t, s->in.data + s->in.off,
+					     s->in.len - s->in.off,
+					     tw->body_want, &body, &whole);
 		if (whole < 0) {
 			/* malformed framing: answered as the exchange would,
 			 * before any of it goes on half-read */
-			free(copy);
 			tw->phase = WF_DONE;
 			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
 			return -1;
 		}
 		/* past the limit: more than body_limit came (a chunked
 		 * body's one more byte), or the buffer holds no more and
-		 * the body goes on; a buffer full of framing before
-		 * body_limit bytes of payload cannot be inspected as the
-		 * route says, whatever its on_body_limit */
+		 * the body goes on (the buffer holds payload alone: the
+		 * codecs drop a chunked body's framing); a buffer full
+		 * before body_limit bytes cannot be inspected as the route
+		 * says, whatever its on_body_limit */
 		over = blen > c->body_limit || (!whole && blen < total);
 		if (over && (c->over == SL_WAF_OVER_REJECT ||
 			     (blen < c->body_limit && blen < total))) {
-			free(copy);
 			tw->phase = WF_DONE;
 			tw->verdict = WV_OVER;
 			return apply(s, tw);
@@ -1002,14 +1000,12 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 	 * on the loop: a request past them costs no thread */
 	if ((lim = waf_precheck(req, body, blen, c, &tw->found, &tw->max)) !=
 	    SL_WAFCHECK_OK) {
-		free(copy);
 		tw->phase = WF_DONE;
 		tw->verdict = WV_LIMIT;
 		tw->limit = (uint8_t)lim;
 		return apply(s, tw);
 	}
 	wj = job_make(s, req, body, blen);
-	free(copy);
 	if (wj == NULL) {
 		sl_exchange_local(s, 503, "out_of_memory", 0);
 		return -1;

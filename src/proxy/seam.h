@@ -31,6 +31,7 @@
 struct sl_h1_limits;
 struct sl_h1_request;
 struct sl_seam;
+struct sl_seam_dechunk;
 struct sl_txn;
 struct sl_upconn;
 
@@ -97,10 +98,32 @@ struct sl_seam_ops {
 	int (*trailers)(struct sl_seam *s, const char *block);
 	/* The request's trailers as a field block (hblock.h, status 0),
 	 * once its body of pieces (SL_H1_BODY_STREAM) ended (the stream's
-	 * end, SL_SEAM_F_EOF): valid while the stream lasts. NULL: none came.
-	 * NULL operation: the codec never gives such a body (HTTP/1, whose
-	 * bodies of no length are chunked text). */
+	 * end, SL_SEAM_F_EOF, or SL_SEAM_F_BODY_END): valid while the stream
+	 * lasts. NULL: none came. */
 	const char *(*req_trailers)(struct sl_seam *s);
+	/* The request head said Transfer-Encoding: chunked (HTTP/1.1): the
+	 * codec decodes the body from in_ready on, as it reads, and hands it
+	 * over as pieces (SL_H1_BODY_STREAM): payload only in `in`, its end
+	 * SL_SEAM_F_BODY_END, its trailers by req_trailers; malformed
+	 * framing, or a body past l->max_body, ends it refused
+	 * (SL_SEAM_F_BODY_BAD; req_refusal says how) (doc/design-notes.md,
+	 * "HTTP/1.1 as a codec of fields"). Returns 0, or -1 (no memory).
+	 * NULL: the codec's heads never say chunked (HTTP/2, HTTP/3). */
+	int (*req_dechunk)(struct sl_seam *s, const struct sl_seam_dechunk *l);
+	/* With SL_SEAM_F_BODY_BAD: the status the body is refused with
+	 * (400, 413; 503: no memory), *why its reason (enum sl_h1_reason). */
+	int (*req_refusal)(struct sl_seam *s, int *why);
+};
+
+/* What a codec's decoder of a chunked request body enforces
+ * (req_dechunk): the exchange's bounds. */
+struct sl_seam_dechunk {
+	uint64_t max_body;	  /* the route's max_body_bytes (0: none),
+				     the announced chunk size counted at once */
+	size_t max_trailer_bytes; /* the trailer section, as text */
+	size_t max_trailers;	  /* its field lines */
+	const char *own;	  /* a field name sluice sets (NULL: none),
+				     refused in trailers */
 };
 
 /*
@@ -127,6 +150,10 @@ struct sl_seam_ops {
  * (splice_fd): the codec reads it with sl_exchange_splice_read, not
  * into `in` (exchange_req.c) */
 #define SL_SEAM_F_SPLICE 0x400000
+/* a body the codec decodes (req_dechunk) ended: all of it is in `in` up
+ * to in.len, or it was refused (with SL_SEAM_F_BODY_BAD: req_refusal) */
+#define SL_SEAM_F_BODY_END 0x100000
+#define SL_SEAM_F_BODY_BAD 0x200000
 /* TLS: the client presented a certificate that verified (whether or not a
  * listener key asked for its subject): a credential its browser sends by
  * itself, for compression's BREACH rule (exchange_zip.c) */

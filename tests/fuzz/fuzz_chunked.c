@@ -2,7 +2,11 @@
 /*
  * libFuzzer driver for the chunked decoder: decodes the input whole (in
  * place and compacting), byte by byte and in uneven pieces, and checks all
- * of them agree on the result, the bytes consumed and the payload.
+ * of them agree on the result, the bytes consumed and the payload. The
+ * HTTP/1.1 codec's way too (client_h1.c, dechunk_run): unframing in pieces,
+ * the trailer section gathered from each piece's tail, which must be the
+ * input's bytes from the section's start to the end, and make a field
+ * block (sl_h1_trailers_block) once the message is whole.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +14,7 @@
 
 #include "fuzz.h"
 #include "h1_parse.h"
+#include "hblock.h"
 
 #define MAX_TRAILER 128
 
@@ -64,6 +69,50 @@ decode(const uint8_t *in, size_t size, size_t piece, int compact, char *work,
 	return res;
 }
 
+/*
+ * Unframes a copy of in in uneven pieces of at most piece bytes, as the
+ * HTTP/1.1 codec does: the payload gathered into out, the trailer
+ * section's text into trl (*trl_len bytes), which must be the input's
+ * last bytes of what was consumed.
+ */
+static struct result
+unframe(const uint8_t *in, size_t size, size_t piece, char *work, char *out,
+	char *trl, size_t *trl_len)
+{
+	struct sl_h1_chunked c;
+	struct result res = {0, 0, 0};
+	size_t off = 0, n, consumed, dl, at, k = 0;
+	int r = 0;
+
+	*trl_len = 0;
+	memcpy(work, in, size);
+	sl_h1_chunked_init(&c, MAX_TRAILER);
+	do {
+		n = size - off;
+		if (n > 1 + (k * 5 + off) % piece)
+			n = 1 + (k * 5 + off) % piece;
+		k++;
+		r = sl_h1_chunked_unframe(&c, work + off, n, &consumed, &dl,
+					  &at);
+		CHECK(r == 0 || r == 1 || r == -400);
+		CHECK(consumed <= n && dl <= at && at <= consumed);
+		memcpy(out + res.data_len, work + off, dl);
+		res.data_len += dl;
+		/* a section's bytes, as they came: once it began, all of a
+		 * piece's are */
+		CHECK(*trl_len == 0 || at == 0 || r < 0);
+		memcpy(trl + *trl_len, work + off + at, consumed - at);
+		*trl_len += consumed - at;
+		off += consumed;
+	} while (r == 0 && off < size);
+	CHECK(*trl_len <= off);
+	if (r >= 0)
+		CHECK(memcmp(trl, in + off - *trl_len, *trl_len) == 0);
+	res.ret = r;
+	res.consumed = off;
+	return res;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -94,6 +143,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (whole.ret == 1)
 		CHECK(whole.consumed >= 5 && data[whole.consumed - 1] == '\n');
+
+	for (size_t piece = 1; piece <= 29; piece += 14) {
+		char *trl = malloc(size + 1), *blk;
+		size_t tl;
+
+		CHECK(trl != NULL);
+		pieces = unframe(data, size, piece, work, out2, trl, &tl);
+		CHECK(whole.ret == pieces.ret &&
+		      whole.consumed == pieces.consumed &&
+		      whole.data_len == pieces.data_len);
+		CHECK(memcmp(out1, out2, whole.data_len) == 0);
+		if (whole.ret == 1) {
+			/* the whole section, its final CRLF last */
+			CHECK(tl >= 2 && memcmp(trl + tl - 2, "\r\n", 2) == 0);
+			blk = malloc(sizeof(struct sl_hblk) + 2 * tl);
+			CHECK(blk != NULL);
+			CHECK(sl_h1_trailers_block(trl, tl, blk,
+						   sizeof(struct sl_hblk) +
+						       2 * tl) >= 0);
+			free(blk);
+		}
+		free(trl);
+	}
 	free(work);
 	free(out1);
 	free(out2);

@@ -136,6 +136,46 @@ def pipelined_requests_answered_in_order():
 
 
 @test
+def pipelined_after_a_chunked_body_with_trailers():
+    """The HTTP/1.1 codec decodes a chunked body as it reads it
+    (doc/design-notes.md, "HTTP/1.1 as a codec of fields"): the requests
+    after its last chunk wait untouched while the exchange lasts, however
+    the bytes are cut, and each body reaches the upstream as its payload
+    and its trailers, framed again by the writer."""
+    up, sl, port = setup(lambda req: Reply(200, b"got " + req.body))
+    te = {"Transfer-Encoding": "chunked", "Trailer": "X-Sum"}
+    one = (build_request("POST", "/c1", headers=te) + b"3;ext=1\r\nabc\r\n"
+           b"2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n")
+    two = build_request("POST", "/c2", headers={"Transfer-Encoding":
+                                                "chunked"}) + chunked(b"x" * 70, 7)
+    three = build_request("GET", "/c3")
+    raw = one + two + three
+    # all at once, then cut at every few bytes (sizes, trailers, the next
+    # head)
+    for cut in (len(raw), 5, 17):
+        c = Client(port)
+        for i in range(0, len(raw), cut):
+            c.send(raw[i:i + cut])
+            if cut < len(raw):
+                time.sleep(0.002)
+        for path, body in (("/c1", b"abcde"), ("/c2", b"x" * 70),
+                           ("/c3", b"")):
+            r = c.read_response()
+            eq(r.status, 200, "%s (cut %d)" % (path, cut))
+            eq(r.body, b"got " + body, "%s's body (cut %d)" % (path, cut))
+        c.close()
+    got = [(q.target, q.body, q.trailers) for q in up.requests]
+    eq(got, [("/c1", b"abcde", [("X-Sum", "5")]), ("/c2", b"x" * 70, []),
+             ("/c3", b"", [])] * 3, "the upstream's requests")
+    # one Transfer-Encoding: the writer's, where the client's stood
+    for q in up.requests[:2]:
+        eq(q.headers.tokens("transfer-encoding"), ["chunked"],
+           "%s's framing field" % q.target)
+    sl.stop()
+    up.stop()
+
+
+@test
 def pipelined_head_and_get():
     def h(req):
         return Reply(200, b"0123456789")

@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "client_int.h"
+#include "h1_parse.h"
 #include "runtime.h"
 #include "wloop.h"
 #include "xprt.h"
@@ -53,7 +54,10 @@
 	"        cluster: up\n"                                                \
 	"        timeout: 50ms\n"                                              \
 	"      - match: { path_prefix: /down/ }\n"                             \
-	"        cluster: down\n"
+	"        cluster: down\n"                                              \
+	"      - match: { path_prefix: /small/ }\n"                            \
+	"        cluster: up\n"                                                \
+	"        max_body_bytes: 16B\n"
 static const char yaml_fmt[] =
     "listeners:\n"
     "  - name: calm\n"
@@ -545,6 +549,150 @@ test_upstream_refused(void **state)
 	assert_kept();
 }
 
+/* ---- a chunked request body: the codec decodes it ---------------------- */
+
+#define CHUNKED_POST                                                           \
+	"POST /up/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* The upstream got a whole chunked body: its last chunk, and the empty
+ * line that ends the trailer section. */
+static int
+up_body_whole(void)
+{
+	const char *b = strstr(up_got, "\r\n\r\n");
+
+	return b != NULL && strstr(b + 2, "\r\n0\r\n") != NULL &&
+	       up_gotlen >= 4 &&
+	       memcmp(up_got + up_gotlen - 4, "\r\n\r\n", 4) == 0;
+}
+
+/* The payload of the chunked body the upstream got, decoded by the
+ * library's decoder, in out. */
+static void
+up_payload(char *out, size_t cap)
+{
+	struct sl_h1_chunked ck;
+	char *b = strstr(up_got, "\r\n\r\n") + 4;
+	size_t consumed, data;
+
+	sl_h1_chunked_init(&ck, 1024);
+	assert_int_equal(
+	    sl_h1_chunked_decode(&ck, b, strlen(b), 1, &consumed, &data), 1);
+	assert_true(data < cap);
+	memcpy(out, b, data);
+	out[data] = '\0';
+}
+
+static void
+test_chunked_body_goes_up_as_its_payload(void **state)
+{
+	char n[64];
+
+	(void)state;
+	client_connect(CALM);
+	/* two chunks, an extension, a trailer, and the next request, in
+	 * one write: the payload read at once goes as one chunk, the last
+	 * chunk with the trailer in the same write; the next request waits
+	 * for this one's answer */
+	client_write(CHUNKED_POST
+		     "3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+		     "GET /up/b HTTP/1.1\r\nHost: a\r\n\r\n");
+	run_until(up_body_whole);
+	assert_non_null(
+	    strstr(up_got, "\r\n\r\n5\r\nabcde\r\n0\r\nX-T: 1\r\n\r\n"));
+	assert_non_null(strstr(up_got, "Transfer-Encoding: chunked\r\n"));
+	assert_null(strstr(up_got, "x=1"));
+	assert_null(strstr(up_got, "/up/b"));
+	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	run_until(two_responses);
+	assert_int_equal(c->s.nrequests, 2);
+	assert_true(alog_has("\"path\":\"/up/b\""));
+	assert_null(c->dechunk); /* gone with its exchange */
+	assert_kept();
+	/* what the client sent, framing included */
+	snprintf(n, sizeof(n), "\"bytes_in\":%zu,",
+		 strlen(CHUNKED_POST
+			"3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"));
+	assert_true(alog_has(n));
+}
+
+static void
+test_chunked_body_in_pieces(void **state)
+{
+	static const char *const piece[] = {CHUNKED_POST "3",
+					    "\r",
+					    "\nab",
+					    "c\r\n4\r\ndefg\r",
+					    "\n0\r\nX-T",
+					    ": 1\r\n",
+					    "\r\nGET /up/b HTTP/1.1\r\nHo",
+					    "st: a\r\n\r\n"};
+	char payload[64];
+
+	(void)state;
+	client_connect(CALM);
+	/* every cut: in a size line, before its LF, in the payload, in the
+	 * trailer, in the next request's head, which stays held */
+	for (size_t i = 0; i < sizeof(piece) / sizeof(piece[0]); i++) {
+		client_write(piece[i]);
+		run_ready();
+	}
+	run_until(up_body_whole);
+	up_payload(payload, sizeof(payload));
+	assert_string_equal(payload, "abcdefg");
+	assert_non_null(strstr(up_got, "\r\n0\r\nX-T: 1\r\n\r\n"));
+	assert_null(strstr(up_got, "/up/b"));
+	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	run_until(two_responses);
+	assert_true(alog_has("\"path\":\"/up/b\""));
+	assert_kept();
+}
+
+static void
+test_half_close_after_a_chunked_body(void **state)
+{
+	(void)state;
+	client_connect(CALM);
+	/* the whole body, then the client's FIN: it is answered, not cut
+	 * for closing in its body */
+	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	client_write(CHUNKED_POST "2\r\nhi\r\n0\r\n\r\n");
+	sl_xprt_mem_shutdown(cli);
+	run_until(one_response);
+	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
+	run_until(closed);
+	assert_false(alog_has("client_closed_in_body"));
+}
+
+static void
+test_malformed_chunk_is_refused(void **state)
+{
+	(void)state;
+	client_connect(CALM);
+	client_write(CHUNKED_POST "2\r\nhi\r\nzz\r\n");
+	run_until(one_response);
+	assert_non_null(strstr(got, "HTTP/1.1 400 "));
+	assert_non_null(strstr(got, "Connection: close"));
+	assert_true(alog_has("\"status\":400"));
+	assert_int_equal(SL_STAT_GET(w->stats.rejected[SL_H1_R_BAD_CHUNK_SIZE]),
+			 1);
+}
+
+static void
+test_announced_chunk_past_the_limit_is_refused(void **state)
+{
+	(void)state;
+	client_connect(CALM);
+	/* /small/ takes 16 bytes: a chunk of 255 is refused as announced,
+	 * before its bytes come */
+	client_write("POST /small/a HTTP/1.1\r\nHost: a\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\nff\r\n");
+	run_until(one_response);
+	assert_non_null(strstr(got, "HTTP/1.1 413 "));
+	assert_int_equal(SL_STAT_GET(w->stats.rejected[SL_H1_R_BODY_TOO_LARGE]),
+			 1);
+}
+
 int
 main(void)
 {
@@ -570,6 +718,11 @@ main(void)
 	    T(test_client_closed_in_body),
 	    T(test_client_reset_while_the_upstream_thinks),
 	    T(test_upstream_refused),
+	    T(test_chunked_body_goes_up_as_its_payload),
+	    T(test_chunked_body_in_pieces),
+	    T(test_half_close_after_a_chunked_body),
+	    T(test_malformed_chunk_is_refused),
+	    T(test_announced_chunk_past_the_limit_is_refused),
 	};
 #undef T
 
