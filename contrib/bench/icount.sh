@@ -4,7 +4,7 @@
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
 #            [--header 'Name: value'] [--sticky-users N]
 #            [--h2 [--streams N] [--peers] [--tls]] [--h3 [--streams N]]
-#            [--up-chunked]
+#            [--up-chunked] [--post-chunked N[/K]]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
 # Counts the instructions one sluice worker executes per keep-alive
@@ -84,6 +84,10 @@
 # trailer section of one field (X-Checksum) in place of a Content-Length:
 # what a chunked answer costs (to an HTTP/2 client, its framing taken off
 # and its trailer sent as a last HEADERS).
+# With --post-chunked N/K the HTTP/1.1 client's requests are POSTs whose
+# bodies of N bytes go chunked, K bytes a chunk (K defaults to N), with
+# the whole request in one write: what a chunked request body costs (the
+# HTTP/1.1 codec decodes it, the writer frames it again).
 # With ICOUNT_KEEP=DIR in the environment each run's dump is kept as
 # DIR/NAME.callgrind, for callgrind_annotate.
 # ICOUNT_START_S (20) is how long a gateway may take to listen under
@@ -112,6 +116,7 @@ PEERS=0
 TLS=0
 STREAMS=10
 UP_CHUNKED=0
+POST_CHUNKED=
 PYTHON=${PYTHON:-python3}
 
 RUNS=()
@@ -125,6 +130,7 @@ while [ $# -gt 0 ]; do
 	--h2) H2=1 ;;
 	--streams) STREAMS=${2:?}; shift ;;
 	--up-chunked) UP_CHUNKED=1 ;;
+	--post-chunked) POST_CHUNKED=${2:?}; shift ;;
 	--peers) PEERS=1 ;;
 	--tls) TLS=1; H2=1 ;;
 	--h3) H3=1; TLS=1 ;;
@@ -139,6 +145,7 @@ done
 [ "$PEERS" = 0 ] || [ "$H2" = 1 ] || die "--peers counts HTTP/2 requests: add --h2"
 [ "$H2" = 0 ] || [ "$H3" = 1 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
+[ -z "$POST_CHUNKED" ] || [ "$H2" = 0 ] || die "--post-chunked: the HTTP/1.1 client's"
 [ "$H3" = 0 ] || [ "$PEERS" = 0 ] || die "--h3: nginx and HAProxy of Debian speak no HTTP/3"
 if [ "$H3" = 1 ]; then
 	if [ -z "${SLQUIC:-}" ]; then
@@ -171,6 +178,21 @@ if sys.argv[2] == "1":
     resp = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
             b"Content-Type: text/plain\r\n\r\n%x\r\n" % len(body) + body +
             b"\r\n0\r\nX-Checksum: 5d41402a\r\n\r\n")
+def chunked_len(b):
+    # the bytes of the chunked body that begins b (None: not all here)
+    k = 0
+    while True:
+        e = b.find(b"\r\n", k)
+        if e < 0:
+            return None
+        n = int(b[k:e].split(b";")[0], 16)
+        k = e + 2
+        if n == 0:
+            t = b.find(b"\r\n\r\n", k - 2)
+            return None if t < 0 else t + 4
+        k += n + 2
+        if len(b) < k:
+            return None
 def serve(c):
     buf = b""
     try:
@@ -181,11 +203,16 @@ def serve(c):
             buf += d
             while b"\r\n\r\n" in buf:
                 head, rest = buf.split(b"\r\n\r\n", 1)
-                # a body (the spans of "traced") is skipped whole
+                # a body (the spans of "traced", --post-chunked's) is
+                # skipped whole
                 cl = 0
                 for line in head.split(b"\r\n")[1:]:
                     if line.lower().startswith(b"content-length:"):
                         cl = int(line.split(b":")[1])
+                if b"transfer-encoding: chunked" in head.lower():
+                    cl = chunked_len(rest)
+                    if cl is None:
+                        break
                 if len(rest) < cl:
                     break
                 buf = rest[cl:]
@@ -209,11 +236,20 @@ register_pid "$UP_PID"
 
 # The client: exactly N requests over CONNS keep-alive connections.
 cat >"$WORK/client.py" <<'EOF'
-import socket, sys
+import os, socket, sys
 port, n, conns, path, users = (int(sys.argv[1]), int(sys.argv[2]),
                                int(sys.argv[3]), sys.argv[4],
                                int(sys.argv[5]))
 extra = "".join(h + "\r\n" for h in sys.argv[6:])
+post = b""
+if os.environ.get("POST_CHUNKED"):
+    size, _, step = os.environ["POST_CHUNKED"].partition("/")
+    size = int(size)
+    step = int(step or size) or 1
+    for at in range(0, size, step):
+        part = min(step, size - at)
+        post += b"%x\r\n" % part + b"p" * part + b"\r\n"
+    post += b"0\r\n\r\n"
 socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
 for s in socks:
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -248,8 +284,12 @@ def body_end(b, j):
 def one(i, k):
     s = socks[i]
     u = ("X-User: u%d\r\n" % (k % users)) if users else ""
-    s.sendall(("GET %s HTTP/1.1\r\nHost: bench\r\n%s%s\r\n"
-               % (path, u, extra)).encode())
+    if post:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: "
+                   "chunked\r\n%s%s\r\n" % (path, u, extra)).encode() + post)
+    else:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: bench\r\n%s%s\r\n"
+                   % (path, u, extra)).encode())
     b = bufs[i]
     while True:
         j = b.find(b"\r\n\r\n")
@@ -461,7 +501,7 @@ load() {  # name port requests: slquic, h2load, or the Python client
 		grep -q "$3 succeeded, 0 failed" "$WORK/$1.h2load" ||
 			die "$1: $(grep -E 'requests:|status codes' "$WORK/$1.h2load")"
 	else
-		"$PYTHON" "$WORK/client.py" "$2" "$3" "$CONNS" "$PATH_Q" \
+		POST_CHUNKED=$POST_CHUNKED "$PYTHON" "$WORK/client.py" "$2" "$3" "$CONNS" "$PATH_Q" \
 			"$STICKY_USERS" ${HEADERS[@]+"${HEADERS[@]}"}
 	fi
 }
