@@ -12,15 +12,46 @@
 
 #include "admin_int.h"
 
+/* A walk over the routes of a configuration that use a module, in the
+ * order of the listeners and of their routes: set c and m, leave the rest
+ * zero, and call route_walk_next() until it returns NULL. */
+struct route_walk {
+	const struct sl_conf *c;   /* borrowed */
+	const struct sl_module *m; /* borrowed */
+	size_t li;		   /* the listener being walked */
+	size_t ri;		   /* its next route to look at */
+	const char *lname;	   /* the listener of the route last returned */
+	const void *slot;	   /* m's slot of the route last returned */
+};
+
+/* The next route of w->c that uses w->m, its listener's name in w->lname
+ * and its slot in w->slot; NULL at the end. */
+static const struct sl_conf_route *
+route_walk_next(struct route_walk *w)
+{
+	for (; w->li < w->c->nlisteners; w->li++, w->ri = 0) {
+		const struct sl_conf_listener *l = &w->c->listeners[w->li];
+
+		while (w->ri < l->nroutes) {
+			const struct sl_conf_route *r = &l->routes[w->ri++];
+
+			w->slot = sl_route_mod(r, w->m);
+			if (w->slot != NULL) {
+				w->lname = l->name;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
 /* Whether a route of c uses m. */
 static int
 used(const struct sl_conf *c, const struct sl_module *m)
 {
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++)
-			if (sl_route_mod(&c->listeners[i].routes[j], m) != NULL)
-				return 1;
-	return 0;
+	struct route_walk w = {.c = c, .m = m};
+
+	return route_walk_next(&w) != NULL;
 }
 
 /* Timed family f's lines of m for route r of listener lname: its
@@ -55,58 +86,47 @@ static void
 route_lines(const struct sl_admin_view *v, struct sbuf *b,
 	    const struct sl_module *m, const struct sl_mfamily *f)
 {
-	const struct sl_conf *c = v->conf;
 	const size_t u = sizeof(atomic_uint_fast64_t);
 	const size_t base = offsetof(struct sl_counts, mod) +
 			    ((size_t)m->route_at + f->off) * u;
+	struct route_walk w = {.c = v->conf, .m = m};
+	const struct sl_conf_route *r;
 
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			if (sl_route_mod(r, m) == NULL)
-				continue;
-			if (f->kind == SL_MFAM_HISTOGRAM ||
-			    f->kind == SL_MFAM_SECONDS) {
-				route_timed(v, b, m, f, c->listeners[i].name,
-					    r);
-				continue;
-			}
-			if (f->slot_label != NULL) {
-				for (unsigned k = f->first; k < f->n; k++)
-					sb_printf(
-					    b,
-					    "%s{listener=\"%s\",route=\"%s\","
-					    "%s=\"%s\",%s=\"%s\"} %llu\n",
-					    f->name, c->listeners[i].name,
-					    r->name, f->slot_label,
-					    f->slot_value(sl_route_mod(r, m)),
-					    f->label, f->values[k],
-					    (unsigned long long)counts_sum(
-						v, r->state->counts,
-						base + (size_t)k * u));
-				continue;
-			}
-			if (f->label == NULL) {
-				sb_printf(b,
-					  "%s{listener=\"%s\",route=\"%s\"} "
-					  "%llu\n",
-					  f->name, c->listeners[i].name,
-					  r->name,
-					  (unsigned long long)counts_sum(
-					      v, r->state->counts, base));
-				continue;
-			}
+	while ((r = route_walk_next(&w)) != NULL) {
+		if (f->kind == SL_MFAM_HISTOGRAM ||
+		    f->kind == SL_MFAM_SECONDS) {
+			route_timed(v, b, m, f, w.lname, r);
+			continue;
+		}
+		if (f->slot_label != NULL) {
 			for (unsigned k = f->first; k < f->n; k++)
 				sb_printf(b,
 					  "%s{listener=\"%s\",route=\"%s\","
-					  "%s=\"%s\"} %llu\n",
-					  f->name, c->listeners[i].name,
-					  r->name, f->label, f->values[k],
+					  "%s=\"%s\",%s=\"%s\"} %llu\n",
+					  f->name, w.lname, r->name,
+					  f->slot_label, f->slot_value(w.slot),
+					  f->label, f->values[k],
 					  (unsigned long long)counts_sum(
 					      v, r->state->counts,
 					      base + (size_t)k * u));
+			continue;
 		}
+		if (f->label == NULL) {
+			sb_printf(b, "%s{listener=\"%s\",route=\"%s\"} %llu\n",
+				  f->name, w.lname, r->name,
+				  (unsigned long long)counts_sum(
+				      v, r->state->counts, base));
+			continue;
+		}
+		for (unsigned k = f->first; k < f->n; k++)
+			sb_printf(
+			    b,
+			    "%s{listener=\"%s\",route=\"%s\","
+			    "%s=\"%s\"} %llu\n",
+			    f->name, w.lname, r->name, f->label, f->values[k],
+			    (unsigned long long)counts_sum(
+				v, r->state->counts, base + (size_t)k * u));
+	}
 }
 
 /* Family f's lines of m for each entry of the split of every route that
@@ -115,24 +135,17 @@ static void
 split_lines(const struct sl_admin_view *v, struct sbuf *b,
 	    const struct sl_module *m, const struct sl_mfamily *f)
 {
-	const struct sl_conf *c = v->conf;
+	struct route_walk w = {.c = v->conf, .m = m};
+	const struct sl_conf_route *r;
 
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			const void *slot = sl_route_mod(r, m);
-			if (slot == NULL || r->split == NULL)
-				continue;
-			for (size_t k = 0; k < r->nsplit; k++)
-				sb_printf(
-				    b,
-				    "%s{listener=\"%s\",route=\"%s\","
-				    "cluster=\"%s\"} %llu\n",
-				    f->name, c->listeners[i].name, r->name,
-				    r->split[k].cluster->name,
-				    (unsigned long long)f->entry(slot, k));
-		}
+	while ((r = route_walk_next(&w)) != NULL)
+		for (size_t k = 0; r->split != NULL && k < r->nsplit; k++)
+			sb_printf(b,
+				  "%s{listener=\"%s\",route=\"%s\","
+				  "cluster=\"%s\"} %llu\n",
+				  f->name, w.lname, r->name,
+				  r->split[k].cluster->name,
+				  (unsigned long long)f->entry(w.slot, k));
 }
 
 /* Word off of an item's blocks (item_counts' c, stride bytes apart),
@@ -155,29 +168,25 @@ static void
 item_lines(const struct sl_admin_view *v, struct sbuf *b,
 	   const struct sl_module *m, const struct sl_mfamily *f)
 {
-	const struct sl_conf *c = v->conf;
+	struct route_walk w = {.c = v->conf, .m = m};
+	const struct sl_conf_route *r;
 
-	for (size_t i = 0; i < c->nlisteners; i++)
-		for (size_t j = 0; j < c->listeners[i].nroutes; j++) {
-			const struct sl_conf_route *r =
-			    &c->listeners[i].routes[j];
-			const void *slot = sl_route_mod(r, m);
-			size_t n = slot != NULL ? m->items(slot) : 0;
-			for (size_t k = 0; k < n; k++) {
-				if (f->item_shown != NULL &&
-				    !f->item_shown(slot, k))
-					continue;
-				sb_printf(b,
-					  "%s{listener=\"%s\",route=\"%s\","
-					  "%s=\"%s\"} %llu\n",
-					  f->name, c->listeners[i].name,
-					  r->name, m->item_label,
-					  m->item_name(slot, k),
-					  (unsigned long long)item_sum(
-					      v, m->item_counts(slot, k),
-					      m->item_stride, f->off));
-			}
+	while ((r = route_walk_next(&w)) != NULL) {
+		size_t n = m->items(w.slot);
+
+		for (size_t k = 0; k < n; k++) {
+			if (f->item_shown != NULL && !f->item_shown(w.slot, k))
+				continue;
+			sb_printf(b,
+				  "%s{listener=\"%s\",route=\"%s\","
+				  "%s=\"%s\"} %llu\n",
+				  f->name, w.lname, r->name, m->item_label,
+				  m->item_name(w.slot, k),
+				  (unsigned long long)item_sum(
+				      v, m->item_counts(w.slot, k),
+				      m->item_stride, f->off));
 		}
+	}
 }
 
 /* Family f's line of m's words in every worker's stats, summed: one, or
