@@ -21,8 +21,10 @@ make -j"$jobs" check "$@" >/dev/null 2>&1 ||
 # Every object's counts, the library's and the tests': a unit test that
 # includes the .c it tests (STYLE.md) runs that file's lines in its own
 # object, and they count. A line counts as executed when any object ran
-# it. hpack_gen.c runs at build time, not under make check (its output is
-# what the HPACK tests check): it is left out.
+# it. hpack_gen.c and qpack_gen.c run at build time, not under make check
+# (their output is what the HPACK and QPACK tests check): they are left
+# out (qpack_gen.c was counted until session 54: 107 lines never run, 0.3
+# of a point off the whole).
 find . -name '*.gcno' | while read -r g; do
 	(cd "${g%/*}" && gcov -j -t -o . "${g##*/}" 2>/dev/null)
 done | "${PYTHON3:-/usr/bin/python3}" -c '
@@ -40,7 +42,7 @@ while True:
     doc, at = dec.raw_decode(data, at)
     for f in doc.get("files", []):
         name = os.path.normpath(os.path.join(doc.get("current_working_directory", ""), f["file"]))
-        if not name.startswith(top) or not name.endswith(".c") or name.endswith("/hpack_gen.c"):
+        if not name.startswith(top) or not name.endswith(".c") or name.endswith(("/hpack_gen.c", "/qpack_gen.c")):
             continue
         seen = lines.setdefault(name[len(top):], {})
         for l in f["lines"]:

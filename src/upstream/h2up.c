@@ -336,8 +336,9 @@ stream_parse(struct h2up_stream *st)
 		size_t n = dbuf_n(r), used, data, tr_at;
 
 		if (st->f & S_REQ_CHUNK) {
-			/* an HTTP/1.1 client's chunked body, which the
-			 * exchange checked: its payload to DATA, its trailer
+			/* a body of pieces the exchange framed as chunks
+			 * under a head it wrote as text (a split's route, or
+			 * a mirror's): its payload to DATA, its trailer
 			 * section kept (from its first byte, at req's front)
 			 * until it is whole, then the last HEADERS */
 			char *q = p + st->trl_held;
