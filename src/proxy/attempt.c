@@ -431,8 +431,6 @@ attempt_connect(struct sl_seam *s)
 	t->uphead.off = 0;
 	t->body_off = 0;
 	t->req.sent = 0;
-	if (t->req.ck != NULL)
-		sl_txn_chunker_restart(t->req.ck);
 	t->clk.up_progress_ms = now_ms();
 	if (sl_upstream_connecting(t->up)) {
 		t->up_ph = SL_TXN_UP_CONNECTING;

@@ -120,7 +120,6 @@ sl_exchange_free(struct sl_seam *s)
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_buf_release(&s->w->bufs, &t->rsp.trl);
 	sl_txn_chunker_free(t->rsp.ck);
-	sl_txn_chunker_free(t->req.ck);
 	if (t->flags & SL_TXN_F_FEV)
 		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key
@@ -888,11 +887,7 @@ txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
 	t->uphead.len = (uint32_t)n;
 	/* a body of pieces to a peer of text goes chunked (the head says
 	 * so: sl_h1_write_request_head) */
-	if (req->body == SL_H1_BODY_STREAM && !block &&
-	    (t->req.ck = calloc(1, sizeof(*t->req.ck))) == NULL) {
-		sl_exchange_local(s, 503, "out_of_memory", 0);
-		return;
-	}
+	t->req.framed = req->body == SL_H1_BODY_STREAM && !block;
 	/* the filters see the head as it goes (a trace notes its mark, a
 	 * mirror copies it; h is theirs: txn_forward) */
 	if (wr->fops & SL_FOP_UP_HEAD) {

@@ -177,39 +177,29 @@ struct sl_txn_reqbody {
 	uint64_t bytes;	      /* payload bytes read */
 	uint64_t sent;	      /* body bytes written upstream, this
 				 attempt */
-	/* a body of pieces (SL_H1_BODY_STREAM) to a peer of text, which the
-	 * writer frames as chunks (malloc'd; NULL: the body goes as it is,
-	 * which is most bodies) */
-	struct sl_txn_chunker *ck;
+	/* a body of pieces (SL_H1_BODY_STREAM) under a head written as
+	 * text: the upstream's writer frames it as chunks
+	 * (sl_upstream_write_chunked); 0: the body goes as it is, which is
+	 * most bodies */
+	uint8_t framed;
 };
 
-/* A body of pieces as the writer frames it for a peer of text
- * (up_write_framed): a chunk a run of payload, its size line (or the
- * last chunk) at fx, the payload from `in`, its CRLF. */
+/* A response body as the writer frames it for an HTTP/1.1 client
+ * (exchange_resp.c; the request's chunker is the upstream writer's,
+ * upstream.c): a chunk a run of payload, its size line (or the last
+ * chunk) at fx, the payload, its CRLF. */
 struct sl_txn_chunker {
 	uint8_t last_queued; /* the last chunk is at fx, or went */
 	uint8_t tail;	     /* bytes of the chunk's CRLF still to write */
 	uint32_t fx_len;     /* bytes at fx still to write */
-	uint32_t lx_len;     /* bytes at lx still to write */
 	uint64_t left;	     /* payload bytes of the chunk still to write */
 	const char *fx;	     /* into line, or last */
-	const char *lx;	     /* the last chunk queued after the chunk's CRLF
-				(a request's whole body goes in one write):
-				into line, or last */
 	char *last;	     /* the last chunk with trailers as text, when
 				longer than line (malloc'd) */
 	char line[24];	     /* a size line, or "0" CRLF CRLF */
 };
 
-/* A new attempt writes a framed body from its start. */
-static inline void
-sl_txn_chunker_restart(struct sl_txn_chunker *ck)
-{
-	free(ck->last);
-	memset(ck, 0, sizeof(*ck));
-}
-
-/* A chunk writer (request's or response's) and its last chunk, gone. */
+/* The response's chunk writer and its last chunk, gone. */
 static inline void
 sl_txn_chunker_free(struct sl_txn_chunker *ck)
 {

@@ -30,7 +30,6 @@
 #include "balance.h"
 #include "exchange_int.h"
 #include "forwarded.h"
-#include "h1_msg.h"
 #include "h1_parse.h"
 #include "log.h"
 #include "mirror.h"
@@ -243,7 +242,7 @@ send_end_mark(struct sl_txn *t, struct sl_upconn *u)
 {
 	if (t->req.body == SL_H1_BODY_CLOSE)
 		sl_upstream_shutdown(u);
-	else if (t->req.ck == NULL)
+	else if (!t->req.framed)
 		sl_upstream_end_request(u, sl_exchange_req_trailers(t->s));
 }
 
@@ -370,124 +369,44 @@ txn_splice_write(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 	return 0;
 }
 
-/* Queues the last chunk with the trailers as text at *at (*len bytes):
- * in room (n bytes) when it fits, else in ck->last. Returns 0, or -1 (no
- * memory). */
-static int
-frame_last(struct sl_seam *s, struct sl_txn_chunker *ck, char *room, size_t n,
-	   const char **at, uint32_t *len)
-{
-	const char *trl = sl_exchange_req_trailers(s);
-	size_t k = sl_h1_last_chunk_len(trl);
-
-	if (k > n) {
-		if ((ck->last = malloc(k)) == NULL)
-			return -1;
-		room = ck->last;
-	}
-	*at = room;
-	*len = (uint32_t)sl_h1_last_chunk(room, trl);
-	ck->last_queued = 1;
-	return 0;
-}
-
-/* The framing before the next chunk's payload, at ck->fx: a size line
- * for the payload `in` holds past from (and, when the body is whole, the
- * last chunk after it, at ck->lx, in the same write), or, once all of it
- * went, the last chunk with the trailers as text. Returns 0, or -1 (no
- * memory). */
-static int
-frame_next(struct sl_seam *s, struct sl_txn *t, struct sl_txn_chunker *ck,
-	   uint32_t from)
-{
-	if (s->in_ready > from) {
-		ck->left = s->in_ready - from;
-		ck->tail = 2;
-		ck->fx_len =
-		    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
-		ck->fx = ck->line;
-		if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued)
-			return frame_last(s, ck, ck->line + ck->fx_len,
-					  sizeof(ck->line) - ck->fx_len,
-					  &ck->lx, &ck->lx_len);
-	} else if (t->req_ph == SL_TXN_REQ_DONE && !ck->last_queued)
-		return frame_last(s, ck, ck->line, sizeof(ck->line), &ck->fx,
-				  &ck->fx_len);
-	return 0;
-}
-
 /*
  * sl_exchange_up_write's for a body of pieces (SL_H1_BODY_STREAM: an
- * HTTP/2 request of no length) to a peer of text: the chunked coding is
- * the HTTP/1.1 writer's (doc/design-notes.md, "The message between
- * codecs"). Each run of payload `in` holds goes as a chunk: its size
- * line, the payload, CRLF, in one write with the head still unsent; once
- * the body is whole, the last chunk and the trailers.
+ * HTTP/2 request of no length, an HTTP/1.1 one its codec decoded) under a
+ * head written as text: the chunked coding is the upstream writer's
+ * (sl_upstream_write_chunked). Each run of payload `in` holds goes as a
+ * chunk, in one write with the head still unsent; once the body is
+ * whole, the last chunk and the trailers.
  */
 static int
 up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
-	struct sl_txn_chunker *ck = t->req.ck;
-
 	for (;;) {
 		uint32_t from = s->in.off + t->body_off;
-		size_t hp, body, k;
-		struct iovec iov[5];
-		int niov = 0;
-		ssize_t n;
+		size_t hp = sl_buf_pending(&t->uphead), k, body;
+		int ended;
+		ssize_t n = sl_upstream_write_chunked(
+		    u, t->uphead.data + t->uphead.off, hp, s->in.data + from,
+		    s->in_ready - from, t->req_ph == SL_TXN_REQ_DONE,
+		    sl_exchange_req_trailers(s), &body, &ended);
 
-		if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
-		    ck->lx_len == 0 && frame_next(s, t, ck, from) == -1)
-			return send_error(t, u, ENOMEM);
-		hp = sl_buf_pending(&t->uphead);
-		body = (size_t)ck->left;
-		if (hp > 0)
-			iov[niov++] =
-			    (struct iovec){t->uphead.data + t->uphead.off, hp};
-		if (ck->fx_len > 0)
-			iov[niov++] =
-			    (struct iovec){(char *)ck->fx, ck->fx_len};
-		if (body > 0)
-			iov[niov++] = (struct iovec){s->in.data + from, body};
-		if (ck->tail > 0)
-			iov[niov++] = (struct iovec){
-			    (char *)"\r\n" + 2 - ck->tail, ck->tail};
-		if (ck->lx_len > 0)
-			iov[niov++] =
-			    (struct iovec){(char *)ck->lx, ck->lx_len};
-		if (niov == 0)
-			break;
-		n = sl_upstream_writev(u, iov, niov, 0);
 		if (n == -1)
 			return send_error(t, u, errno);
+		if (n == 0)
+			break;
 		t->clk.up_progress_ms = now_ms();
 		k = SL_MIN((size_t)n, hp);
 		t->uphead.off += (uint32_t)k;
-		n -= (ssize_t)k;
-		/* fx is NULL until the first framing is queued: no offset to
-		 * it then (undefined even when 0) */
-		if ((k = SL_MIN((size_t)n, (size_t)ck->fx_len)) > 0) {
-			ck->fx += k;
-			ck->fx_len -= (uint32_t)k;
-			n -= (ssize_t)k;
-		}
-		k = SL_MIN((size_t)n, body);
-		ck->left -= k;
-		t->req.sent += k;
+		t->req.sent += body;
 		if (t->body_ph == SL_TXN_BODY_KEPT) {
-			t->body_off += (uint32_t)k;
-		} else if (k > 0) {
-			s->in.off += (uint32_t)k;
+			t->body_off += (uint32_t)body;
+		} else if (body > 0) {
+			s->in.off += (uint32_t)body;
 			t->body_ph = SL_TXN_BODY_GONE;
 		}
-		n -= (ssize_t)k;
-		k = SL_MIN((size_t)n, (size_t)ck->tail);
-		ck->tail -= (uint8_t)k;
-		n -= (ssize_t)k;
-		/* lx is NULL until a last chunk is queued there (as fx) */
-		if ((k = SL_MIN((size_t)n, (size_t)ck->lx_len)) > 0) {
-			ck->lx += k;
-			ck->lx_len -= (uint32_t)k;
+		if (ended) {
+			sl_upstream_want_write(u, 0);
+			send_done(t, u);
+			return 0;
 		}
 		/* a body that outgrew the buffer: what went out is dropped,
 		 * so that the rest can be read */
@@ -495,15 +414,14 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 		    t->req_ph != SL_TXN_REQ_DONE &&
 		    s->in_ready - s->in.off >= s->lconf->limits.buffer_bytes)
 			sl_exchange_req_unretain(s, SL_TXN_BODY_GONE);
-		if (sl_buf_pending(&t->uphead) > 0 || ck->fx_len > 0 ||
-		    ck->left > 0 || ck->tail > 0 || ck->lx_len > 0) {
+		/* a short write: the rest when u takes more */
+		if (sl_buf_pending(&t->uphead) > 0 ||
+		    sl_upstream_chunked_open(u)) {
 			send_blocked(t, u);
 			return 0;
 		}
 	}
 	sl_upstream_want_write(u, 0);
-	if (ck->last_queued)
-		send_done(t, u);
 	return 0;
 }
 
@@ -526,7 +444,7 @@ sl_exchange_up_write(struct sl_seam *s)
 		return 0;
 	if (t->pipe != NULL)
 		return txn_splice_write(s, t, u);
-	if (t->req.ck != NULL)
+	if (t->req.framed)
 		return up_write_framed(s, t, u);
 	hp = sl_buf_pending(&t->uphead);
 	if (hp > 0)

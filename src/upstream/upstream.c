@@ -14,15 +14,18 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "evdel.h"
+#include "h1_msg.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"
@@ -153,6 +156,23 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 
 /* ---- connections ------------------------------------------------------- */
 
+/* What of the chunked coding is still to write: framing at fx (a size
+ * line, or the last chunk), the open chunk's payload, its CRLF, and the
+ * last chunk queued after it (lx). */
+struct sl_upchunker {
+	uint32_t fx_len; /* bytes at fx still to write */
+	uint32_t lx_len; /* bytes at lx still to write */
+	uint64_t left;	 /* payload bytes of the open chunk still to write */
+	uint8_t tail;	 /* bytes of the chunk's CRLF still to write */
+	uint8_t last_queued; /* the last chunk is at fx or lx, or went */
+	const char *fx;	     /* into line, or last */
+	const char *lx;	     /* into line, or last */
+	char *last;	     /* the last chunk with trailers as text, when
+				longer than what line has left (malloc'd) */
+	char line[24];	     /* a size line (18 bytes at most), and "0" CRLF
+				CRLF after it when it fits */
+};
+
 /*
  * The structs of HTTP/2 upstream streams (one a gRPC call), kept for reuse
  * by the thread that freed them, zeroed: a calloc and a free a call less.
@@ -220,6 +240,11 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 	if (u->wev_on)
 		up_watch(u, &u->wev, 0);
 	sl_event_del(&u->tev);
+	if (u->ck != NULL) {
+		free(u->ck->last);
+		free(u->ck);
+		u->ck = NULL;
+	}
 	/* TLS: close_notify, unless in the middle of the handshake */
 	XPRT(u)->close(u->fd, u->xc, u->state != SL_UP_ST_HANDSHAKE);
 	sl_buf_release(&w->bufs, &u->in);
@@ -824,6 +849,120 @@ sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 	if (n > 0 && !u->h2s)
 		SL_STAT_ADD(u->w->stats.upstream_bytes_out, (uint64_t)n);
 	return n;
+}
+
+/* ---- the chunked coding of a request body (sl_upstream_write_chunked) -- */
+
+/* Queues the last chunk with trailers as text at *at (*len bytes): in room
+ * (n bytes) when it fits, else in ck->last. Returns 0, or -1 (no memory). */
+static int
+chunk_last(struct sl_upchunker *ck, char *room, size_t n, const char *trailers,
+	   const char **at, uint32_t *len)
+{
+	size_t k = sl_h1_last_chunk_len(trailers);
+
+	if (k > n) {
+		if ((ck->last = malloc(k)) == NULL)
+			return -1;
+		room = ck->last;
+	}
+	*at = room;
+	*len = (uint32_t)sl_h1_last_chunk(room, trailers);
+	ck->last_queued = 1;
+	return 0;
+}
+
+/* Opens the next chunk for the n payload bytes at hand (and queues the
+ * last chunk after it when end is set), or, with none and end set, queues
+ * the last chunk. Returns 0, or -1 (no memory). */
+static int
+chunk_next(struct sl_upchunker *ck, size_t n, int end, const char *trailers)
+{
+	if (n > 0) {
+		ck->left = n;
+		ck->tail = 2;
+		ck->fx_len = (uint32_t)sl_h1_chunk_size_line(ck->line, n);
+		ck->fx = ck->line;
+		if (end && !ck->last_queued)
+			return chunk_last(ck, ck->line + ck->fx_len,
+					  sizeof(ck->line) - ck->fx_len,
+					  trailers, &ck->lx, &ck->lx_len);
+	} else if (end && !ck->last_queued)
+		return chunk_last(ck, ck->line, sizeof(ck->line), trailers,
+				  &ck->fx, &ck->fx_len);
+	return 0;
+}
+
+ssize_t
+sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
+			  const char *body, size_t n, int end,
+			  const char *trailers, size_t *took, int *ended)
+{
+	struct sl_upchunker *ck = u->ck;
+	struct iovec iov[5];
+	int niov = 0;
+	size_t k, b;
+	ssize_t w, r;
+
+	*took = 0;
+	*ended = 0;
+	if (ck == NULL && (ck = u->ck = calloc(1, sizeof(*ck))) == NULL)
+		return -1;
+	if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
+	    ck->lx_len == 0 && chunk_next(ck, n, end, trailers) == -1)
+		return -1;
+	b = (size_t)SL_MIN((uint64_t)n, ck->left);
+	if (hp > 0)
+		iov[niov++] = (struct iovec){(char *)head, hp};
+	if (ck->fx_len > 0)
+		iov[niov++] = (struct iovec){(char *)ck->fx, ck->fx_len};
+	if (b > 0)
+		iov[niov++] = (struct iovec){(char *)body, b};
+	if (ck->tail > 0)
+		iov[niov++] =
+		    (struct iovec){(char *)"\r\n" + 2 - ck->tail, ck->tail};
+	if (ck->lx_len > 0)
+		iov[niov++] = (struct iovec){(char *)ck->lx, ck->lx_len};
+	if (niov == 0)
+		return 0;
+	if ((w = r = sl_upstream_writev(u, iov, niov, 0)) == -1)
+		return -1;
+	w -= (ssize_t)SL_MIN((size_t)w, hp);
+	/* fx and lx are NULL until framing is queued there: no offset to
+	 * them then (undefined even when 0) */
+	if ((k = SL_MIN((size_t)w, (size_t)ck->fx_len)) > 0) {
+		ck->fx += k;
+		ck->fx_len -= (uint32_t)k;
+		w -= (ssize_t)k;
+	}
+	*took = SL_MIN((size_t)w, b);
+	ck->left -= *took;
+	w -= (ssize_t)*took;
+	k = SL_MIN((size_t)w, (size_t)ck->tail);
+	ck->tail -= (uint8_t)k;
+	w -= (ssize_t)k;
+	if ((k = SL_MIN((size_t)w, (size_t)ck->lx_len)) > 0) {
+		ck->lx += k;
+		ck->lx_len -= (uint32_t)k;
+	}
+	if (ck->last_queued && ck->fx_len == 0 && ck->left == 0 &&
+	    ck->tail == 0 && ck->lx_len == 0) {
+		/* all of it went: the connection's next request starts
+		 * afresh */
+		free(ck->last);
+		memset(ck, 0, offsetof(struct sl_upchunker, line));
+		*ended = 1;
+	}
+	return r;
+}
+
+int
+sl_upstream_chunked_open(const struct sl_upconn *u)
+{
+	const struct sl_upchunker *ck = u->ck;
+
+	return ck != NULL && (ck->fx_len > 0 || ck->left > 0 || ck->tail > 0 ||
+			      ck->lx_len > 0);
 }
 
 ssize_t

@@ -20,6 +20,7 @@
 #include "tls.h"
 #include "wloop.h"
 
+struct sl_upchunker;
 struct sl_upconn;
 struct sl_wendpoint;
 struct sl_xprt_mem;
@@ -166,6 +167,10 @@ struct sl_upconn {
 	 * pooled. 0: none */
 	uint8_t pp_len;
 	unsigned char pp[SL_PP_V2_OUT_MAX];
+	/* the chunked coding of a request body of pieces written as text
+	 * (sl_upstream_write_chunked): made at the first, kept for the
+	 * connection's next; NULL until then */
+	struct sl_upchunker *ck;
 };
 
 /*
@@ -224,6 +229,29 @@ int sl_upstream_grpc_status(const struct sl_upconn *u);
  * (SL_H1_BODY_STREAM), as a field block (hblock.h, status 0) that lasts
  * as long as u, once the response ended; NULL: none. */
 const char *sl_upstream_trailers(const struct sl_upconn *u);
+
+/*
+ * Writes what is ready of a request whose body of pieces
+ * (SL_H1_BODY_STREAM) goes to u as HTTP/1.1 text: the chunked coding is
+ * this writer's (doc/design-notes.md, "HTTP/1.1 as a codec of fields").
+ * The head's rest (hp bytes at head) goes first, then the payload at body
+ * (n bytes, from where the last call's took stopped) as chunks: a size
+ * line before each run, CRLF after; once end is set (no more payload
+ * comes) and all of it went, the last chunk with trailers (a field block,
+ * hblock.h; NULL: none) as text, in the same write as the last run. What
+ * a short write cut (a size line, a chunk's CRLF) is finished at the next
+ * call. Returns the bytes written, 0 when nothing was left to write, -1
+ * with errno; *took gets the payload bytes among them, *ended is set once
+ * the last chunk is all out (and u is ready for another request).
+ */
+ssize_t sl_upstream_write_chunked(struct sl_upconn *u, const char *head,
+				  size_t hp, const char *body, size_t n,
+				  int end, const char *trailers, size_t *took,
+				  int *ended);
+
+/* Whether what sl_upstream_write_chunked last wrote was cut short: a
+ * size line, a chunk's payload or CRLF, the last chunk still to go. */
+int sl_upstream_chunked_open(const struct sl_upconn *u);
 
 /* The end mark of a request body of pieces (SL_H1_BODY_STREAM) written
  * to an HTTP/2 stream u, with its trailers (a field block, hblock.h, that

@@ -57,7 +57,10 @@
 	"        cluster: down\n"                                              \
 	"      - match: { path_prefix: /small/ }\n"                            \
 	"        cluster: up\n"                                                \
-	"        max_body_bytes: 16B\n"
+	"        max_body_bytes: 16B\n"                                        \
+	"      - match: { path_prefix: /again/ }\n"                            \
+	"        cluster: up\n"                                                \
+	"        retry: { attempts: 2 }\n"
 static const char yaml_fmt[] =
     "listeners:\n"
     "  - name: calm\n"
@@ -83,6 +86,7 @@ static size_t up_gotlen;
  * none), and whether it then closes */
 static const char *up_answer;
 static int up_close_after;
+static int up_close_once; /* up_close_after for one connection only */
 
 /* A listening socket on 127.0.0.1 for the upstream. Returns its port. */
 static int
@@ -139,6 +143,8 @@ serve_upstream(void)
 	if (up_close_after) {
 		close(up_fd);
 		up_fd = -1;
+		if (up_close_once)
+			up_close_after = 0;
 	}
 }
 
@@ -182,6 +188,7 @@ setup(void **state)
 	up_gotlen = 0;
 	up_answer = NULL;
 	up_close_after = 0;
+	up_close_once = 0;
 	return 0;
 }
 
@@ -693,6 +700,38 @@ test_announced_chunk_past_the_limit_is_refused(void **state)
 			 1);
 }
 
+/* The upstream closed a connection after a request (up_close_after) and
+ * has the next one's head. */
+static int
+up_second_request(void)
+{
+	return up_accepts == 2 && up_body_whole();
+}
+
+static void
+test_chunked_body_framed_again_for_a_retry(void **state)
+{
+	char payload[64];
+
+	(void)state;
+	client_connect(CALM);
+	/* the first connection takes the request and closes: the kept body
+	 * goes again on a new connection, framed from its start by that
+	 * connection's writer */
+	up_close_after = up_close_once = 1;
+	client_write("PUT /again/a HTTP/1.1\r\nHost: a\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n"
+		     "3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n");
+	run_until(up_second_request);
+	up_payload(payload, sizeof(payload));
+	assert_string_equal(payload, "abcde");
+	assert_non_null(strstr(up_got, "\r\n0\r\nX-T: 1\r\n\r\n"));
+	up_answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	run_until(one_response);
+	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
+	assert_true(alog_has("\"retries\":1"));
+}
+
 int
 main(void)
 {
@@ -723,6 +762,7 @@ main(void)
 	    T(test_half_close_after_a_chunked_body),
 	    T(test_malformed_chunk_is_refused),
 	    T(test_announced_chunk_past_the_limit_is_refused),
+	    T(test_chunked_body_framed_again_for_a_retry),
 	};
 #undef T
 
