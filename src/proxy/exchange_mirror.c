@@ -50,8 +50,9 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 				->res[SL_MIRROR_TOO_LARGE]);
 		return;
 	}
-	*mslot(t) = sl_mirror_new(s->w, s->gen, t->route, t->uphead.data,
-				  t->uphead.len, max);
+	*mslot(t) =
+	    sl_mirror_new(s->w, s->gen, t->route, t->uphead.data, t->uphead.len,
+			  max, req->body == SL_H1_BODY_STREAM);
 	if (*mslot(t) == NULL)
 		return;
 	t->flags |= SL_TXN_F_FEND;
@@ -67,40 +68,9 @@ mirror_up_head(struct sl_seam *s, struct sl_fhead *h)
 	mirror_req_data(s, s->in.data + s->in.off, s->in_ready - s->in.off);
 }
 
-/* Body bytes of pieces (SL_H1_BODY_STREAM) for the copy, whose head
- * says chunked as the upstream's does: a chunk of them, and the last
- * chunk with the trailers once the body is whole. Returns 0, or -1 (too
- * large: dropped and counted). */
-static int
-mirror_chunk(struct sl_seam *s, struct sl_mirror *m, const char *p, size_t n)
-{
-	const char *trl;
-	char line[64], *last = line;
-	size_t len;
-	int r;
-
-	if (n > 0 &&
-	    (sl_mirror_body(m, line, sl_h1_chunk_size_line(line, n)) == -1 ||
-	     sl_mirror_body(m, p, n) == -1 ||
-	     sl_mirror_body(m, "\r\n", 2) == -1))
-		return -1;
-	if (s->txn->req_ph != SL_TXN_REQ_DONE)
-		return 0;
-	/* the last chunk, in line unless trailers make it longer */
-	trl = sl_exchange_req_trailers(s);
-	len = sl_h1_last_chunk_len(trl);
-	if (len > sizeof(line) && (last = malloc(len)) == NULL) {
-		sl_mirror_abort(m);
-		return -1;
-	}
-	r = sl_mirror_body(m, last, sl_h1_last_chunk(last, trl));
-	if (last != line)
-		free(last);
-	return r;
-}
-
-/* Body bytes (as framed) for the copy; it goes once the request is
- * complete. */
+/* Body bytes (payload: a body of pieces' framing is the copy's writer's,
+ * its trailers given at its end) for the copy; it goes once the request
+ * is complete. */
 static void
 mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 {
@@ -108,10 +78,11 @@ mirror_req_data(struct sl_seam *s, const char *p, size_t n)
 
 	if (*mslot(t) == NULL)
 		return;
-	if (t->req.body == SL_H1_BODY_STREAM
-		? mirror_chunk(s, *mslot(t), p, n) == -1
-		: n > 0 && sl_mirror_body(*mslot(t), p, n) == -1)
-		*mslot(t) = NULL; /* too large: dropped and counted */
+	if ((n > 0 && sl_mirror_body(*mslot(t), p, n) == -1) ||
+	    (t->req_ph == SL_TXN_REQ_DONE && t->req.body == SL_H1_BODY_STREAM &&
+	     sl_mirror_trailers(*mslot(t), sl_exchange_req_trailers(s)) == -1))
+		*mslot(t) = NULL; /* too large, or no memory: dropped and
+				     counted */
 	else if (t->req_ph == SL_TXN_REQ_DONE) {
 		sl_mirror_send(*mslot(t));
 		*mslot(t) = NULL;

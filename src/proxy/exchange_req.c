@@ -391,23 +391,25 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 
 		if (n == -1)
 			return send_error(t, u, errno);
-		if (n == 0)
-			break;
-		t->clk.up_progress_ms = now_ms();
-		k = SL_MIN((size_t)n, hp);
-		t->uphead.off += (uint32_t)k;
-		t->req.sent += body;
-		if (t->body_ph == SL_TXN_BODY_KEPT) {
-			t->body_off += (uint32_t)body;
-		} else if (body > 0) {
-			s->in.off += (uint32_t)body;
-			t->body_ph = SL_TXN_BODY_GONE;
+		if (n > 0) {
+			t->clk.up_progress_ms = now_ms();
+			k = SL_MIN((size_t)n, hp);
+			t->uphead.off += (uint32_t)k;
+			t->req.sent += body;
+			if (t->body_ph == SL_TXN_BODY_KEPT) {
+				t->body_off += (uint32_t)body;
+			} else if (body > 0) {
+				s->in.off += (uint32_t)body;
+				t->body_ph = SL_TXN_BODY_GONE;
+			}
 		}
 		if (ended) {
 			sl_upstream_want_write(u, 0);
 			send_done(t, u);
 			return 0;
 		}
+		if (n == 0)
+			break;
 		/* a body that outgrew the buffer: what went out is dropped,
 		 * so that the rest can be read */
 		if (t->body_ph == SL_TXN_BODY_KEPT &&

@@ -17,6 +17,7 @@
 #include "conf_mirror.h"
 #include "h1_reader.h"
 #include "h2up.h"
+#include "hblock.h"
 #include "log.h"
 #include "runtime.h"
 #include "upread.h"
@@ -45,6 +46,9 @@ struct sl_mirror {
 	enum mirror_state state;
 	char *req;		/* owned: the head, then the body */
 	size_t len, cap, sent;	/* bytes */
+	size_t head_len;	/* of req's head */
+	int pieces;		/* the body is pieces (sl_mirror_new) */
+	char *trl;		/* owned: their trailers (hblock.h), or NULL */
 	size_t body, body_max;	/* body bytes copied, and the bound */
 	int head_method;	/* the request's: HEAD has no body */
 	struct sl_upconn *up;	/* owned while set */
@@ -86,6 +90,7 @@ mirror_free(struct sl_mirror *m, int reusable)
 	mws(w)->n--;
 	sl_wgen_unref(w, m->gen);
 	free(m->req);
+	free(m->trl);
 	free(m);
 }
 
@@ -159,7 +164,7 @@ mirror_on_timer(evutil_socket_t fd, short what, void *arg)
 struct sl_mirror *
 sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	      const struct sl_conf_route *r, const char *head, size_t head_len,
-	      size_t body_max)
+	      size_t body_max, int pieces)
 {
 	struct sl_counts *rc = &r->state->counts[w->id];
 	const size_t fl = sizeof(MIRROR_FIELD) - 1;
@@ -186,7 +191,8 @@ sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 	memcpy(m->req, head, head_len - 2);
 	memcpy(m->req + head_len - 2, MIRROR_FIELD, fl);
 	memcpy(m->req + head_len - 2 + fl, "\r\n", 2);
-	m->len = head_len + fl;
+	m->len = m->head_len = head_len + fl;
+	m->pieces = pieces;
 	m->gen = gen;
 	sl_wgen_ref(gen);
 	evtimer_assign(&m->tev, w->base, mirror_on_timer, m);
@@ -218,10 +224,56 @@ sl_mirror_body(struct sl_mirror *m, const char *p, size_t n)
 	return 0;
 }
 
+int
+sl_mirror_trailers(struct sl_mirror *m, const char *block)
+{
+	struct sl_hblk b;
+
+	if (block == NULL)
+		return 0;
+	sl_hblk_head(block, &b);
+	if ((m->trl = malloc(b.len)) == NULL) {
+		mirror_end(m, SL_MIRROR_DROPPED, 0, 0);
+		return -1;
+	}
+	memcpy(m->trl, block, b.len);
+	return 0;
+}
+
 void
 sl_mirror_abort(struct sl_mirror *m)
 {
 	mirror_free(m, 0);
+}
+
+/* Writes what is left of a copy whose body is pieces, through the
+ * upstream's writer (chunks to a peer of text, DATA and an end mark to an
+ * HTTP/2 stream). Returns 1 when all of it went, 0 when it waits for room,
+ * -1 when the write failed (errno). */
+static int
+mirror_write_pieces(struct sl_mirror *m)
+{
+	for (;;) {
+		size_t hs = m->sent < m->head_len ? m->head_len - m->sent : 0;
+		size_t bs = m->sent > m->head_len ? m->sent - m->head_len : 0;
+		const char *body = m->req + m->head_len + bs;
+		size_t took;
+		int ended;
+		ssize_t n = sl_upstream_write_chunked(
+		    m->up, m->req + m->sent, hs, body,
+		    (size_t)(m->req + m->len - body), 1, m->trl, &took, &ended);
+
+		if (n == -1)
+			return -1;
+		m->sent += SL_MIN((size_t)n, hs) + took;
+		if (ended)
+			return 1;
+		if (n == 0 || m->sent < m->head_len ||
+		    sl_upstream_chunked_open(m->up)) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
 }
 
 /* Writes what is left of the copy. */
@@ -233,7 +285,8 @@ mirror_write(struct sl_mirror *m)
 	struct iovec iov = {m->req + m->sent, m->len - m->sent};
 	ssize_t n;
 
-	n = sl_upstream_writev(m->up, &iov, 1, 0);
+	n = m->pieces ? mirror_write_pieces(m)
+		      : sl_upstream_writev(m->up, &iov, 1, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		sl_upstream_want_write(m->up, 1);
 		return;
@@ -242,7 +295,8 @@ mirror_write(struct sl_mirror *m)
 		mirror_fail(m, "write", strerror(errno));
 		return;
 	}
-	m->sent += (size_t)n;
+	if (!m->pieces)
+		m->sent += (size_t)n;
 	if (m->sent < m->len) {
 		sl_upstream_want_write(m->up, 1);
 		return;

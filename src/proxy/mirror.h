@@ -33,13 +33,21 @@ int sl_mirror_due(struct sl_wgen *gen, const struct sl_conf_route *r);
 /*
  * A copy of a request of route r for r->mirror, starting with head (the
  * request head as sent upstream, head_len bytes); body bytes up to
- * body_max may follow. Returns NULL when none can be made (the worker's
- * copies at their bound, or out of memory: counted as dropped). The
- * copy holds a reference on gen.
+ * body_max may follow: with pieces, a body of pieces (SL_H1_BODY_STREAM,
+ * the head saying chunked), which the upstream's writer frames as its
+ * protocol wants (sl_upstream_write_chunked), its trailers given by
+ * sl_mirror_trailers. Returns NULL when none can be made (the worker's
+ * copies at their bound, or out of memory: counted as dropped). The copy
+ * holds a reference on gen.
  */
 struct sl_mirror *sl_mirror_new(struct sl_worker *w, struct sl_wgen *gen,
 				const struct sl_conf_route *r, const char *head,
-				size_t head_len, size_t body_max);
+				size_t head_len, size_t body_max, int pieces);
+
+/* A body of pieces' trailers (a field block, hblock.h, copied; NULL:
+ * none), before sl_mirror_send. Returns 0, or -1 (no memory: the copy is
+ * dropped, counted, and m must not be used again). */
+int sl_mirror_trailers(struct sl_mirror *m, const char *block);
 
 /* identity: the copy's connection starts with this PROXY header (the
  * mirror cluster has proxy_protocol: v2), len bytes, at most

@@ -331,39 +331,17 @@ stream_parse(struct h2up_stream *st)
 			return -1;
 		r->off += hl;
 	}
-	while (dbuf_n(r) > st->trl_held && !(st->f & S_REQ_END)) {
+	while (dbuf_n(r) > 0 && !(st->f & S_REQ_END)) {
 		char *p = r->p + r->off;
-		size_t n = dbuf_n(r), used, data, tr_at;
+		size_t n = dbuf_n(r),
+		       data = (size_t)(n < st->req_left ? n : st->req_left);
 
-		if (st->f & S_REQ_CHUNK) {
-			/* a body of pieces the exchange framed as chunks
-			 * under a head it wrote as text (a split's route, or
-			 * a mirror's): its payload to DATA, its trailer
-			 * section kept (from its first byte, at req's front)
-			 * until it is whole, then the last HEADERS */
-			char *q = p + st->trl_held;
-			int rv = sl_h1_chunked_unframe(
-			    &st->ck, q, n - st->trl_held, &used, &data, &tr_at);
-			if (rv < 0)
-				return -1;
-			if (data > 0 && dbuf_put(&st->body, q, data) == -1)
-				return -1;
-			if (st->trl_held == 0)
-				r->off += tr_at;
-			st->trl_held += used - tr_at;
-			if (rv == 1)
-				return h2up_req_chunked_end(st);
-			if (used == 0)
-				break;
-		} else {
-			data = (size_t)(n < st->req_left ? n : st->req_left);
-			if (dbuf_put(&st->body, p, data) == -1)
-				return -1;
-			r->off += data;
-			st->req_left -= data;
-			if (st->req_left == 0)
-				st->f |= S_REQ_END;
-		}
+		if (dbuf_put(&st->body, p, data) == -1)
+			return -1;
+		r->off += data;
+		st->req_left -= data;
+		if (st->req_left == 0)
+			st->f |= S_REQ_END;
 	}
 	/* nothing follows a request on a stream (req holds the trailers'
 	 * HPACK block once S_REQ_TRL is set) */
@@ -412,14 +390,13 @@ st_recv(int fd, void *x, void *buf, size_t len, int *want)
 }
 
 /* Takes the request's bytes: the head into req until it is whole, the
- * body into body (through req when chunked). Returns 0, or -1: the
- * stream failed. */
+ * body into body. Returns 0, or -1: the stream failed. */
 static int
 st_take(struct h2up_stream *st, const char *p, size_t n)
 {
-	if ((st->f & (S_HEAD_IN | S_REQ_CHUNK)) == S_HEAD_IN &&
-	    dbuf_n(&st->req) == 0) {
-		/* a body of a known length: straight to DATA's buffer */
+	if ((st->f & S_HEAD_IN) && dbuf_n(&st->req) == 0) {
+		/* the body (of a length, or pieces): straight to DATA's
+		 * buffer */
 		size_t k = (size_t)SL_MIN((uint64_t)n, st->req_left);
 		if (dbuf_put(&st->body, p, k) == -1)
 			return -1;

@@ -181,10 +181,7 @@ head_block(struct h2up_stream *st, const char *p, const struct sl_hblk *b,
 		if (enc_field(blk, n, nl, v, vl) == -1)
 			return -1;
 	}
-	if (b->body == SL_H1_BODY_CHUNKED) {
-		st->f |= S_REQ_CHUNK;
-		*body = 1;
-	} else if (b->body == SL_H1_BODY_LENGTH) {
+	if (b->body == SL_H1_BODY_LENGTH) {
 		st->req_left = b->length;
 		*body = b->length > 0;
 	} else if (b->body == SL_H1_BODY_STREAM) {
@@ -253,7 +250,10 @@ head_text(struct h2up_stream *st, char *p, size_t hl, int tls, struct dbuf *blk,
 	for (line = eol + 2;
 	     (r = text_line(&line, end, &n, &nl, &v, &vl)) > 0;) {
 		if (nl == 17 && sl_h1_ieq(n, nl, "transfer-encoding")) {
-			st->f |= S_REQ_CHUNK;
+			/* the exchange's writer says chunked for a body of
+			 * pieces, which it hands over as they are, the end a
+			 * mark (sl_upstream_write_chunked) */
+			st->req_left = UINT64_MAX;
 			*body = 1;
 		}
 		if (req_field_dropped(n, nl))
@@ -287,41 +287,6 @@ h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 	if (r == 0 && (st->f & S_GRPC))
 		r = enc_field(blk, "te", 2, "trailers", 8);
 	return r;
-}
-
-/* A chunked request body ended: its trailer section (trl_held bytes at
- * req's front, the final CRLF included) becomes the HPACK block the last
- * HEADERS carries (S_REQ_TRL), in req, which the parse no longer needs.
- * Returns 0, or -1 (no memory). */
-int
-h2up_req_chunked_end(struct h2up_stream *st)
-{
-	struct dbuf *r = &st->req;
-	size_t n = st->trl_held;
-	char *blk = NULL;
-	long bl = 0;
-
-	st->trl_held = 0;
-	st->f |= S_REQ_END;
-	if (n > 2) { /* more than the final CRLF */
-		size_t cap = sizeof(struct sl_hblk) + 2 * n;
-		if ((blk = malloc(cap)) == NULL ||
-		    (bl = sl_h1_trailers_block(r->p + r->off, n, blk, cap)) <
-			0) {
-			free(blk);
-			return -1;
-		}
-	}
-	r->off = r->len = 0;
-	if (blk != NULL) {
-		int rc = h2up_head_trailers(blk, r);
-		free(blk);
-		if (rc == -1)
-			return -1;
-		if (dbuf_n(r) > 0)
-			st->f |= S_REQ_TRL;
-	}
-	return 0;
 }
 
 int

@@ -106,9 +106,10 @@ dbuf_free(struct dbuf *b)
 }
 
 /* Stream flags. */
-#define S_HELD	    0x0001 /* its connect waits for the SETTINGS */
-#define S_HEAD_IN   0x0002 /* the request's head is submitted */
-#define S_REQ_CHUNK 0x0004 /* the request's body is chunked */
+#define S_HELD	  0x0001 /* its connect waits for the SETTINGS */
+#define S_HEAD_IN 0x0002 /* the request's head is submitted */
+/* 0x0004: free (was a chunked request body, unframed here until session
+ * 54) */
 #define S_REQ_END   0x0008 /* the request's body is all in body */
 #define S_REQ_SENT  0x0010 /* the request's END_STREAM went */
 #define S_RESP_HEAD 0x0020 /* the final response head is in resp */
@@ -149,9 +150,6 @@ struct h2up_stream {
 	int err;	   /* a held connect refused: what it failed with */
 	uint8_t note;	   /* the response's grpc-status plus one (0: none) */
 	uint64_t req_left; /* Content-Length's bytes still to come */
-	struct sl_h1_chunked ck;
-	size_t trl_held;   /* a chunked request's trailer section: its bytes
-			      read so far, kept at the front of req */
 	struct dbuf req;   /* bytes from the exchange not parsed yet; with
 			      S_REQ_TRL, the trailers' HPACK block */
 	struct dbuf body;  /* the request's payload for DATA */
@@ -223,17 +221,12 @@ int h2up_submit(struct h2up_stream *st, char *p, size_t hl);
  * split's or a mirror's). HPACK-encoded (no table) into blk: :method,
  * :scheme (https when tls), :path, :authority from Host (none without
  * one), the fields but the connection's, te: trailers for gRPC. Sets st's
- * S_NOBODY, S_GRPC and S_REQ_CHUNK and req_left (UINT64_MAX: a body of
- * pieces, to the exchange's end mark), and *body when DATA
- * follows. Returns 0, or -1: the stream fails.
+ * S_NOBODY and S_GRPC and req_left (UINT64_MAX: a body of pieces, to the
+ * exchange's end mark; a head of text says so by Transfer-Encoding), and *body
+ * when DATA follows. Returns 0, or -1: the stream fails.
  */
 int h2up_head_request(struct h2up_stream *st, char *p, size_t hl, int tls,
 		      struct dbuf *blk, int *body);
-
-/* A chunked request body ended: its trailer section (trl_held bytes at
- * req's front) becomes the last HEADERS' HPACK block, in req
- * (S_REQ_TRL). Returns 0, or -1 (no memory). */
-int h2up_req_chunked_end(struct h2up_stream *st);
 
 /* A request's trailers (a field block, hblock.h) HPACK-encoded at blk's
  * end, the connection's fields left out. Returns 0, or -1 (no memory). */

@@ -89,8 +89,6 @@ h2up_submit(struct h2up_stream *st, char *p, size_t hl)
 		w->len = w->off + rel;
 		return -1;
 	}
-	if (st->f & S_REQ_CHUNK)
-		sl_h1_chunked_init(&st->ck, UP_HEAD_MAX);
 	if (!body)
 		st->f |= S_REQ_END | S_REQ_SENT;
 	blen = dbuf_n(w) - rel - SL_H2F_HEADER_LEN;

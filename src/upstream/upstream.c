@@ -906,6 +906,26 @@ sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 
 	*took = 0;
 	*ended = 0;
+	if (u->h2s) {
+		/* an HTTP/2 stream takes pieces as they are (its head says
+		 * chunked where a client's framing field stood: h2up_head.c
+		 * reads that as a body of pieces), and the end as a mark */
+		if (hp > 0)
+			iov[niov++] = (struct iovec){(char *)head, hp};
+		if (n > 0)
+			iov[niov++] = (struct iovec){(char *)body, n};
+		if (niov > 0 && (r = sl_upstream_writev(u, iov, niov, 0)) == -1)
+			return -1;
+		if (niov > 0) {
+			*took = (size_t)r > hp ? (size_t)r - hp : 0;
+		} else
+			r = 0;
+		if (end && *took == n && (size_t)r >= hp) {
+			sl_upstream_end_request(u, trailers);
+			*ended = 1;
+		}
+		return r;
+	}
 	if (ck == NULL && (ck = u->ck = calloc(1, sizeof(*ck))) == NULL)
 		return -1;
 	if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
