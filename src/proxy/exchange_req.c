@@ -242,7 +242,7 @@ send_end_mark(struct sl_txn *t, struct sl_upconn *u)
 {
 	if (t->req.body == SL_H1_BODY_CLOSE)
 		sl_upstream_shutdown(u);
-	else if (!t->req.framed)
+	else if (!t->req.framed || u->h2s)
 		sl_upstream_end_request(u, sl_exchange_req_trailers(t->s));
 }
 

@@ -266,6 +266,8 @@ mirror_write_pieces(struct sl_mirror *m)
 		if (n == -1)
 			return -1;
 		m->sent += SL_MIN((size_t)n, hs) + took;
+		if (ended && m->up->h2s)
+			sl_upstream_end_request(m->up, m->trl);
 		if (ended)
 			return 1;
 		if (n == 0 || m->sent < m->head_len ||

@@ -909,7 +909,8 @@ sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 	if (u->h2s) {
 		/* an HTTP/2 stream takes pieces as they are (its head says
 		 * chunked where a client's framing field stood: h2up_head.c
-		 * reads that as a body of pieces), and the end as a mark */
+		 * reads that as a body of pieces), and the end as a mark,
+		 * the caller's (sl_upstream_end_request, h2up.c) */
 		if (hp > 0)
 			iov[niov++] = (struct iovec){(char *)head, hp};
 		if (n > 0)
@@ -920,10 +921,7 @@ sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 			*took = (size_t)r > hp ? (size_t)r - hp : 0;
 		} else
 			r = 0;
-		if (end && *took == n && (size_t)r >= hp) {
-			sl_upstream_end_request(u, trailers);
-			*ended = 1;
-		}
+		*ended = end && *took == n && (size_t)r >= hp;
 		return r;
 	}
 	if (ck == NULL && (ck = u->ck = calloc(1, sizeof(*ck))) == NULL)

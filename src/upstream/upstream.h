@@ -240,9 +240,12 @@ const char *sl_upstream_trailers(const struct sl_upconn *u);
  * comes) and all of it went, the last chunk with trailers (a field block,
  * hblock.h; NULL: none) as text, in the same write as the last run. What
  * a short write cut (a size line, a chunk's CRLF) is finished at the next
- * call. Returns the bytes written, 0 when nothing was left to write, -1
- * with errno; *took gets the payload bytes among them, *ended is set once
- * the last chunk is all out (and u is ready for another request).
+ * call. To an HTTP/2 stream (u->h2s) the payload goes as it is, and the
+ * end mark with the trailers is the caller's to give once *ended is set
+ * (sl_upstream_end_request). Returns the bytes written, 0 when nothing
+ * was left to write, -1 with errno; *took gets the payload bytes among
+ * them, *ended is set once the last chunk is all out (or, on a stream, the
+ * last payload) and u is ready for another request.
  */
 ssize_t sl_upstream_write_chunked(struct sl_upconn *u, const char *head,
 				  size_t hp, const char *body, size_t n,

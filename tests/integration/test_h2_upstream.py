@@ -887,6 +887,38 @@ def a_mirror_to_an_h2c_cluster():
 
 
 @test
+def a_split_to_h2c_clusters_takes_a_chunked_body_as_pieces():
+    """A split's head goes as text (its cluster is chosen per request),
+    which says chunked for an HTTP/1.1 client's chunked body: the HTTP/2
+    server gets the payload as DATA and the trailer as the last HEADERS,
+    the framing nowhere (the upstream writer frames only for a peer of
+    text, sl_upstream_write_chunked)."""
+    a, b = NodeH2(), NodeH2()
+    cfg, port = make_config({"one": [a.addr()], "two": [b.addr()]},
+                            routes=[{"name": "r",
+                                     "split": [{"cluster": "one",
+                                                "weight": 50},
+                                               {"cluster": "two",
+                                                "weight": 50}]}],
+                            cluster_opts={"one": {"protocol": "h2c"},
+                                          "two": {"protocol": "h2c"}})
+    start_sluice(cfg)
+    c = sltest.Client(port)
+    for i in range(4):
+        payload = os.urandom(1000 + i)
+        c.send(b"POST /split-%d HTTP/1.1\r\nHost: t\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" % i +
+               sltest.chunked(payload, 300)[:-2] + b"X-N: %d\r\n\r\n" % i)
+        r = c.read_response()
+        eq(r.status, 200, "request %d" % i)
+        eq(r.header("x-sha256"), hashlib.sha256(payload).hexdigest(),
+           "request %d's payload" % i)
+        eq(r.header("x-req-trailers"), "x-n=%d" % i,
+           "request %d's trailers" % i)
+    c.close()
+
+
+@test
 def no_upstream_and_config_errors():
     """An h2c endpoint that refuses connections: 502
     upstream_connect_failed; the configuration refuses what HTTP/2
