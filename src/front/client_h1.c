@@ -96,11 +96,17 @@ in_cap(const struct sl_client *c)
 		      c->s.lconf->limits.max_header_bytes);
 }
 
-/* 1 when `in` can take more bytes (now, or after compaction or growth). */
+/* 1 when `in` can take more bytes (now, or after compaction or growth):
+ * past in.len, and past the bytes held there after a decoded body
+ * (dechunk_run), which a read does not overwrite. */
 static int
 in_room(const struct sl_client *c)
 {
-	return c->s.in.data == NULL || sl_buf_space(&c->s.in) > 0 ||
+	uint32_t held = c->state == SL_CLIENT_ST_TXN && c->dechunk != NULL
+			    ? c->dechunk->tail
+			    : 0;
+
+	return c->s.in.data == NULL || sl_buf_space(&c->s.in) > held ||
 	       c->s.in.off > 0 || c->s.in.cap < in_cap(c);
 }
 
@@ -491,29 +497,6 @@ out:
 
 /* ---- a chunked request body, decoded (seam.h, req_dechunk) ----------- */
 
-/*
- * c->dechunk: the codec decodes a chunked request body as it reads it, so
- * that its exchange sees payload and an end, as from HTTP/2
- * (doc/design-notes.md, "HTTP/1.1 as a codec of fields"). The payload
- * stays in `in` where it was read, the framing between its pieces
- * squeezed out; in.len ends what is decoded.
- */
-struct sl_h1_dechunk {
-	uint64_t max_body; /* the route's bound (0: none) */
-	uint64_t bytes;	   /* payload decoded */
-	uint32_t tail;	   /* bytes after the body's end (the next
-			      request's), held past in.len until the
-			      exchange ends */
-	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
-	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
-	uint32_t trl_len;  /* of trl */
-	char *trl;	   /* the trailer section's text while it comes */
-	char *blk;	   /* the trailers as a field block (hblock.h), once
-			      whole; NULL: none came */
-	struct sl_h1_chunked ck; /* (last: what is before it is zeroed for
-				    each body, ck is initialised) */
-};
-
 /* Ends the body's decoding: the bytes held after it become `in`'s again
  * (the next request's head), and the decoder goes. */
 static void
@@ -569,7 +552,12 @@ dechunk_trailers(struct sl_h1_dechunk *d, const char *p, size_t n, int last)
 	if ((d->blk = malloc(sizeof(struct sl_hblk) + 2 * n)) == NULL)
 		return -1;
 	bl = sl_h1_trailers_block(p, n, d->blk, sizeof(struct sl_hblk) + 2 * n);
-	return bl < 0 ? -1 : 0;
+	if (bl < 0) { /* (its room is its bound: not seen) */
+		free(d->blk);
+		d->blk = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -583,12 +571,14 @@ static void
 dechunk_run(struct sl_client *c, uint32_t from)
 {
 	struct sl_h1_dechunk *d = c->dechunk;
-	char *p = c->s.in.data + from;
-	size_t n = c->s.in.len - from, used, data, tr_at;
+	char *p;
+	size_t n, used, data, tr_at;
 	int r;
 
-	if (n == 0 || (c->s.flags & SL_SEAM_F_BODY_END))
+	if (c->s.in.len == from || (c->s.flags & SL_SEAM_F_BODY_END))
 		return;
+	p = c->s.in.data + from;
+	n = c->s.in.len - from;
 	r = sl_h1_chunked_unframe(&d->ck, p, n, &used, &data, &tr_at);
 	if (r < 0) {
 		sl_exchange_body_framing(&c->s, used - data);
@@ -881,7 +871,9 @@ h1_on_read(struct sl_client *c)
 		}
 	} else if (n > 0 && c->state == SL_CLIENT_ST_TXN) {
 		sl_exchange_body_read(&c->s, (size_t)n);
-		if (c->dechunk != NULL)
+		/* (after the body's end, the bytes read are held past
+		 * in.len: client_read_held) */
+		if (c->dechunk != NULL && !(c->s.flags & SL_SEAM_F_BODY_END))
 			dechunk_run(c, c->s.in.len - (uint32_t)n);
 	}
 	client_process(c);

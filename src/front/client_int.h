@@ -15,6 +15,30 @@
 #include <sys/socket.h>
 
 #include "client_codec.h"
+#include "h1_parse.h"
+
+/*
+ * c->dechunk: the codec decodes a chunked request body as it reads it, so
+ * that its exchange sees payload and an end, as from HTTP/2
+ * (doc/design-notes.md, "HTTP/1.1 as a codec of fields"). The payload
+ * stays in `in` where it was read, the framing between its pieces
+ * squeezed out; in.len ends what is decoded.
+ */
+struct sl_h1_dechunk {
+	uint64_t max_body; /* the route's bound (0: none) */
+	uint64_t bytes;	   /* payload decoded */
+	uint32_t tail;	   /* bytes after the body's end (the next
+			      request's), held past in.len until the
+			      exchange ends */
+	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
+	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
+	uint32_t trl_len;  /* of trl */
+	char *trl;	   /* the trailer section's text while it comes */
+	char *blk;	   /* the trailers as a field block (hblock.h), once
+			      whole; NULL: none came */
+	struct sl_h1_chunked ck; /* (last: what is before it is zeroed for
+				    each body, ck is initialised) */
+};
 
 /* The lingering of an idle connection a drain closes: what a client sent
  * as the drain began (one round trip). */

@@ -907,6 +907,9 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 		in.blen = sl_exchange_body_take(
 		    t, s->in.data + s->in.off, s->in.len - s->in.off,
 		    ea->body_want, &in.body, &whole);
+		/* a body its codec refused is answered, not asked about */
+		if (whole < 0)
+			return sl_exchange_body_refuse(s);
 		in.partial = !whole;
 	}
 	if (x->cache_entries > 0 && make_key(x, &in, ea->key) == 0 &&

@@ -320,10 +320,8 @@ idem_check(struct sl_seam *s, const struct sl_fhead *h,
 		blen = sl_exchange_body_take(t, s->in.data + s->in.off,
 					     s->in.len - s->in.off, want, &body,
 					     &whole);
-		if (whole < 0) {
-			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
-			return -1;
-		}
+		if (whole < 0)
+			return sl_exchange_body_refuse(s);
 		if (!whole || blen > ic->max_request_bytes) {
 			/* a body the route allows that its head leaves no
 			 * room for in the buffer: said as it is */

@@ -610,6 +610,11 @@ sl_exchange_req_trailers(struct sl_seam *s)
  * (no memory, or a codec that cannot). */
 int sl_exchange_req_dechunk(struct sl_seam *s, struct sl_h1_request *req);
 
+/* A body its codec refused (SL_SEAM_F_BODY_BAD; sl_exchange_body_take's
+ * -1): answered as its codec says (seam.h, req_refusal: 400 for malformed
+ * framing, 413 past max_body_bytes, 503 out of memory). Returns -1. */
+int sl_exchange_body_refuse(struct sl_seam *s);
+
 /* Writes what is ready of the request upstream. Returns
  * SL_TXN_NEXT_READ_UP when a write failed (errno kept) before an answer
  * was read, else 0. */
@@ -620,8 +625,8 @@ int sl_exchange_up_write(struct sl_seam *s);
  * as a filter sees them: payload, as the codecs hand it over (a chunked
  * body's framing is its codec's: seam.h, req_dechunk). Returns how many
  * there are (at most want), *whole 1 when they are the whole body, -1
- * when its codec refused it (malformed framing: none taken; the exchange
- * answers 400 when it reads it).
+ * when its codec refused it (none taken: sl_exchange_body_refuse answers
+ * it).
  */
 size_t sl_exchange_body_take(struct sl_txn *t, const char *p, size_t avail,
 			     size_t want, const char **out, int *whole);

@@ -99,6 +99,7 @@ sl_exchange_req_read(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
 	uint32_t avail = s->in.len - s->in_ready;
+	uint64_t k;
 
 	if (t->req.body == SL_H1_BODY_CLOSE) {
 		/* a tunnel's bytes (HTTP/2, RFC 8441): all of them go, to
@@ -129,7 +130,7 @@ sl_exchange_req_read(struct sl_seam *s)
 	}
 	/* SL_H1_BODY_LENGTH: the codecs hand a chunked body over as pieces
 	 * (seam.h, req_dechunk) */
-	uint64_t k = SL_MIN((uint64_t)avail, t->req.remaining);
+	k = SL_MIN((uint64_t)avail, t->req.remaining);
 	s->in_ready += (uint32_t)k;
 	t->req.remaining -= k;
 	t->req.bytes += k;
@@ -173,6 +174,18 @@ sl_exchange_req_dechunk(struct sl_seam *s, struct sl_h1_request *req)
 }
 
 int
+sl_exchange_body_refuse(struct sl_seam *s)
+{
+	int why, status = s->ops->req_refusal(s, &why);
+
+	if (status == 503)
+		sl_exchange_local(s, 503, "out_of_memory", 1);
+	else
+		sl_exchange_reject(s, status, why);
+	return -1;
+}
+
+int
 sl_exchange_req_ended(struct sl_seam *s)
 {
 	struct sl_txn *t = s->txn;
@@ -181,11 +194,8 @@ sl_exchange_req_ended(struct sl_seam *s)
 	enum sl_h1_reason why;
 
 	/* a body its codec decodes, refused (malformed framing, too large) */
-	if (s->flags & SL_SEAM_F_BODY_BAD) {
-		int bad, status = s->ops->req_refusal(s, &bad);
-		sl_exchange_reject(s, status, bad);
-		return -1;
-	}
+	if (s->flags & SL_SEAM_F_BODY_BAD)
+		return sl_exchange_body_refuse(s);
 	if (t->req.body == SL_H1_BODY_STREAM &&
 	    (trl = sl_exchange_req_trailers(s)) != NULL &&
 	    (why = sl_h1_trailers_check(

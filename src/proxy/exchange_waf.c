@@ -971,11 +971,11 @@ waf_head(struct sl_seam *s, struct sl_fhead *h)
 					     s->in.len - s->in.off,
 					     tw->body_want, &body, &whole);
 		if (whole < 0) {
-			/* malformed framing: answered as the exchange would,
-			 * before any of it goes on half-read */
+			/* refused by its codec (malformed framing, too
+			 * large): answered as the exchange would, before any
+			 * of it goes on half-read */
 			tw->phase = WF_DONE;
-			sl_exchange_answer(s, 400, "bad_request", 1, NULL);
-			return -1;
+			return sl_exchange_body_refuse(s);
 		}
 		/* past the limit: more than body_limit came (a chunked
 		 * body's one more byte), or the buffer holds no more and

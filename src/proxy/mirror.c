@@ -248,8 +248,8 @@ sl_mirror_abort(struct sl_mirror *m)
 
 /* Writes what is left of a copy whose body is pieces, through the
  * upstream's writer (chunks to a peer of text, DATA and an end mark to an
- * HTTP/2 stream). Returns 1 when all of it went, 0 when it waits for room,
- * -1 when the write failed (errno). */
+ * HTTP/2 stream). Returns 1 when all of it went, else -1 with errno
+ * (EAGAIN: it waits for room). */
 static int
 mirror_write_pieces(struct sl_mirror *m)
 {

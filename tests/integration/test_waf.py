@@ -1631,6 +1631,23 @@ def a_body_of_small_chunks_is_inspected_as_its_payload():
 
 
 @test
+def a_chunk_announced_past_max_body_bytes_gets_413_on_a_waf_route():
+    """The route's max_body_bytes counts a chunk's announced size at once
+    (its codec refuses it, seam.h's req_refusal): on a route whose WAF
+    waits for the body, the answer is the 413 the route without a WAF
+    gives, not the WAF's 400 for malformed framing."""
+    require_waf()
+    r = waf_route("pay", "/pay", body_limit="8KiB")
+    r["max_body_bytes"] = "1KiB"
+    gw = start([r])
+    resp = gw.send("POST", "/pay/v1/upload", dict(FORM_CT, **CHUNKED),
+                   b"10000\r\n" + b"a" * 100)
+    assert_error(resp, 413, "payload_too_large", close=True)
+    eq(gw.up.paths(), [], "nothing went upstream")
+    gw.sl.stop()
+
+
+@test
 def a_malformed_chunked_body_is_refused_before_anything_goes_up():
     require_waf()
     gw = start([waf_route("pay", "/pay")])

@@ -700,6 +700,30 @@ test_announced_chunk_past_the_limit_is_refused(void **state)
 			 1);
 }
 
+static void
+test_bytes_held_after_a_chunked_body_stop_reading_when_full(void **state)
+{
+	static char more[100 * 1024];
+
+	(void)state;
+	client_connect(CALM);
+	/* the upstream has the request and says nothing yet; a pipelining
+	 * client's next bytes wait past the body's end (held while its
+	 * exchange lasts) and fill the buffer: reading stops then. It went
+	 * on asking for a readable socket it would not read, a busy loop
+	 * for as long as the upstream took (the held bytes were not counted
+	 * as taking room) */
+	client_write(CHUNKED_POST "2\r\nhi\r\n0\r\n\r\n");
+	run_until(up_body_whole);
+	memset(more, 'x', sizeof(more) - 1);
+	client_write(more);
+	run_ready();
+	assert_int_equal(c->state, SL_CLIENT_ST_TXN);
+	assert_non_null(c->dechunk);
+	assert_true(c->dechunk->tail > 0);
+	assert_false(c->s.flags & C_F_REV);
+}
+
 /* The upstream closed a connection after a request (up_close_after) and
  * has the next one's head. */
 static int
@@ -763,6 +787,7 @@ main(void)
 	    T(test_malformed_chunk_is_refused),
 	    T(test_announced_chunk_past_the_limit_is_refused),
 	    T(test_chunked_body_framed_again_for_a_retry),
+	    T(test_bytes_held_after_a_chunked_body_stop_reading_when_full),
 	};
 #undef T
 
