@@ -62,7 +62,10 @@
 # h2`, http-reuse always) are counted after the sluice runs, the same
 # way, proxying to the same upstream (NGINX and HAPROXY name their
 # binaries): issue 43's target is sluice's count against the best of
-# theirs.
+# theirs. Without --h2, --peers counts their HTTP/1.1 (`listen`, `bind`
+# plain, the same upstream blocks): with --post-chunked, what a chunked
+# request body costs each (nginx buffers it and sends a Content-Length,
+# proxy_request_buffering's default; HAProxy sends it chunked).
 # With --tls too, HTTP/2 goes over TLS (h2 by ALPN, a self-signed P-256
 # certificate made for the run) to sluice, and to nginx (`listen ... ssl
 # http2`) and HAProxy (`bind ... ssl alpn h2`) with --peers: each gateway
@@ -142,7 +145,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
-[ "$PEERS" = 0 ] || [ "$H2" = 1 ] || die "--peers counts HTTP/2 requests: add --h2"
 [ "$H2" = 0 ] || [ "$H3" = 1 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
 [ -z "$POST_CHUNKED" ] || [ "$H2" = 0 ] || die "--post-chunked: the HTTP/1.1 client's"
@@ -571,6 +573,10 @@ if [ "$PEERS" = 1 ]; then
 	P2_PORT=$(pick_port $((P_PORT + 1)))
 	NGINX_LISTEN="listen 127.0.0.1:$P_PORT http2;"
 	HAPROXY_BIND="bind 127.0.0.1:$P2_PORT proto h2"
+	if [ "$H2" = 0 ]; then # their HTTP/1.1
+		NGINX_LISTEN="listen 127.0.0.1:$P_PORT;"
+		HAPROXY_BIND="bind 127.0.0.1:$P2_PORT"
+	fi
 	if [ "$TLS" = 1 ]; then
 		NGINX_LISTEN="listen 127.0.0.1:$P_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
 		HAPROXY_BIND="bind 127.0.0.1:$P2_PORT ssl crt $WORK/both.pem alpn h2"
