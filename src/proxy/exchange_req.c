@@ -392,12 +392,16 @@ up_write_framed(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	for (;;) {
 		uint32_t from = s->in.off + t->body_off;
-		size_t hp = sl_buf_pending(&t->uphead), k, body;
+		size_t hp = sl_buf_pending(&t->uphead), k, body,
+		       avail = s->in_ready - from;
 		int ended;
+		/* (no offset to a buffer that may not be there: an empty
+		 * body's `in`, a head all sent) */
 		ssize_t n = sl_upstream_write_chunked(
-		    u, t->uphead.data + t->uphead.off, hp, s->in.data + from,
-		    s->in_ready - from, t->req_ph == SL_TXN_REQ_DONE,
-		    sl_exchange_req_trailers(s), &body, &ended);
+		    u, hp > 0 ? t->uphead.data + t->uphead.off : NULL, hp,
+		    avail > 0 ? s->in.data + from : NULL, avail,
+		    t->req_ph == SL_TXN_REQ_DONE, sl_exchange_req_trailers(s),
+		    &body, &ended);
 
 		if (n == -1)
 			return send_error(t, u, errno);
