@@ -169,10 +169,34 @@ GW_PORT=${GW_PORT:-$(pick_port 19400)}
 
 scratch_dir sluice-icount
 
+# Where a chunked body ends, for the upstream and the client below (both
+# import it from the scratch directory, their own).
+cat >"$WORK/chunk.py" <<'EOF'
+def chunked_end(b, k):
+    # where the chunked body that begins at b[k] ends (None: not all here)
+    while True:
+        e = b.find(b"\r\n", k)
+        if e < 0:
+            return None
+        n = int(b[k:e].split(b";")[0], 16)
+        k = e + 2
+        while n == 0:  # the trailer lines, to an empty one
+            t = b.find(b"\r\n", k)
+            if t < 0:
+                return None
+            if t == k:
+                return t + 2
+            k = t + 2
+        k += n + 2
+        if len(b) < k:
+            return None
+EOF
+
 # The upstream: a small Python HTTP/1.1 server, keep-alive, 100-byte
 # answers (its cost is not counted: only sluice runs under callgrind).
 cat >"$WORK/up.py" <<'EOF'
 import socket, sys, threading
+from chunk import chunked_end
 body = b"x" * 99 + b"\n"
 resp = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain"
         b"\r\n\r\n" % len(body)) + body
@@ -180,21 +204,6 @@ if sys.argv[2] == "1":
     resp = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
             b"Content-Type: text/plain\r\n\r\n%x\r\n" % len(body) + body +
             b"\r\n0\r\nX-Checksum: 5d41402a\r\n\r\n")
-def chunked_len(b):
-    # the bytes of the chunked body that begins b (None: not all here)
-    k = 0
-    while True:
-        e = b.find(b"\r\n", k)
-        if e < 0:
-            return None
-        n = int(b[k:e].split(b";")[0], 16)
-        k = e + 2
-        if n == 0:
-            t = b.find(b"\r\n\r\n", k - 2)
-            return None if t < 0 else t + 4
-        k += n + 2
-        if len(b) < k:
-            return None
 def serve(c):
     buf = b""
     try:
@@ -212,7 +221,7 @@ def serve(c):
                     if line.lower().startswith(b"content-length:"):
                         cl = int(line.split(b":")[1])
                 if b"transfer-encoding: chunked" in head.lower():
-                    cl = chunked_len(rest)
+                    cl = chunked_end(rest, 0)
                     if cl is None:
                         break
                 if len(rest) < cl:
@@ -239,6 +248,7 @@ register_pid "$UP_PID"
 # The client: exactly N requests over CONNS keep-alive connections.
 cat >"$WORK/client.py" <<'EOF'
 import os, socket, sys
+from chunk import chunked_end
 port, n, conns, path, users = (int(sys.argv[1]), int(sys.argv[2]),
                                int(sys.argv[3]), sys.argv[4],
                                int(sys.argv[5]))
@@ -266,23 +276,7 @@ def body_end(b, j):
             if line.startswith(b"content-length:"):
                 cl = int(line.split(b":")[1])
         return j + 4 + cl if len(b) >= j + 4 + cl else None
-    k = j + 4
-    while True:
-        e = b.find(b"\r\n", k)
-        if e < 0:
-            return None
-        n = int(b[k:e].split(b";")[0], 16)
-        k = e + 2
-        while n == 0:  # the trailer lines, to an empty one
-            t = b.find(b"\r\n", k)
-            if t < 0:
-                return None
-            if t == k:
-                return t + 2
-            k = t + 2
-        k += n + 2
-        if len(b) < k:
-            return None
+    return chunked_end(b, j + 4)
 def one(i, k):
     s = socks[i]
     u = ("X-User: u%d\r\n" % (k % users)) if users else ""
