@@ -723,6 +723,90 @@ sl_h1_last_chunk(char *out, const char *trailers)
 	return i + 2;
 }
 
+/* Queues the body's end at *where: last, or the chunker's own "0" CRLF
+ * CRLF at at. */
+static void
+chunker_last(struct sl_h1_chunker *ck, char *at, const char *last,
+	     size_t last_len, const char **where, uint32_t *len)
+{
+	if (last == NULL) {
+		memcpy(at, "0\r\n\r\n", 5);
+		last = at;
+		last_len = 5;
+	}
+	*where = last;
+	*len = (uint32_t)last_len;
+	ck->last_queued = 1;
+}
+
+int
+sl_h1_chunker_iov(struct sl_h1_chunker *ck, const char *p, size_t n, int end,
+		  const char *last, size_t last_len, struct iovec *iov)
+{
+	int niov = 0;
+	size_t b;
+
+	if (!sl_h1_chunker_open(ck) && n > 0) {
+		ck->left = n;
+		ck->tail = 2;
+		ck->fx_len = (uint32_t)sl_h1_chunk_size_line(ck->line, n);
+		ck->fx = ck->line;
+	} else if (!sl_h1_chunker_open(ck) && end && !ck->last_queued)
+		chunker_last(ck, ck->line, last, last_len, &ck->fx,
+			     &ck->fx_len);
+	b = (size_t)SL_MIN((uint64_t)n, ck->left);
+	/* the last chunk right after the rest of the open one, when that
+	 * is all the payload (its size line is 18 bytes at most) */
+	if (end && !ck->last_queued && (ck->left > 0 || ck->tail > 0) &&
+	    n == ck->left)
+		chunker_last(ck, ck->line + 18, last, last_len, &ck->lx,
+			     &ck->lx_len);
+	ck->offered = b;
+	if (ck->fx_len > 0)
+		iov[niov++] = (struct iovec){(char *)ck->fx, ck->fx_len};
+	if (b > 0)
+		iov[niov++] = (struct iovec){(char *)p, b};
+	/* the CRLF only after the whole of the chunk's payload */
+	if (ck->tail > 0 && b == ck->left)
+		iov[niov++] =
+		    (struct iovec){(char *)"\r\n" + 2 - ck->tail, ck->tail};
+	if (ck->lx_len > 0 && b == ck->left)
+		iov[niov++] = (struct iovec){(char *)ck->lx, ck->lx_len};
+	return niov;
+}
+
+size_t
+sl_h1_chunker_sent(struct sl_h1_chunker *ck, size_t w, int *ended)
+{
+	size_t k, took;
+
+	*ended = 0;
+	/* fx and lx are NULL until framing is queued there: no offset to
+	 * them then (undefined even when 0) */
+	if ((k = SL_MIN(w, (size_t)ck->fx_len)) > 0) {
+		ck->fx += k;
+		ck->fx_len -= (uint32_t)k;
+		w -= k;
+	}
+	took = (size_t)SL_MIN((uint64_t)w, ck->offered);
+	ck->left -= took;
+	ck->offered = 0;
+	w -= took;
+	k = SL_MIN(w, (size_t)ck->tail);
+	ck->tail -= (uint8_t)k;
+	w -= k;
+	if ((k = SL_MIN(w, (size_t)ck->lx_len)) > 0) {
+		ck->lx += k;
+		ck->lx_len -= (uint32_t)k;
+	}
+	if (ck->last_queued && !sl_h1_chunker_open(ck)) {
+		/* all of it went: the next body starts afresh */
+		memset(ck, 0, sizeof(*ck));
+		*ended = 1;
+	}
+	return took;
+}
+
 /* "HTTP/1.1 NNN reason" CRLF: sluice speaks HTTP/1.1 to every client (the
  * parser guarantees three digits); a block's header. */
 static SL_INLINE void
@@ -764,7 +848,10 @@ response_head(struct out *o, int blk, const struct sl_h1_response *resp,
 			continue;
 		if (k == SL_HK_X_REQUEST_ID)
 			continue;
-		if ((dechunk || blk) && k == SL_HK_TRANSFER_ENCODING)
+		/* a body of pieces (a chunked one's payload) is framed
+		 * by its writer */
+		if ((dechunk || blk || resp->body == SL_H1_BODY_STREAM) &&
+		    k == SL_HK_TRANSFER_ENCODING)
 			continue;
 		/* Trailer announces trailer fields: it goes on when they do
 		 * (a chunked body passed on as it is, or as pieces and a
@@ -1273,4 +1360,85 @@ sl_h1_block_response(const char *p, size_t avail, size_t max_header_bytes,
 		}
 	}
 	return (long)b.len;
+}
+
+long
+sl_h1_write_head(char *out, size_t cap, const struct sl_h1_head *h,
+		 size_t *head_len)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	const char *e;
+	long n;
+
+	switch ((enum sl_h1_hkind)h->kind) {
+	case SL_H1_H_FINAL:
+		n = sl_h1_write_response_head(
+		    out, cap, h->resp, h->minor, h->close, h->minor == 0,
+		    h->request_id, h->extra, h->rules, h->vars);
+		*head_len = (size_t)n;
+		return n;
+	case SL_H1_H_INTERIM:
+		n = sl_h1_write_interim_head(out, cap, h->resp);
+		*head_len = (size_t)n;
+		return n;
+	case SL_H1_H_CONTINUE:
+		if (cap < sizeof(cont) - 1)
+			return -1;
+		memcpy(out, cont, sizeof(cont) - 1);
+		*head_len = sizeof(cont) - 1;
+		return sizeof(cont) - 1;
+	case SL_H1_H_ERROR:
+		n = sl_h1_write_error_fields(
+		    out, cap, h->status, h->code, h->request_id, h->close,
+		    h->head_only, h->minor, h->fields, h->rules, h->vars);
+		break;
+	default:
+		n = sl_h1_write_answer(
+		    out, cap, h->status, h->request_id, h->close, h->head_only,
+		    h->minor, h->fields, h->body, h->blen, h->rules, h->vars);
+		break;
+	}
+	if (n < 0)
+		return -1;
+	/* a local answer's body follows the head's blank line */
+	e = memmem(out, (size_t)n, "\r\n\r\n", 4);
+	*head_len = e != NULL ? (size_t)(e - out + 4) : (size_t)n;
+	return n;
+}
+
+long
+sl_h1_block_head(char *out, size_t cap, const struct sl_h1_head *h,
+		 size_t *head_len)
+{
+	struct sl_hblk b;
+	long n;
+
+	switch ((enum sl_h1_hkind)h->kind) {
+	case SL_H1_H_FINAL:
+		n = sl_h1_block_response_head(out, cap, h->resp, h->request_id,
+					      h->extra, h->rules, h->vars);
+		break;
+	case SL_H1_H_INTERIM:
+		n = sl_h1_block_interim_head(out, cap, h->resp);
+		break;
+	case SL_H1_H_CONTINUE:
+		n = sl_h1_block_status(out, cap, 100);
+		break;
+	case SL_H1_H_ERROR:
+		n = sl_h1_block_error_fields(out, cap, h->status, h->code,
+					     h->request_id, h->head_only,
+					     h->fields, h->rules, h->vars);
+		break;
+	default:
+		n = sl_h1_block_answer(out, cap, h->status, h->request_id,
+				       h->head_only, h->fields, h->body,
+				       h->blen, h->rules, h->vars);
+		break;
+	}
+	if (n < 0)
+		return -1;
+	/* a local answer's body follows its block */
+	sl_hblk_head(out, &b);
+	*head_len = b.len;
+	return n;
 }

@@ -8,6 +8,8 @@
 #define SL_H1_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
 
 #include "h1_parse.h"
 #include "hblock.h"
@@ -157,6 +159,48 @@ long sl_h1_block_response_head(char *out, size_t cap,
 			       const struct sl_hdr_apply *rules,
 			       const struct sl_hdr_vars *vars);
 
+/* What sl_h1_write_head and sl_h1_block_head write. */
+enum sl_h1_hkind {
+	SL_H1_H_FINAL,	  /* resp, rewritten for the client */
+	SL_H1_H_INTERIM,  /* a 1xx the upstream sent (resp) */
+	SL_H1_H_CONTINUE, /* sluice's 100 Continue */
+	SL_H1_H_ERROR,	  /* a local answer: status, its JSON body of code */
+	SL_H1_H_ANSWER	  /* a local answer with another's body */
+};
+
+/* A response head as fields, as an exchange hands it to its client's
+ * codec (seam.h, write_head), which writes it in its form. */
+struct sl_h1_head {
+	uint8_t kind;	   /* enum sl_h1_hkind */
+	uint8_t minor;	   /* the client's HTTP/1 minor version */
+	uint8_t close;	   /* the connection ends after this answer */
+	uint8_t head_only; /* a local answer to HEAD: no body */
+	int status;	   /* a local answer's */
+	const struct sl_h1_response *resp; /* FINAL, INTERIM: its body a
+					      length, none, the close or
+					      pieces */
+	const char *request_id;		   /* FINAL and local answers */
+	const struct sl_h1_header *extra;  /* FINAL: a field sluice sets */
+	const struct sl_hdr_apply *rules;  /* response_headers, or NULL */
+	const struct sl_hdr_vars *vars;
+	const char *code;   /* ERROR: the error code its body names */
+	const char *fields; /* local answers: fields of their own, or NULL */
+	const char *body;   /* ANSWER: the body, blen bytes */
+	size_t blen;
+};
+
+/*
+ * h as HTTP/1.1 text (a final head's body of pieces said chunked to an
+ * HTTP/1.1 client, run to the close for an HTTP/1.0 one: its framing is
+ * the codec's) or as a head block. Return as the writers above: the
+ * bytes, -1 when they do not fit; *head_len gets the head's (a local
+ * answer's body follows it).
+ */
+long sl_h1_write_head(char *out, size_t cap, const struct sl_h1_head *h,
+		      size_t *head_len);
+long sl_h1_block_head(char *out, size_t cap, const struct sl_h1_head *h,
+		      size_t *head_len);
+
 /* An interim (1xx) head as a block, as sl_h1_write_interim_head writes
  * it as text. */
 long sl_h1_block_interim_head(char *out, size_t cap,
@@ -185,6 +229,56 @@ size_t sl_h1_chunk_size_line(char *out, uint64_t n);
  */
 size_t sl_h1_last_chunk_len(const char *trailers);
 size_t sl_h1_last_chunk(char *out, const char *trailers);
+
+/*
+ * The chunked coding's writer, for a body of pieces sent to an HTTP/1.1
+ * peer: the HTTP/1.1 client codec's responses (client_h1.c) and the
+ * upstream writer's requests (upstream.c) both frame through it. Each call
+ * frames the payload the caller has at hand: it opens a chunk for all of
+ * it (a size line, the payload in place, its CRLF) when none is open, and
+ * with the body's end queues the last chunk after it. Pure: the payload
+ * stays the caller's until it went, and so does a last chunk with
+ * trailers, which the caller writes (sl_h1_last_chunk); without, the
+ * chunker's own line holds it.
+ */
+struct sl_h1_chunker {
+	uint32_t fx_len;     /* bytes at fx still to write */
+	uint32_t lx_len;     /* bytes at lx still to write */
+	uint64_t left;	     /* payload bytes of the open chunk to write */
+	uint64_t offered;    /* of them, in the last sl_h1_chunker_iov */
+	uint8_t tail;	     /* bytes of the chunk's CRLF still to write */
+	uint8_t last_queued; /* the last chunk is at fx or lx, or went */
+	const char *fx;	     /* a size line or the last chunk */
+	const char *lx;	     /* the last chunk, after the open one */
+	char line[24];	     /* a size line (18 bytes at most), and "0"
+				CRLF CRLF after it */
+};
+
+/* The iovecs sl_h1_chunker_iov writes, at most. */
+#define SL_H1_CHUNKER_IOV 4
+
+/*
+ * Frames n payload bytes at p (at least the open chunk's rest, when one
+ * is open) and, when end is set (no payload follows these), the body's
+ * end into iov: last (last_len bytes, the caller's until it went), or
+ * "0" CRLF CRLF when it is NULL. Returns the iovecs' count: 0 when there
+ * is nothing to write.
+ */
+int sl_h1_chunker_iov(struct sl_h1_chunker *ck, const char *p, size_t n,
+		      int end, const char *last, size_t last_len,
+		      struct iovec *iov);
+
+/* w bytes of the last sl_h1_chunker_iov's went. Returns how many of them
+ * were payload; *ended is set once the last chunk went whole, and the
+ * chunker is then fresh for another body. */
+size_t sl_h1_chunker_sent(struct sl_h1_chunker *ck, size_t w, int *ended);
+
+/* Whether framing that was offered is still to write (cut short). */
+static inline int
+sl_h1_chunker_open(const struct sl_h1_chunker *ck)
+{
+	return ck->fx_len > 0 || ck->left > 0 || ck->tail > 0 || ck->lx_len > 0;
+}
 
 /*
  * Writes an interim (1xx) response head to pass on to an HTTP/1.1 client:

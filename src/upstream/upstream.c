@@ -156,21 +156,13 @@ sl_upstream_retire_endpoints(struct sl_worker *w, uint64_t generation)
 
 /* ---- connections ------------------------------------------------------- */
 
-/* What of the chunked coding is still to write: framing at fx (a size
- * line, or the last chunk), the open chunk's payload, its CRLF, and the
- * last chunk queued after it (lx). */
+/* The chunked coding of a request body of pieces (sl_upstream_write_chunked):
+ * the writer's state, and the room it is lent for a last chunk with
+ * trailers. */
 struct sl_upchunker {
-	uint32_t fx_len; /* bytes at fx still to write */
-	uint32_t lx_len; /* bytes at lx still to write */
-	uint64_t left;	 /* payload bytes of the open chunk still to write */
-	uint8_t tail;	 /* bytes of the chunk's CRLF still to write */
-	uint8_t last_queued; /* the last chunk is at fx or lx, or went */
-	const char *fx;	     /* into line, or last */
-	const char *lx;	     /* into line, or last */
-	char *last;	     /* the last chunk with trailers as text, when
-				longer than what line has left (malloc'd) */
-	char line[24];	     /* a size line (18 bytes at most), and "0" CRLF
-				CRLF after it when it fits */
+	struct sl_h1_chunker ck;
+	char *last;	 /* the last chunk with trailers (malloc'd) */
+	size_t last_len; /* its bytes */
 };
 
 /*
@@ -853,56 +845,16 @@ sl_upstream_writev(struct sl_upconn *u, struct iovec *iov, int niov, int flags)
 
 /* ---- the chunked coding of a request body (sl_upstream_write_chunked) -- */
 
-/* Queues the last chunk with trailers as text at *at (*len bytes): in room
- * (n bytes) when it fits, else in ck->last. Returns 0, or -1 (no memory). */
-static int
-chunk_last(struct sl_upchunker *ck, char *room, size_t n, const char *trailers,
-	   const char **at, uint32_t *len)
-{
-	size_t k = sl_h1_last_chunk_len(trailers);
-
-	if (k > n) {
-		if ((ck->last = malloc(k)) == NULL)
-			return -1;
-		room = ck->last;
-	}
-	*at = room;
-	*len = (uint32_t)sl_h1_last_chunk(room, trailers);
-	ck->last_queued = 1;
-	return 0;
-}
-
-/* Opens the next chunk for the n payload bytes at hand (and queues the
- * last chunk after it when end is set), or, with none and end set, queues
- * the last chunk. Returns 0, or -1 (no memory). */
-static int
-chunk_next(struct sl_upchunker *ck, size_t n, int end, const char *trailers)
-{
-	if (n > 0) {
-		ck->left = n;
-		ck->tail = 2;
-		ck->fx_len = (uint32_t)sl_h1_chunk_size_line(ck->line, n);
-		ck->fx = ck->line;
-		if (end && !ck->last_queued)
-			return chunk_last(ck, ck->line + ck->fx_len,
-					  sizeof(ck->line) - ck->fx_len,
-					  trailers, &ck->lx, &ck->lx_len);
-	} else if (end && !ck->last_queued)
-		return chunk_last(ck, ck->line, sizeof(ck->line), trailers,
-				  &ck->fx, &ck->fx_len);
-	return 0;
-}
-
 ssize_t
 sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 			  const char *body, size_t n, int end,
 			  const char *trailers, size_t *took, int *ended)
 {
-	struct sl_upchunker *ck = u->ck;
-	struct iovec iov[5];
+	struct sl_upchunker *uc = u->ck;
+	struct iovec iov[1 + SL_H1_CHUNKER_IOV];
 	int niov = 0;
-	size_t k, b;
-	ssize_t w, r;
+	size_t k;
+	ssize_t r;
 
 	*took = 0;
 	*ended = 0;
@@ -924,52 +876,29 @@ sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 		*ended = end && *took == n && (size_t)r >= hp;
 		return r;
 	}
-	if (ck == NULL && (ck = u->ck = calloc(1, sizeof(*ck))) == NULL)
+	if (uc == NULL && (uc = u->ck = calloc(1, sizeof(*uc))) == NULL)
 		return -1;
-	if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0 &&
-	    ck->lx_len == 0 && chunk_next(ck, n, end, trailers) == -1)
-		return -1;
-	b = (size_t)SL_MIN((uint64_t)n, ck->left);
+	/* the last chunk with trailers as text, kept until it went */
+	if (end && trailers != NULL && uc->last == NULL) {
+		if ((uc->last = malloc(sl_h1_last_chunk_len(trailers))) == NULL)
+			return -1;
+		uc->last_len = sl_h1_last_chunk(uc->last, trailers);
+	}
 	if (hp > 0)
 		iov[niov++] = (struct iovec){(char *)head, hp};
-	if (ck->fx_len > 0)
-		iov[niov++] = (struct iovec){(char *)ck->fx, ck->fx_len};
-	if (b > 0)
-		iov[niov++] = (struct iovec){(char *)body, b};
-	if (ck->tail > 0)
-		iov[niov++] =
-		    (struct iovec){(char *)"\r\n" + 2 - ck->tail, ck->tail};
-	if (ck->lx_len > 0)
-		iov[niov++] = (struct iovec){(char *)ck->lx, ck->lx_len};
+	niov += sl_h1_chunker_iov(&uc->ck, body, n, end, uc->last, uc->last_len,
+				  iov + niov);
 	if (niov == 0)
 		return 0;
-	if ((w = r = sl_upstream_writev(u, iov, niov, 0)) == -1)
+	if ((r = sl_upstream_writev(u, iov, niov, 0)) == -1)
 		return -1;
-	w -= (ssize_t)SL_MIN((size_t)w, hp);
-	/* fx and lx are NULL until framing is queued there: no offset to
-	 * them then (undefined even when 0) */
-	if ((k = SL_MIN((size_t)w, (size_t)ck->fx_len)) > 0) {
-		ck->fx += k;
-		ck->fx_len -= (uint32_t)k;
-		w -= (ssize_t)k;
-	}
-	*took = SL_MIN((size_t)w, b);
-	ck->left -= *took;
-	w -= (ssize_t)*took;
-	k = SL_MIN((size_t)w, (size_t)ck->tail);
-	ck->tail -= (uint8_t)k;
-	w -= (ssize_t)k;
-	if ((k = SL_MIN((size_t)w, (size_t)ck->lx_len)) > 0) {
-		ck->lx += k;
-		ck->lx_len -= (uint32_t)k;
-	}
-	if (ck->last_queued && ck->fx_len == 0 && ck->left == 0 &&
-	    ck->tail == 0 && ck->lx_len == 0) {
+	k = SL_MIN((size_t)r, hp);
+	*took = sl_h1_chunker_sent(&uc->ck, (size_t)r - k, ended);
+	if (*ended) {
 		/* all of it went: the connection's next request starts
 		 * afresh */
-		free(ck->last);
-		memset(ck, 0, offsetof(struct sl_upchunker, line));
-		*ended = 1;
+		free(uc->last);
+		uc->last = NULL;
 	}
 	return r;
 }
@@ -977,10 +906,7 @@ sl_upstream_write_chunked(struct sl_upconn *u, const char *head, size_t hp,
 int
 sl_upstream_chunked_open(const struct sl_upconn *u)
 {
-	const struct sl_upchunker *ck = u->ck;
-
-	return ck != NULL && (ck->fx_len > 0 || ck->left > 0 || ck->tail > 0 ||
-			      ck->lx_len > 0);
+	return u->ck != NULL && sl_h1_chunker_open(&u->ck->ck);
 }
 
 ssize_t

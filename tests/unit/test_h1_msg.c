@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "h1_msg.h"
+#include "util.h"
 
 static struct sl_h1_header hdrs[64];
 static const struct sl_h1_limits lim = {8192, 32768, 64};
@@ -145,6 +146,81 @@ test_last_chunk_with_trailers(void **state)
 	assert_int_equal(n, sl_h1_last_chunk_len(blk));
 	out[n] = '\0';
 	assert_string_equal(out, "0\r\nx-sum: 42\r\ngrpc-status: \r\n\r\n");
+}
+
+/*
+ * The chunk writer under writes cut short at every size (1 to 40 bytes a
+ * call), with payload arriving in pieces and the end known while a chunk
+ * is open and more payload waits after it (the last chunk went after the
+ * open chunk then, cutting the body: the chunks that followed came after
+ * a "0"). What went decodes to the payload, then the trailers.
+ */
+static void
+test_chunker_cut_writes(void **state)
+{
+	static const char last[] = "0\r\nx-sum: 42\r\n\r\n";
+	char payload[600], wire[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (char)('a' + i % 26);
+	for (size_t cut = 1; cut <= 40; cut++) {
+		for (int trl = 0; trl < 2; trl++) {
+			struct sl_h1_chunker ck = {0};
+			size_t have = 0, taken = 0, wlen = 0;
+			int ended = 0, round = 0;
+
+			while (!ended) {
+				struct iovec iov[SL_H1_CHUNKER_IOV];
+				size_t w = cut, took;
+				int niov, end;
+
+				assert_true(round++ < 10000);
+				/* 97 more bytes of payload every third round,
+				 * to 600 */
+				if (round % 3 == 0 && have < sizeof(payload))
+					have =
+					    SL_MIN(have + 97, sizeof(payload));
+				end = have == sizeof(payload);
+				niov = sl_h1_chunker_iov(
+				    &ck, payload + taken, have - taken, end,
+				    trl ? last : NULL,
+				    trl ? sizeof(last) - 1 : 0, iov);
+				assert_true(niov <= SL_H1_CHUNKER_IOV);
+				for (int k = 0; k < niov && w > 0; k++) {
+					size_t m = SL_MIN(w, iov[k].iov_len);
+					assert_true(wlen + m <= sizeof(wire));
+					memcpy(wire + wlen, iov[k].iov_base, m);
+					wlen += m;
+					w -= m;
+				}
+				took = sl_h1_chunker_sent(&ck, cut - w, &ended);
+				taken += took;
+				assert_true(taken <= have);
+			}
+			assert_int_equal(taken, sizeof(payload));
+			if (trl)
+				assert_non_null(
+				    memmem(wire, wlen, "\r\n0\r\nx-sum", 10));
+			{
+				struct sl_h1_chunked c;
+				size_t used = 0, data = 0;
+
+				sl_h1_chunked_init(&c, 1024);
+				assert_int_equal(
+				    sl_h1_chunked_decode(&c, wire, wlen, 1,
+							 &used, &data),
+				    1);
+				assert_int_equal(used, wlen);
+				assert_int_equal(data, sizeof(payload));
+				assert_memory_equal(wire, payload,
+						    sizeof(payload));
+			}
+			/* and the chunker is fresh for another body */
+			assert_false(sl_h1_chunker_open(&ck));
+			assert_int_equal(ck.last_queued, 0);
+		}
+	}
 }
 
 /* Special fields are recognized in any case; fields of the same length
@@ -475,6 +551,7 @@ main(void)
 	    cmocka_unit_test(test_request_trailer_with_chunked_body),
 	    cmocka_unit_test(test_request_head_of_a_body_of_pieces),
 	    cmocka_unit_test(test_last_chunk_with_trailers),
+	    cmocka_unit_test(test_chunker_cut_writes),
 	    cmocka_unit_test(test_special_names_any_case_not_look_alikes),
 	    cmocka_unit_test(test_connection_cannot_remove_framing),
 	    cmocka_unit_test(test_request_client_subject),
