@@ -48,7 +48,7 @@ struct sl_client_pool {
 	const struct sl_client_codecs *codecs;
 	/* a chunked request body's decoder kept for the next one
 	 * (client_h1.c), or NULL */
-	void *dechunk_spare;
+	void *bodies_spare;
 };
 
 /* A worker's pipes for spliced request bodies (splice.c): the empty ones

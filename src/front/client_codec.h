@@ -104,7 +104,7 @@ _Static_assert(C_F_REV == SL_SEAM_F_READING && C_F_WEV == SL_SEAM_F_WBLOCK &&
 	       "the connection's flags that are the stream's");
 
 struct sl_client_codec;
-struct sl_h1_dechunk;
+struct sl_h1_bodies;
 struct sl_h2conn;
 struct sl_tunnel;
 
@@ -133,7 +133,7 @@ struct sl_client {
 		struct sl_tunnel *tun; /* TUNNEL: the tunnel (owned) */
 		/* TXN, a chunked request body: its decoder (client_h1.c,
 		 * owned; freed as the exchange ends). NULL otherwise. */
-		struct sl_h1_dechunk *dechunk;
+		struct sl_h1_bodies *bodies;
 		/* LINGER with C_F_LINGER_OUT: when waiting for the client to
 		 * take the response ends, the low 32 bits of a now_ms() time
 		 * (the scanner is done with by then) */

@@ -30,6 +30,7 @@
 #include "client_int.h"
 #include "client_pool.h"
 #include "exchange.h"
+#include "h1_msg.h"
 #include "h1_parse.h"
 #include "hblock.h"
 #include "log.h"
@@ -102,8 +103,8 @@ in_cap(const struct sl_client *c)
 static int
 in_room(const struct sl_client *c)
 {
-	uint32_t held = c->state == SL_CLIENT_ST_TXN && c->dechunk != NULL
-			    ? c->dechunk->tail
+	uint32_t held = c->state == SL_CLIENT_ST_TXN && c->bodies != NULL
+			    ? c->bodies->tail
 			    : 0;
 
 	return c->s.in.data == NULL || sl_buf_space(&c->s.in) > held ||
@@ -114,16 +115,26 @@ in_room(const struct sl_client *c)
 
 /* Writes our heads and the ready response bytes. Returns -1 when c was
  * closed. */
+static int frame_out(struct sl_client *c, struct iovec *iov, int niov,
+		     int hints, size_t *own);
+static int frame_sent(struct sl_client *c, size_t n, size_t own);
+
 static int
 client_write(struct sl_client *c)
 {
-	struct iovec iov[SL_EXCHANGE_IOV];
+	struct iovec iov[SL_EXCHANGE_IOV + SL_H1_CHUNKER_IOV];
 	int niov, flags = 0, hints = 0, want;
+	size_t own = 0;
 	ssize_t n;
 
 	if (c->s.flags & C_F_WEV)
 		return 0; /* wait for writability */
-	if ((niov = sl_exchange_output(&c->s, iov, &hints)) == 0)
+	niov = sl_exchange_output(&c->s, iov, &hints);
+	/* a body of pieces: its chunked coding is this codec's */
+	if ((c->s.flags & SL_SEAM_F_FRAMING) &&
+	    (niov = frame_out(c, iov, niov, hints, &own)) == -1)
+		return -1;
+	if (niov == 0)
 		return 0;
 	if (hints & SL_EXCHANGE_OUT_MORE)
 		flags = MSG_MORE;
@@ -162,7 +173,9 @@ client_write(struct sl_client *c)
 		if ((size_t)n < asked || c->out_bytes > SURELY_SENT)
 			c->s.flags |= C_F_OUT_BACKLOG;
 	}
-	if (sl_exchange_sent(&c->s, (size_t)n))
+	if ((c->s.flags & SL_SEAM_F_FRAMING)
+		? frame_sent(c, (size_t)n, own)
+		: sl_exchange_sent(&c->s, (size_t)n))
 		sl_client_want_write(c, 1);
 	return 0;
 }
@@ -497,24 +510,48 @@ out:
 
 /* ---- a chunked request body, decoded (seam.h, req_dechunk) ----------- */
 
-/* Ends the body's decoding: the bytes held after it become `in`'s again
- * (the next request's head), and the decoder goes. */
+/* The exchange ends: the bytes held after a decoded body become `in`'s
+ * again (the next request's head), and the bodies' state goes. */
 static void
-dechunk_end(struct sl_client *c)
+bodies_end(struct sl_client *c)
 {
-	struct sl_h1_dechunk *d = c->dechunk;
+	struct sl_h1_bodies *d = c->bodies;
 
-	c->s.in.len += d->tail;
-	c->s.flags &= ~(unsigned)(SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD);
-	free(d->trl);
-	free(d->blk);
+	if (d->decoding) {
+		c->s.in.len += d->tail;
+		free(d->trl);
+		free(d->blk);
+	}
+	if (d->rlast != d->rshort)
+		free(d->rlast);
+	c->s.flags &= ~(unsigned)(SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD |
+				  SL_SEAM_F_FRAMING);
 	/* kept for the next (a malloc and a free were about 350
 	 * instructions a request) */
-	if (c->s.w->cpool.dechunk_spare == NULL)
-		c->s.w->cpool.dechunk_spare = d;
+	if (c->s.w->cpool.bodies_spare == NULL)
+		c->s.w->cpool.bodies_spare = d;
 	else
 		free(d);
-	c->dechunk = NULL;
+	c->bodies = NULL;
+}
+
+/* The bodies' state, made at its first need, with neither part on. NULL:
+ * no memory. */
+static struct sl_h1_bodies *
+bodies_get(struct sl_client *c)
+{
+	struct sl_h1_bodies *d = c->bodies;
+
+	if (d != NULL)
+		return d;
+	if ((d = c->s.w->cpool.bodies_spare) != NULL)
+		c->s.w->cpool.bodies_spare = NULL;
+	else if ((d = malloc(sizeof(*d))) == NULL)
+		return NULL;
+	d->decoding = d->framing = 0;
+	d->rlast = NULL;
+	c->bodies = d;
+	return d;
 }
 
 /* The body is refused: the exchange answers status (seam.h,
@@ -522,8 +559,8 @@ dechunk_end(struct sl_client *c)
 static void
 dechunk_refuse(struct sl_client *c, int status, enum sl_h1_reason why)
 {
-	c->dechunk->bad = (uint16_t)status;
-	c->dechunk->why = (uint8_t)why;
+	c->bodies->bad = (uint16_t)status;
+	c->bodies->why = (uint8_t)why;
 	c->s.flags |= SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD;
 }
 
@@ -531,7 +568,7 @@ dechunk_refuse(struct sl_client *c, int status, enum sl_h1_reason why)
  * once last, the whole as a field block. The decoder bounds it
  * (max_trailer_bytes). Returns 0, or -1 (no memory). */
 static int
-dechunk_trailers(struct sl_h1_dechunk *d, const char *p, size_t n, int last)
+dechunk_trailers(struct sl_h1_bodies *d, const char *p, size_t n, int last)
 {
 	char *t;
 	long bl;
@@ -570,7 +607,7 @@ dechunk_trailers(struct sl_h1_dechunk *d, const char *p, size_t n, int last)
 static void
 dechunk_run(struct sl_client *c, uint32_t from)
 {
-	struct sl_h1_dechunk *d = c->dechunk;
+	struct sl_h1_bodies *d = c->bodies;
 	char *p;
 	size_t n, used, data, tr_at;
 	int r;
@@ -614,7 +651,7 @@ dechunk_run(struct sl_client *c, uint32_t from)
 static ssize_t
 client_read_held(struct sl_client *c)
 {
-	struct sl_h1_dechunk *d = c->dechunk;
+	struct sl_h1_bodies *d = c->bodies;
 	uint32_t body = c->s.in.len - c->s.in.off; /* to the body's end */
 	ssize_t n;
 
@@ -633,18 +670,18 @@ static int
 stream_req_dechunk(struct sl_seam *st, const struct sl_seam_dechunk *l)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
-	struct sl_h1_dechunk *d = c->s.w->cpool.dechunk_spare;
+	struct sl_h1_bodies *d = bodies_get(c);
 
-	if (d != NULL)
-		c->s.w->cpool.dechunk_spare = NULL;
-	else if ((d = malloc(sizeof(*d))) == NULL)
+	if (d == NULL)
 		return -1;
-	memset(d, 0, offsetof(struct sl_h1_dechunk, ck));
+	memset(&d->bad, 0,
+	       offsetof(struct sl_h1_bodies, ck) -
+		   offsetof(struct sl_h1_bodies, bad));
 	sl_h1_chunked_init(&d->ck, l->max_trailer_bytes);
 	d->ck.max_trailers = l->max_trailers;
 	d->ck.own = l->own;
 	d->max_body = l->max_body;
-	c->dechunk = d;
+	d->decoding = 1;
 	dechunk_run(c, c->s.in_ready);
 	return 0;
 }
@@ -653,7 +690,7 @@ stream_req_dechunk(struct sl_seam *st, const struct sl_seam_dechunk *l)
 static int
 stream_req_refusal(struct sl_seam *st, int *why)
 {
-	struct sl_h1_dechunk *d = CLIENT_OF_SEAM(st)->dechunk;
+	struct sl_h1_bodies *d = CLIENT_OF_SEAM(st)->bodies;
 
 	*why = d->why;
 	return d->bad;
@@ -665,7 +702,120 @@ stream_req_trailers(struct sl_seam *st)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
-	return c->dechunk != NULL ? c->dechunk->blk : NULL;
+	return c->bodies != NULL ? c->bodies->blk : NULL;
+}
+
+/* ---- a response body of pieces, chunked (seam.h, write_head) -------- */
+
+/*
+ * The exchange's output (niov iovecs in iov, its own bytes first when
+ * hints say so, then one run of payload) framed as chunks in place: the
+ * chunker frames the run and, once the exchange's output is done, the
+ * last chunk with the trailers. *own gets the exchange's own bytes.
+ * Returns the iovecs' count, or -1 when c was closed (no memory).
+ */
+static int
+frame_out(struct sl_client *c, struct iovec *iov, int niov, int hints,
+	  size_t *own)
+{
+	struct sl_h1_bodies *d = c->bodies;
+	int k = (hints & SL_EXCHANGE_OUT_OWN) != 0;
+	const char *p = niov > k ? iov[k].iov_base : NULL;
+	size_t n = niov > k ? iov[k].iov_len : 0;
+
+	*own = k ? iov[0].iov_len : 0;
+	return k + sl_h1_chunker_iov(&d->rck, p, n,
+				     niov - k <= 1 &&
+					 sl_exchange_output_done(&c->s),
+				     d->rlast, d->rlast_len, iov + k);
+}
+
+/* n bytes of frame_out's went: the exchange's own and its payload are
+ * the exchange's, the framing the chunker's. Returns 1 when some of it
+ * is still to be written. */
+static int
+frame_sent(struct sl_client *c, size_t n, size_t own)
+{
+	struct sl_h1_bodies *d = c->bodies;
+	size_t k = SL_MIN(n, own), took;
+	int ended;
+
+	took = sl_h1_chunker_sent(&d->rck, n - k, &ended);
+	sl_exchange_sent_framing(&c->s, n - k - took);
+	if (ended) {
+		/* the last chunk went: the exchange may end */
+		c->s.flags &= ~(unsigned)SL_SEAM_F_FRAMING;
+		d->framing = 0;
+	}
+	return sl_exchange_sent(&c->s, k + took) || sl_h1_chunker_open(&d->rck);
+}
+
+/*
+ * The stream operation write_head (seam.h): HTTP/1.1 text, and a final
+ * head whose body comes as pieces to an HTTP/1.1 client (the text says
+ * Transfer-Encoding: chunked) turns the chunked coding on; any other final
+ * head or local answer turns it off.
+ */
+static long
+stream_write_head(struct sl_seam *st, const struct sl_h1_head *h, char *out,
+		  size_t cap, size_t *head_len)
+{
+	struct sl_client *c = CLIENT_OF_SEAM(st);
+	struct sl_h1_bodies *d;
+	long n;
+
+	if (h->kind == SL_H1_H_FINAL) {
+		/* (the hot path, called as the writer's own: an HTTP/1.0
+		 * client's body of pieces runs to the close) */
+		n = sl_h1_write_response_head(
+		    out, cap, h->resp, h->minor, h->close, h->minor == 0,
+		    h->request_id, h->extra, h->rules, h->vars);
+		*head_len = (size_t)n;
+	} else
+		n = sl_h1_write_head(out, cap, h, head_len);
+	if (n < 0 || h->kind == SL_H1_H_INTERIM || h->kind == SL_H1_H_CONTINUE)
+		return n;
+	if (h->kind != SL_H1_H_FINAL || h->resp->body != SL_H1_BODY_STREAM ||
+	    h->minor == 0) {
+		/* a body of a length or none, or run to the close */
+		if (c->s.flags & SL_SEAM_F_FRAMING) {
+			c->bodies->framing = 0;
+			c->s.flags &= ~(unsigned)SL_SEAM_F_FRAMING;
+		}
+		return n;
+	}
+	/* (no memory for it: the answer cannot go, as a head that does not
+	 * fit) */
+	if ((d = bodies_get(c)) == NULL)
+		return -1;
+	if (d->rlast != d->rshort)
+		free(d->rlast);
+	d->rlast = NULL;
+	memset(&d->rck, 0, sizeof(d->rck));
+	d->framing = 1;
+	c->s.flags |= SL_SEAM_F_FRAMING;
+	return n;
+}
+
+/* The stream operation trailers (seam.h): the last chunk with them as
+ * text, made now; an HTTP/1.0 client's body, which runs to the close,
+ * has none. */
+static int
+stream_trailers(struct sl_seam *st, const char *block)
+{
+	struct sl_client *c = CLIENT_OF_SEAM(st);
+	struct sl_h1_bodies *d = c->bodies;
+	size_t len;
+
+	if (!(c->s.flags & SL_SEAM_F_FRAMING) || d->rlast != NULL)
+		return 0;
+	len = sl_h1_last_chunk_len(block);
+	if (len <= sizeof(d->rshort))
+		d->rlast = d->rshort;
+	else if ((d->rlast = malloc(len)) == NULL)
+		return -1;
+	d->rlast_len = (uint32_t)sl_h1_last_chunk(d->rlast, block);
+	return 0;
 }
 
 /* ---- the stream under an exchange (seam.h) ------------------------- */
@@ -694,7 +844,7 @@ client_exchange(struct sl_client *c)
 	/* the exchange keeps its own deadlines */
 	sl_timeq_del(c->s.w, &c->tnode);
 	sl_client_set_state(c, SL_CLIENT_ST_TXN);
-	c->dechunk = NULL;
+	c->bodies = NULL;
 	return 0;
 }
 
@@ -734,8 +884,8 @@ stream_done(struct sl_seam *st, const char *why, int close, int linger)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
-	if (c->dechunk != NULL)
-		dechunk_end(c);
+	if (c->bodies != NULL)
+		bodies_end(c);
 	c->s.nrequests++;
 	/* a client that shut its write side after pipelining still gets
 	 * every complete request it sent answered */
@@ -774,8 +924,8 @@ stream_tunnel(struct sl_seam *st, struct sl_upconn *u, int ws)
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
 	/* the tunnel takes the union's place */
-	if (c->dechunk != NULL)
-		dechunk_end(c);
+	if (c->bodies != NULL)
+		bodies_end(c);
 	if (c->s.w->cpool.codecs->tunnel_start(c, u, ws) == -1)
 		return -1;
 	sl_client_set_state(c, SL_CLIENT_ST_TUNNEL);
@@ -808,6 +958,8 @@ const struct sl_seam_ops sl_client_h1_stream_ops = {
     .close = stream_close,
     .reset = stream_reset,
     .done = stream_done,
+    .write_head = stream_write_head,
+    .trailers = stream_trailers,
     .req_trailers = stream_req_trailers,
     .req_dechunk = stream_req_dechunk,
     .req_refusal = stream_req_refusal,
@@ -835,7 +987,7 @@ h1_on_read(struct sl_client *c)
 		if (client_splice_body(c))
 			return;
 	}
-	n = c->dechunk != NULL && (c->s.flags & SL_SEAM_F_BODY_END)
+	n = c->bodies != NULL && (c->s.flags & SL_SEAM_F_BODY_END)
 		? client_read_held(c)
 		: client_read(c);
 	if (n == -1)
@@ -873,7 +1025,8 @@ h1_on_read(struct sl_client *c)
 		sl_exchange_body_read(&c->s, (size_t)n);
 		/* (after the body's end, the bytes read are held past
 		 * in.len: client_read_held) */
-		if (c->dechunk != NULL && !(c->s.flags & SL_SEAM_F_BODY_END))
+		if (c->bodies != NULL && c->bodies->decoding &&
+		    !(c->s.flags & SL_SEAM_F_BODY_END))
 			dechunk_run(c, c->s.in.len - (uint32_t)n);
 	}
 	client_process(c);
@@ -993,8 +1146,8 @@ static void
 h1_free(struct sl_client *c, const char *reason)
 {
 	(void)reason;
-	if (c->state == SL_CLIENT_ST_TXN && c->dechunk != NULL)
-		dechunk_end(c);
+	if (c->state == SL_CLIENT_ST_TXN && c->bodies != NULL)
+		bodies_end(c);
 }
 
 const struct sl_client_codec sl_client_h1_codec = {

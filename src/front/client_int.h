@@ -15,23 +15,38 @@
 #include <sys/socket.h>
 
 #include "client_codec.h"
+#include "h1_msg.h"
 #include "h1_parse.h"
 
 /*
- * c->dechunk: the codec decodes a chunked request body as it reads it, so
- * that its exchange sees payload and an end, as from HTTP/2
- * (doc/design-notes.md, "HTTP/1.1 as a codec of fields"). The payload
- * stays in `in` where it was read, the framing between its pieces
- * squeezed out; in.len ends what is decoded.
+ * c->bodies: what HTTP/1 keeps for an exchange's bodies beside the
+ * connection, made at the first need and gone with the exchange
+ * (doc/design-notes.md, "HTTP/1.1 as a codec of fields"):
+ * - a chunked request body's decoder (decoding): the codec decodes it as it
+ *   reads it, so that its exchange sees payload and an end, as from
+ *   HTTP/2. The payload stays in `in` where it was read, the framing
+ *   between its pieces squeezed out; in.len ends what is decoded.
+ * - a response body of pieces' chunk writer (framing, SL_SEAM_F_FRAMING):
+ *   the exchange hands the codec payload, an end and trailers, and the
+ *   codec writes the chunked coding around them (client_write).
  */
-struct sl_h1_dechunk {
-	uint64_t max_body; /* the route's bound (0: none) */
-	uint64_t bytes;	   /* payload decoded */
+struct sl_h1_bodies {
+	uint8_t decoding; /* the request body is decoded */
+	uint8_t framing;  /* the response body is framed */
+	/* the response's chunked coding */
+	uint32_t rlast_len;
+	char *rlast; /* its last chunk with trailers as text (the trailers
+			op): rshort, or malloc'd; NULL: none */
+	struct sl_h1_chunker rck;
+	char rshort[64];
+	/* the request's chunked body, from here on zeroed for each */
+	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
+	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
 	uint32_t tail;	   /* bytes after the body's end (the next
 			      request's), held past in.len until the
 			      exchange ends */
-	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
-	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
+	uint64_t max_body; /* the route's bound (0: none) */
+	uint64_t bytes;	   /* payload decoded */
 	uint32_t trl_len;  /* of trl */
 	char *trl;	   /* the trailer section's text while it comes */
 	char *blk;	   /* the trailers as a field block (hblock.h), once

@@ -308,8 +308,8 @@ sl_client_free_list(struct sl_worker *w)
 		p->free_clients = next;
 	}
 	p->nfree_clients = 0;
-	free(p->dechunk_spare);
-	p->dechunk_spare = NULL;
+	free(p->bodies_spare);
+	p->bodies_spare = NULL;
 	/* at teardown every event is back: the regions go */
 	while ((r = LIST_FIRST(&p->rev_avail)) != NULL) {
 		LIST_REMOVE(r, link);

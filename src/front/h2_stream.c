@@ -788,6 +788,7 @@ static const struct sl_seam_ops h2_stream_ops = {
     .send_room = h2_op_send_room,
     .tls_version = op_tls_version,
     .head = h2_op_head,
+    .write_head = sl_seam_block_head,
     .trailers = h2_op_trailers,
     .req_trailers = h2_op_req_trailers,
 };

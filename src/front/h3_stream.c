@@ -1287,6 +1287,7 @@ static const struct sl_seam_ops h3_stream_ops = {
     .send_room = op_send_room,
     .tls_version = op_tls_version,
     .head = sl_h2_block_head,
+    .write_head = sl_seam_block_head,
     .trailers = op_trailers,
     .req_trailers = op_req_trailers,
 };

@@ -119,7 +119,6 @@ sl_exchange_free(struct sl_seam *s)
 	 * deadline) or none (t->s NULL): event_del and event_add spared */
 	sl_buf_release(&s->w->bufs, &t->out);
 	sl_buf_release(&s->w->bufs, &t->rsp.trl);
-	sl_txn_chunker_free(t->rsp.ck);
 	if (t->flags & SL_TXN_F_FEV)
 		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key
@@ -1248,6 +1247,7 @@ sl_exchange_pump(struct sl_seam *s)
 		 * is whole */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
 		    !sl_exchange_resp_pending(t, t->up) &&
+		    !(s->flags & SL_SEAM_F_FRAMING) &&
 		    (t->xf == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
 		     !t->xf->pending(t)) &&
 		    !(t->flags & SL_TXN_F_END_HELD)) {

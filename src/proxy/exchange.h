@@ -134,6 +134,10 @@ uint32_t sl_exchange_body_held(const struct sl_seam *s);
  * to be written. */
 int sl_exchange_sent(struct sl_seam *s, size_t n);
 
+/* n bytes of framing the codec wrote around that output (HTTP/1.1's
+ * chunked coding): counted as the response's bytes. */
+void sl_exchange_sent_framing(struct sl_seam *s, size_t n);
+
 /* Writing stalled (it waits for room): send_timeout counts from now. */
 void sl_exchange_stalled(struct sl_seam *s);
 

@@ -246,21 +246,18 @@ static void txn_answer(struct sl_seam *s, int status, const char *code,
 void
 sl_exchange_continue(struct sl_seam *s)
 {
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	long cn = sizeof(cont) - 1;
-	char *o;
+	struct sl_txn *t = s->txn;
+	size_t hl;
+	long cn;
 
-	if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) + (size_t)cn) !=
-	    0)
+	if (sl_exchange_out_reserve(s, sizeof(struct sl_hblk) + 32) != 0)
 		return;
-	o = s->txn->out.data + s->txn->out.len;
-	if (sl_seam_fields(s))
-		cn = sl_h1_block_status(o, sl_buf_space(&s->txn->out), 100);
-	else
-		memcpy(o, cont, (size_t)cn);
+	cn = s->ops->write_head(
+	    s, &(struct sl_h1_head){.kind = SL_H1_H_CONTINUE},
+	    t->out.data + t->out.len, sl_buf_space(&t->out), &hl);
 	if (cn > 0) {
-		s->txn->out.len += (uint32_t)cn;
-		s->txn->head_out += (uint32_t)cn;
+		t->out.len += (uint32_t)cn;
+		t->head_out += (uint32_t)cn;
 	}
 }
 
@@ -298,8 +295,10 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 	const struct sl_hdr_apply *rules;
 	const struct sl_hdr_vars *vp = NULL;
 	struct sl_hdr_vars vars;
+	struct sl_hblk b;
 	char ip[64];
-	long n;
+	size_t hl = 0;
+	long n = -1;
 
 	if (t->req_ph == SL_TXN_REQ_HEAD)
 		txn_for_head(s, t);
@@ -372,6 +371,10 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 			    s->txn->out.data + s->txn->out.len,
 			    sl_buf_space(&s->txn->out), t->grpc.status, msg,
 			    t->request_id, fields, NULL, NULL);
+		if (n >= 0) {
+			sl_hblk_head(t->out.data + t->out.len, &b);
+			hl = b.len;
+		}
 		goto written;
 	}
 	/* the answer goes out all the same without the rules when they do
@@ -380,32 +383,22 @@ txn_answer(struct sl_seam *s, int status, const char *code, const char *error,
 		const struct sl_hdr_apply *r = round == 0 ? rules : NULL;
 		if (round == 1 && rules == NULL)
 			break;
-		if (body != NULL && sl_seam_fields(s))
-			n = sl_h1_block_answer(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), status, t->request_id,
-			    t->method_id == SL_M_HEAD, fields, body, blen, r,
-			    r != NULL ? vp : NULL);
-		else if (body != NULL)
-			n = sl_h1_write_answer(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), status, t->request_id,
-			    (t->flags & SL_TXN_F_CLOSE) != 0,
-			    t->method_id == SL_M_HEAD, t->minor, fields, body,
-			    blen, r, r != NULL ? vp : NULL);
-		else if (sl_seam_fields(s))
-			n = sl_h1_block_error_fields(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), status, code,
-			    t->request_id, t->method_id == SL_M_HEAD, fields, r,
-			    r != NULL ? vp : NULL);
-		else
-			n = sl_h1_write_error_fields(
-			    s->txn->out.data + s->txn->out.len,
-			    sl_buf_space(&s->txn->out), status, code,
-			    t->request_id, (t->flags & SL_TXN_F_CLOSE) != 0,
-			    t->method_id == SL_M_HEAD, t->minor, fields, r,
-			    r != NULL ? vp : NULL);
+		n = s->ops->write_head(
+		    s,
+		    &(struct sl_h1_head){
+			.kind = body != NULL ? SL_H1_H_ANSWER : SL_H1_H_ERROR,
+			.minor = (uint8_t)t->minor,
+			.close = (t->flags & SL_TXN_F_CLOSE) != 0,
+			.head_only = t->method_id == SL_M_HEAD,
+			.status = status,
+			.request_id = t->request_id,
+			.rules = r,
+			.vars = r != NULL ? vp : NULL,
+			.code = code,
+			.fields = fields,
+			.body = body,
+			.blen = blen},
+		    t->out.data + t->out.len, sl_buf_space(&t->out), &hl);
 		if (n >= 0)
 			break;
 	}
@@ -414,21 +407,7 @@ written:
 		s->ops->close(s, code);
 		return;
 	}
-	{
-		/* the body follows the head's blank line, or its block (none
-		 * after HEAD) */
-		const char *h = s->txn->out.data + s->txn->out.len;
-		const char *e;
-		struct sl_hblk b;
-		if (sl_seam_fields(s)) {
-			sl_hblk_head(h, &b);
-			t->head_out += b.len;
-		} else {
-			e = memmem(h, (size_t)n, "\r\n\r\n", 4);
-			t->head_out +=
-			    e != NULL ? (uint32_t)(e - h + 4) : (uint32_t)n;
-		}
-	}
+	t->head_out += (uint32_t)hl;
 	s->txn->out.len += (uint32_t)n;
 	if (sl_log_enabled(SL_LOG_INFO) && status != 404 && fields == NULL)
 		answer_note(s, t, status, error);

@@ -371,9 +371,11 @@ grpc_request(const struct sl_conf_extauth *x, const struct sl_seam *s,
 	r.host = (struct sl_authzpb_str){req->host ? req->host : "",
 					 req->host ? req->host_len : 0};
 	r.scheme = (struct sl_authzpb_str){in->scheme, strlen(in->scheme)};
-	r.protocol = sl_seam_fields(s) ? (struct sl_authzpb_str){"HTTP/2", 6}
-		     : req->minor == 0 ? (struct sl_authzpb_str){"HTTP/1.0", 8}
-				       : (struct sl_authzpb_str){"HTTP/1.1", 8};
+	r.protocol =
+	    SL_SEAM_PROTO(s) == 2   ? (struct sl_authzpb_str){"HTTP/3", 6}
+	    : SL_SEAM_PROTO(s) == 1 ? (struct sl_authzpb_str){"HTTP/2", 6}
+	    : req->minor == 0	    ? (struct sl_authzpb_str){"HTTP/1.0", 8}
+				    : (struct sl_authzpb_str){"HTTP/1.1", 8};
 	r.src_addr = (struct sl_authzpb_str){in->ip, strlen(in->ip)};
 	if (in->subject != NULL)
 		r.principal =
@@ -878,9 +880,10 @@ ea_head(struct sl_seam *s, struct sl_fhead *h)
 	       sizeof(in) - offsetof(struct req_in, nf));
 	in.req = req;
 	collect_sent(x, &in, fx->nset > 0 || fx->ndrop > 0 ? fx : NULL);
-	in.protocol = sl_seam_fields(s) ? "HTTP/2"
-		      : req->minor == 0 ? "HTTP/1.0"
-					: "HTTP/1.1";
+	in.protocol = SL_SEAM_PROTO(s) == 2   ? "HTTP/3"
+		      : SL_SEAM_PROTO(s) == 1 ? "HTTP/2"
+		      : req->minor == 0	      ? "HTTP/1.0"
+					      : "HTTP/1.1";
 	in.size = req->body == SL_H1_BODY_LENGTH ? (int64_t)req->content_length
 		  : req->body == SL_H1_BODY_NONE ? 0
 						 : -1;

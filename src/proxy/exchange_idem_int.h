@@ -62,7 +62,6 @@ struct sl_txidem {
 	uint8_t id[SL_IDEM_HASH];
 	uint64_t token;
 	uint8_t phase;	       /* enum ip_phase */
-	uint8_t chunked;       /* the body bytes kept are chunk-framed */
 	uint8_t rel;	       /* 1 + enum sl_idem_rel: why it goes (0: none) */
 	uint32_t flen;	       /* the fields' bytes kept */
 	unsigned char *a;      /* the kept answer: its head, fields, body */
@@ -162,10 +161,10 @@ void sl_exchange_idem_orphans_free(struct sl_worker *w);
 
 /* ---- exchange_idem_keep.c: the answer kept ---- */
 
-/* The final head of the answer, kept (framed: its body is kept
- * chunk-framed). */
+/* The final head of the answer, kept (its body comes as payload: a
+ * chunked one's framing is taken off by its reader). */
 void sl_exchange_idem_keep_head(struct sl_txidem *ip,
-				const struct sl_h1_response *resp, int framed);
+				const struct sl_h1_response *resp);
 /* n more body bytes at p kept; done: the answer is whole. Returns 1 when
  * it was kept, 0 when more is to come or it is not kept, -1 when it could
  * not be kept (the key let go, counted). */

@@ -61,11 +61,11 @@ ip_add(struct sl_txidem *ip, const void *p, size_t n, size_t bound)
 	return 0;
 }
 
-/* The final head: its status, its end-to-end fields (framed: the body's
- * bytes are kept chunk-framed). */
+/* The final head: its status, its end-to-end fields (the body comes as
+ * payload: a chunked one's framing is its reader's). */
 void
 sl_exchange_idem_keep_head(struct sl_txidem *ip,
-			   const struct sl_h1_response *resp, int framed)
+			   const struct sl_h1_response *resp)
 {
 	const struct sl_conf_idem_route *ic = ip->ic;
 	unsigned char head[SL_IDEM_RESP_HEAD] = {0};
@@ -82,7 +82,6 @@ sl_exchange_idem_keep_head(struct sl_txidem *ip,
 	 * is bounded by max_response_bytes */
 	bound = SL_IDEM_RESP_HEAD + ip->hdr_max + ic->max_response_bytes;
 	ip->phase = IP_KEEPING;
-	ip->chunked = framed;
 	if (ip_add(ip, head, sizeof(head), bound) != 0)
 		return;
 	for (size_t i = 0; i < resp->nheaders; i++) {
@@ -99,23 +98,6 @@ sl_exchange_idem_keep_head(struct sl_txidem *ip,
 	}
 	ip->flen = (uint32_t)(ip->alen - SL_IDEM_RESP_HEAD);
 	ip->status = resp->status;
-}
-
-/* The chunk-framed body kept (from the fields' end) decoded in place.
- * Returns 0, or -1 when it does not decode whole. */
-static int
-ip_dechunk(struct sl_txidem *ip)
-{
-	struct sl_h1_chunked c;
-	size_t from = SL_IDEM_RESP_HEAD + ip->flen, consumed = 0, data = 0;
-
-	sl_h1_chunked_init(&c, ip->hdr_max);
-	c.max_trailers = ip->nhdr_max;
-	if (sl_h1_chunked_decode(&c, (char *)ip->a + from, ip->alen - from, 1,
-				 &consumed, &data) != 1)
-		return -1;
-	ip->alen = from + data;
-	return 0;
 }
 
 /* The store took the answer, or will not at once: its last bytes go. */
@@ -172,18 +154,11 @@ sl_exchange_idem_keep(struct sl_txidem *ip, struct sl_counts *rc, const char *p,
 
 	if (ip->phase != IP_KEEPING)
 		return 0;
-	/* a chunked body's framing is kept with it, and decoded at its
-	 * end: the bound leaves room for the framing of a body near it */
-	bound = SL_IDEM_RESP_HEAD + ip->flen + ic->max_response_bytes +
-		(ip->chunked ? ic->max_response_bytes / 8 + 1024 : 0);
+	bound = SL_IDEM_RESP_HEAD + ip->flen + ic->max_response_bytes;
 	if (n > 0 && ip_add(ip, p, n, bound) != 0)
 		return 0;
 	if (!done)
 		return 0;
-	if (ip->chunked && ip_dechunk(ip) != 0) {
-		ip_drop_answer(ip, SL_IDEM_R_FAILED);
-		return 0;
-	}
 	if (ip->alen - SL_IDEM_RESP_HEAD - ip->flen > ic->max_response_bytes) {
 		ip_drop_answer(ip, SL_IDEM_R_TOO_LARGE);
 		return 0;
@@ -230,9 +205,7 @@ sl_exchange_idem_resp_head(struct sl_seam *s, struct sl_h1_response *resp,
 	(void)scratch;
 	if (sl_idem_slot(t)->ip == NULL)
 		return 0;
-	sl_exchange_idem_keep_head(sl_idem_slot(t)->ip, resp,
-				   resp->body == SL_H1_BODY_CHUNKED &&
-				       !(t->flags & SL_TXN_F_DECHUNK));
+	sl_exchange_idem_keep_head(sl_idem_slot(t)->ip, resp);
 	return SL_FILTER_R_TAP;
 }
 

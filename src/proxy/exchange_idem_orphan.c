@@ -85,9 +85,7 @@ orphan_read(struct sl_idem_orphan *o)
 			return;
 		}
 		if (e == SL_H1_RD_HEAD)
-			sl_exchange_idem_keep_head(o->ip, ev.resp,
-						   ev.resp->body ==
-						       SL_H1_BODY_CHUNKED);
+			sl_exchange_idem_keep_head(o->ip, ev.resp);
 		else if (e == SL_H1_RD_DATA || e == SL_H1_RD_END)
 			(void)sl_exchange_idem_keep(o->ip, rc, ev.data, ev.len,
 						    e == SL_H1_RD_END);
@@ -172,19 +170,18 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 	o->conf = sl_conf_ref(s->gen->conf);
 	o->route = t->route;
 	o->ip->t = NULL;
+	/* a chunked body's payload, as the exchange hands it on */
 	sl_h1_reader_init(&o->rd,
 			  &(struct sl_h1_limits){o->ip->hdr_max, o->ip->hdr_max,
 						 s->w->max_hdrs},
-			  s->w->hdrs, s->w->max_hdrs, t->method_id, 0);
+			  s->w->hdrs, s->w->max_hdrs, t->method_id,
+			  SL_H1_RD_F_PAYLOAD);
 	o->rd.max_trailers = o->ip->nhdr_max;
 	if (t->up_ph == SL_TXN_UP_RECEIVING) {
 		/* the head is read; what the exchange made ready of the body
-		 * is kept already, the rest follows its framing (a chunked
-		 * body not kept framed: its payload) */
+		 * is kept already, the rest follows its framing */
 		sl_h1_reader_resume(&o->rd, t->rsp.body, t->rsp.remaining,
 				    &t->rsp.chunked);
-		if (t->rsp.body == SL_H1_BODY_CHUNKED && !o->ip->chunked)
-			o->rd.flags |= SL_H1_RD_F_PAYLOAD;
 		sl_upstream_consume(u, u->ready - u->in.off);
 	}
 	/* the connection is the orphan's: out of the exchange's count */

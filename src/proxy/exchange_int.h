@@ -184,31 +184,6 @@ struct sl_txn_reqbody {
 	uint8_t framed;
 };
 
-/* A response body as the writer frames it for an HTTP/1.1 client
- * (exchange_resp.c; the request's chunker is the upstream writer's,
- * upstream.c): a chunk a run of payload, its size line (or the last
- * chunk) at fx, the payload, its CRLF. */
-struct sl_txn_chunker {
-	uint8_t last_queued; /* the last chunk is at fx, or went */
-	uint8_t tail;	     /* bytes of the chunk's CRLF still to write */
-	uint32_t fx_len;     /* bytes at fx still to write */
-	uint64_t left;	     /* payload bytes of the chunk still to write */
-	const char *fx;	     /* into line, or last */
-	char *last;	     /* the last chunk with trailers as text, when
-				longer than line (malloc'd) */
-	char line[24];	     /* a size line, or "0" CRLF CRLF */
-};
-
-/* The response's chunk writer and its last chunk, gone. */
-static inline void
-sl_txn_chunker_free(struct sl_txn_chunker *ck)
-{
-	if (ck == NULL)
-		return; /* most exchanges: no call */
-	free(ck->last);
-	free(ck);
-}
-
 /* The upstream's response as it is read (exchange_resp.c): its head's
  * scan, its body's framing and what is left of it. */
 struct sl_txn_upresp {
@@ -216,12 +191,10 @@ struct sl_txn_upresp {
 	enum sl_h1_body body;
 	uint64_t remaining;
 	struct sl_h1_chunked chunked;
-	struct sl_buf trl;	   /* a chunked body's trailer section, when it
-				      spans reads and goes on as fields */
-	struct sl_txn_chunker *ck; /* a body of pieces framed as chunks for
-				      an HTTP/1.1 client (on demand) */
-	int keepalive;		   /* upstream allows reuse */
-	uint32_t interim_bytes;	   /* 1xx head bytes read for this request */
+	struct sl_buf trl;	/* a chunked body's trailer section, when it
+				   spans reads and goes on as fields */
+	int keepalive;		/* upstream allows reuse */
+	uint32_t interim_bytes; /* 1xx head bytes read for this request */
 };
 
 /* What X-Forwarded-For upstream becomes (sl_forwarded_settle): kept here
@@ -864,21 +837,13 @@ sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 	       (t->flags & SL_TXN_F_END_HELD);
 }
 
-/*
- * Whether the upstream's side of the response has bytes the client did
- * not take yet: its body's ready bytes, and a body of pieces' chunked
- * framing to an HTTP/1.1 client (t->rsp.ck), its last chunk included
- * once the body ended.
- */
+/* Whether the upstream's side of the response has bytes the client did
+ * not take yet: its body's ready bytes. */
 static inline int
 sl_exchange_resp_pending(const struct sl_txn *t, const struct sl_upconn *u)
 {
-	const struct sl_txn_chunker *ck = t->rsp.ck;
-
-	if (u != NULL && u->ready > u->in.off)
-		return 1;
-	return ck != NULL && (ck->fx_len > 0 || ck->tail > 0 ||
-			      (t->up_ph == SL_TXN_UP_DONE && !ck->last_queued));
+	(void)t;
+	return u != NULL && u->ready > u->in.off;
 }
 
 #endif

@@ -66,23 +66,11 @@ static int
 resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 {
 	const char *tb = sl_upstream_trailers(u);
-	struct sl_txn_chunker *ck = t->rsp.ck;
-	size_t len;
 
-	/* to an HTTP/1.1 client, the trailers as text in the last chunk
-	 * (out_framed), made now when they do not fit its line */
-	if (tb != NULL && ck != NULL &&
-	    (len = sl_h1_last_chunk_len(tb)) > sizeof(ck->line) &&
-	    ck->last == NULL) {
-		if ((ck->last = malloc(len)) == NULL)
-			goto nomem;
-		(void)sl_h1_last_chunk(ck->last, tb);
-	}
 	/* a compressed body's are dropped (doc/operations.md section
 	 * 16.1), as a chunked one's are */
 	if (tb != NULL && s->ops->trailers != NULL && t->xf == NULL &&
 	    s->ops->trailers(s, tb) == -1) {
-	nomem:
 		t->error = "out_of_memory";
 		t->flags |= SL_TXN_F_UP_BROKEN;
 		s->ops->reset(s, "out_of_memory");
@@ -94,65 +82,33 @@ resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 
 /*
  * A body framed by chunks or the close, or of pieces, before the filters
- * see its head: the chunked coding is HTTP/1.1's, so a codec of fields
- * gets a chunked body's payload as pieces and its trailers as a field
- * block, and an HTTP/1.0 client the payload to the close
- * (SL_TXN_F_DECHUNK); a body of pieces (an HTTP/2 upstream's of no
- * length) goes to an HTTP/1.0 client to the close too. (Apart from
- * resp_advance: a body of a length, the most common, does not carry it.)
+ * see its head: the chunked coding is HTTP/1.1's, so the exchange takes a
+ * chunked body's framing off (SL_TXN_F_DECHUNK) and hands its codec the
+ * payload as pieces and its trailers as a field block; a body of pieces
+ * goes to an HTTP/1.0 client to the close. (Apart from resp_advance: a
+ * body of a length, the most common, does not carry it.)
  */
 static __attribute__((noinline)) void
-resp_framing(struct sl_seam *s, struct sl_txn *t, enum sl_h1_body body,
-	     int fields)
+resp_framing(struct sl_seam *s, struct sl_txn *t, enum sl_h1_body body)
 {
 	if (body == SL_H1_BODY_CHUNKED) {
 		sl_h1_chunked_init(&t->rsp.chunked,
 				   s->lconf->limits.max_header_bytes);
 		t->rsp.chunked.max_trailers = s->lconf->limits.max_headers;
 		t->rsp.chunked.own = t->route->expose_cluster_header;
-		if (t->minor == 0 || fields)
-			t->flags |= SL_TXN_F_DECHUNK;
+		t->flags |= SL_TXN_F_DECHUNK;
 	}
-	if (body == SL_H1_BODY_CLOSE ||
-	    ((t->flags & SL_TXN_F_DECHUNK) && !fields) ||
-	    (body == SL_H1_BODY_STREAM && !fields && t->minor == 0))
+	if (body == SL_H1_BODY_CLOSE || t->minor == 0)
 		t->flags |= SL_TXN_F_CLOSE;
 }
 
 /*
- * ... and its writing, when no filter rewrites the body: to a codec of
- * fields a chunked body is one of pieces; to an HTTP/1.1 client a body of
- * pieces is chunked by the writer (t->rsp.ck, sl_exchange_output).
- * Returns the head writer's dechunk (no Transfer-Encoding), or -1 when
- * the attempt failed (no memory).
- */
-static __attribute__((noinline)) int
-resp_writer(struct sl_seam *s, struct sl_txn *t, struct sl_h1_response *resp,
-	    int fields)
-{
-	if (fields) {
-		if (resp->body == SL_H1_BODY_CHUNKED)
-			resp->body = SL_H1_BODY_STREAM;
-		return 0;
-	}
-	if (resp->body != SL_H1_BODY_STREAM)
-		return (t->flags & SL_TXN_F_DECHUNK) != 0;
-	if (t->minor == 0)
-		return 1;
-	if ((t->rsp.ck = calloc(1, sizeof(*t->rsp.ck))) == NULL) {
-		sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * n bytes of a chunked body's trailer section, whose framing the exchange
- * takes off (SL_TXN_F_DECHUNK): to a codec of fields, with no filter
- * rewriting the body, the section goes on as a field block once it is
- * whole (last), kept until then when it spans reads; an HTTP/1.0 client
- * and a compressed answer get none. Returns 0, or -1 when the stream was
- * reset (no memory: an answer without them must not look whole).
+ * takes off (SL_TXN_F_DECHUNK): with no filter rewriting the body, the
+ * section goes on to the codec as a field block once it is whole (last),
+ * kept until then when it spans reads; a compressed answer has none. Returns 0,
+ * or -1 when the stream was reset (no memory: an answer without them must not
+ * look whole).
  */
 static int
 resp_trailers_text(struct sl_seam *s, struct sl_txn *t, const char *p, size_t n,
@@ -162,7 +118,7 @@ resp_trailers_text(struct sl_seam *s, struct sl_txn *t, const char *p, size_t n,
 	struct sl_bufpool *bp = &s->w->bufs;
 	long bl;
 
-	if (!sl_seam_fields(s) || t->xf != NULL || s->ops->trailers == NULL)
+	if (t->xf != NULL || s->ops->trailers == NULL)
 		return 0;
 	if (k->data != NULL || !last) {
 		/* a section of text is at most max_header_bytes (the
@@ -179,10 +135,19 @@ resp_trailers_text(struct sl_seam *s, struct sl_txn *t, const char *p, size_t n,
 		n = k->len;
 	}
 	if (n > 2) { /* more than the final CRLF */
-		if (sl_buf_alloc(bp, &blk, sizeof(struct sl_hblk) + 2 * n) ==
-			-1 ||
-		    (bl = sl_h1_trailers_block(p, n, blk.data, blk.cap)) < 0 ||
-		    s->ops->trailers(s, blk.data) == -1) {
+		/* a block is at most its header and twice the text; a
+		 * short one is made on the stack */
+		size_t need = sizeof(struct sl_hblk) + 2 * n;
+		char shortb[512], *bd = shortb;
+
+		if (need > sizeof(shortb)) {
+			if (sl_buf_alloc(bp, &blk, need) == -1)
+				goto nomem;
+			bd = blk.data;
+			need = blk.cap;
+		}
+		if ((bl = sl_h1_trailers_block(p, n, bd, need)) < 0 ||
+		    s->ops->trailers(s, bd) == -1) {
 			sl_buf_release(bp, &blk);
 			goto nomem;
 		}
@@ -210,6 +175,7 @@ static int
 resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 {
 	struct sl_txn *t = s->txn;
+	size_t hl;
 	long n;
 
 	if (hlen > s->lconf->limits.max_header_bytes - t->rsp.interim_bytes) {
@@ -222,10 +188,9 @@ resp_interim(struct sl_seam *s, const struct sl_h1_response *resp, size_t hlen)
 		return 0;
 	if (sl_exchange_out_reserve(s, hlen + sizeof(struct sl_hblk) +
 					   3 * resp->nheaders) == -1 ||
-	    (n = (sl_seam_fields(s) ? sl_h1_block_interim_head
-				    : sl_h1_write_interim_head)(
-		 s->txn->out.data + s->txn->out.len, sl_buf_space(&s->txn->out),
-		 resp)) < 0) {
+	    (n = s->ops->write_head(
+		 s, &(struct sl_h1_head){.kind = SL_H1_H_INTERIM, .resp = resp},
+		 t->out.data + t->out.len, sl_buf_space(&t->out), &hl)) < 0) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "interim_responses");
 		return -1;
@@ -511,8 +476,9 @@ resp_head_final(struct sl_seam *s, struct sl_upconn *u,
 	const struct sl_hdr_vars *vp = NULL;
 	struct sl_hdr_vars vars;
 	char ip[64], zscratch[SL_FILTER_SCRATCH];
+	size_t hl;
 	long n;
-	int close, rstatus, fields, dechunk;
+	int rstatus;
 
 	/* a status the route retries is dropped here, unseen; the
 	 * outlier detector hears of every answer. A gRPC call's
@@ -557,27 +523,23 @@ resp_head_final(struct sl_seam *s, struct sl_upconn *u,
 	t->rsp.body = resp->body;
 	t->rsp.remaining = resp->content_length;
 	t->rsp.keepalive = sl_h1_persists(resp->minor, resp->flags);
-	fields = sl_seam_fields(s);
 	if (resp->body >= SL_H1_BODY_CHUNKED)
-		resp_framing(s, t, resp->body, fields);
+		resp_framing(s, t, resp->body);
 	/* the route's filters see it (filter.h): the Idempotency-Key
 	 * store keeps it as the upstream sent it, compression
-	 * rewrites its fields and frames its body itself */
-	if ((t->fops & SL_FOP_RESP_HEAD) && resp_filters(s, resp, zscratch))
-		dechunk = 0;
-	else if (resp->body < SL_H1_BODY_CHUNKED)
-		dechunk = 0;
-	else if ((dechunk = resp_writer(s, t, resp, fields)) < 0)
-		return -1;
-	close =
-	    (t->flags & SL_TXN_F_CLOSE) != 0 || t->req_ph != SL_TXN_REQ_DONE;
-	if (close)
+	 * rewrites its fields and makes its body pieces */
+	if (t->fops & SL_FOP_RESP_HEAD)
+		(void)resp_filters(s, resp, zscratch);
+	/* the codec gets a chunked body's payload as pieces, and frames
+	 * them itself; an HTTP/1.0 client's run to the close */
+	if (resp->body == SL_H1_BODY_CHUNKED)
+		resp->body = SL_H1_BODY_STREAM;
+	if ((resp->body == SL_H1_BODY_STREAM && t->minor == 0) ||
+	    t->req_ph != SL_TXN_REQ_DONE)
 		t->flags |= SL_TXN_F_CLOSE;
 	/* a block takes up to 3 bytes a field more than text */
-	if (sl_exchange_out_reserve(
-		s, (size_t)hlen + 512 +
-		       (fields ? 3 * resp->nheaders + sizeof(struct sl_hblk)
-			       : 0)) == -1) {
+	if (sl_exchange_out_reserve(s, (size_t)hlen + 512 + 3 * resp->nheaders +
+					   sizeof(struct sl_hblk)) == -1) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "max_header_bytes");
 		return -1;
@@ -591,19 +553,19 @@ resp_head_final(struct sl_seam *s, struct sl_upconn *u,
 		expose.kind = SL_HK_UNSET;
 	}
 	rules = sl_exchange_rules(s, 0, &vars, &vp, NULL, ip);
-	if (fields)
-		n = sl_h1_block_response_head(
-		    s->txn->out.data + s->txn->out.len,
-		    sl_buf_space(&s->txn->out), resp, t->request_id,
+	n = s->ops->write_head(
+	    s,
+	    &(struct sl_h1_head){
+		.kind = SL_H1_H_FINAL,
+		.minor = (uint8_t)t->minor,
+		.close = (t->flags & SL_TXN_F_CLOSE) != 0,
+		.resp = resp,
+		.request_id = t->request_id,
+		.extra =
 		    t->route->expose_cluster_header != NULL ? &expose : NULL,
-		    rules, vp);
-	else
-		n = sl_h1_write_response_head(
-		    s->txn->out.data + s->txn->out.len,
-		    sl_buf_space(&s->txn->out), resp, t->minor, close, dechunk,
-		    t->request_id,
-		    t->route->expose_cluster_header != NULL ? &expose : NULL,
-		    rules, vp);
+		.rules = rules,
+		.vars = vp},
+	    t->out.data + t->out.len, sl_buf_space(&t->out), &hl);
 	if (n < 0) {
 		sl_attempt_failed(s, FAIL_BAD, "upstream_head_too_large",
 				  "max_header_bytes");
@@ -653,32 +615,26 @@ resp_body(struct sl_seam *s, struct sl_upconn *u)
 				resp_complete(t);
 			break;
 		}
-		case SL_H1_BODY_CHUNKED:
-			if (t->flags & SL_TXN_F_DECHUNK) {
-				size_t tr_at;
+		case SL_H1_BODY_CHUNKED: {
+			/* the framing comes off: the codec gets payload
+			 * (and the trailers as a field block) */
+			size_t tr_at;
 
-				r = sl_h1_chunked_unframe(
-				    &t->rsp.chunked, u->in.data + u->ready,
-				    avail, &consumed, &data, &tr_at);
-				if (r >= 0 && tr_at < consumed &&
-				    resp_trailers_text(
-					s, t, u->in.data + u->ready + tr_at,
-					consumed - tr_at, r == 1) == -1)
-					return -1;
-			} else
-				r = sl_h1_chunked_decode(
-				    &t->rsp.chunked, u->in.data + u->ready,
-				    avail, 0, &consumed, &data);
-			if (t->flags & SL_TXN_F_DECHUNK) {
-				/* payload moved to ready; close the gap
-				 * left by the framing bytes */
-				memmove(u->in.data + u->ready + data,
-					u->in.data + u->ready + consumed,
-					avail - consumed);
-				u->in.len -= (uint32_t)(consumed - data);
-				u->ready += (uint32_t)data;
-			} else
-				u->ready += (uint32_t)consumed;
+			r = sl_h1_chunked_unframe(&t->rsp.chunked,
+						  u->in.data + u->ready, avail,
+						  &consumed, &data, &tr_at);
+			if (r >= 0 && tr_at < consumed &&
+			    resp_trailers_text(s, t,
+					       u->in.data + u->ready + tr_at,
+					       consumed - tr_at, r == 1) == -1)
+				return -1;
+			/* payload moved to ready; close the gap left by the
+			 * framing bytes */
+			memmove(u->in.data + u->ready + data,
+				u->in.data + u->ready + consumed,
+				avail - consumed);
+			u->in.len -= (uint32_t)(consumed - data);
+			u->ready += (uint32_t)data;
 			if (r < 0 && t->bytes_out == 0) {
 				/* nothing of it went out yet: the client
 				 * gets a whole 502 instead */
@@ -710,6 +666,7 @@ resp_body(struct sl_seam *s, struct sl_upconn *u)
 			if (r == 1)
 				resp_complete(t);
 			break;
+		}
 		case SL_H1_BODY_CLOSE:
 			/* an HTTP/2 tunnel's: the core hands them to the
 			 * tunnel, which makes them ready */
@@ -929,70 +886,6 @@ body_more_ready(const struct sl_txn *t, const struct sl_upconn *u)
 	return sl_upstream_more_waiting(u);
 }
 
-/*
- * A body of pieces to an HTTP/1.1 client (t->rsp.ck): the chunked coding
- * is this writer's, as the request's is (exchange_req.c). What the
- * upstream made ready goes as a chunk, its size line, the payload in
- * place and CRLF; once the body ended and all of it went, the last chunk
- * with the trailers as text. The framing is queued only when the last
- * went whole, so that a second call before sl_exchange_sent gives the
- * same bytes. Returns the iovecs in iov from niov.
- */
-static __attribute__((noinline)) int
-out_framed(struct sl_txn *t, struct sl_upconn *u, struct iovec *iov, int niov)
-{
-	struct sl_txn_chunker *ck = t->rsp.ck;
-
-	if (ck->fx_len == 0 && ck->left == 0 && ck->tail == 0) {
-		if (u->ready > u->in.off) {
-			ck->left = u->ready - u->in.off;
-			ck->tail = 2;
-			ck->fx_len =
-			    (uint32_t)sl_h1_chunk_size_line(ck->line, ck->left);
-			ck->fx = ck->line;
-		} else if (t->up_ph == SL_TXN_UP_DONE && !ck->last_queued) {
-			const char *tb = sl_upstream_trailers(u);
-			/* made at the end when longer (resp_stream_end) */
-			ck->fx = ck->last != NULL ? ck->last : ck->line;
-			ck->fx_len =
-			    ck->last != NULL
-				? (uint32_t)sl_h1_last_chunk_len(tb)
-				: (uint32_t)sl_h1_last_chunk(ck->line, tb);
-			ck->last_queued = 1;
-		}
-	}
-	if (ck->fx_len > 0)
-		iov[niov++] = (struct iovec){(char *)ck->fx, ck->fx_len};
-	if (ck->left > 0)
-		iov[niov++] =
-		    (struct iovec){u->in.data + u->in.off, (size_t)ck->left};
-	if (ck->tail > 0)
-		iov[niov++] =
-		    (struct iovec){(char *)"\r\n" + 2 - ck->tail, ck->tail};
-	return niov;
-}
-
-/* n bytes of out_framed's went. (Both apart: the hot path of a body of
- * a length does not carry them.) */
-static __attribute__((noinline)) void
-sent_framed(struct sl_txn *t, struct sl_upconn *u, size_t n)
-{
-	struct sl_txn_chunker *ck = t->rsp.ck;
-	size_t k;
-
-	if ((k = SL_MIN(n, (size_t)ck->fx_len)) > 0) {
-		ck->fx += k;
-		ck->fx_len -= (uint32_t)k;
-		n -= k;
-	}
-	if ((k = (size_t)SL_MIN((uint64_t)n, ck->left)) > 0) {
-		sl_upstream_consume(u, k);
-		ck->left -= k;
-		n -= k;
-	}
-	ck->tail -= (uint8_t)SL_MIN(n, (size_t)ck->tail);
-}
-
 int
 sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 {
@@ -1004,8 +897,11 @@ sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 	*more = 0;
 	if (sl_exchange_resp_held(t, u))
 		return 0; /* wait for the body's first bytes */
-	if ((op = sl_buf_pending(&t->out)) > 0)
+	/* the exchange's own bytes (heads, a local answer) first */
+	if ((op = sl_buf_pending(&t->out)) > 0) {
 		iov[niov++] = (struct iovec){t->out.data + t->out.off, op};
+		*more = SL_EXCHANGE_OUT_OWN;
+	}
 	if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
 		/* transformed (compressed): the filter's output, not the
 		 * upstream's */
@@ -1015,14 +911,12 @@ sl_exchange_output(struct sl_seam *s, struct iovec *iov, int *more)
 			return 0;
 		if (zn > 0)
 			iov[niov++] = (struct iovec){zp, zn};
-	} else if (t->rsp.ck != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM) {
-		niov = out_framed(t, u, iov, niov);
 	} else if (u != NULL && (t->resp_ph == SL_TXN_RESP_UPSTREAM) &&
 		   u->ready > u->in.off) {
 		iov[niov++] = (struct iovec){u->in.data + u->in.off,
 					     u->ready - u->in.off};
 		if (body_more_ready(t, u))
-			*more = SL_EXCHANGE_OUT_MORE;
+			*more |= SL_EXCHANGE_OUT_MORE;
 	}
 	/* the last bytes, and the connection closes after them */
 	if ((t->flags & SL_TXN_F_CLOSE) &&
@@ -1045,6 +939,13 @@ sl_exchange_output_done(const struct sl_seam *s)
 	/* an HTTP/2 tunnel's end follows sluice's close frame */
 	return t->resp_ph == SL_TXN_RESP_LOCAL || t->up_ph == SL_TXN_UP_DONE ||
 	       (t->ws != NULL && (t->ws->told & SL_XTUN_TOLD_CLIENT));
+}
+
+void
+sl_exchange_sent_framing(struct sl_seam *s, size_t n)
+{
+	s->txn->bytes_out += (uint64_t)n;
+	s->txn->send_written += (uint64_t)n;
 }
 
 void
@@ -1085,8 +986,6 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 		if (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
 		    n > op)
 			t->xf->sent(s, n - op);
-		else if (t->rsp.ck != NULL && n > op)
-			sent_framed(t, u, n - op);
 		else if (u != NULL && n > op)
 			sl_upstream_consume(u, n - op);
 	} else

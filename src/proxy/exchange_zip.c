@@ -3,10 +3,10 @@
  * Compression of a route's responses (doc/operations.md, "Compression"):
  * the coding a request accepts, chosen when it is forwarded; the head of
  * a response rewritten for it; its body compressed as the client takes
- * it, the compressor's output framed as chunks for an HTTP/1.1 client,
- * to the close for an HTTP/1.0 one, and as payload pieces for a codec of
- * fields (HTTP/2: SL_H1_BODY_STREAM, its end the compressor's, no chunk
- * size; doc/design-notes.md, "The message between codecs"). The
+ * it, the compressor's output handed to the client's codec as payload
+ * pieces (SL_H1_BODY_STREAM, its end the compressor's), which the codec
+ * frames (HTTP/1.1's chunks, HTTP/2's DATA: doc/design-notes.md, "The
+ * message between codecs", "HTTP/1.1 as a codec of fields"). The
  * upstream's body stays where it was read (u->in, made ready by
  * exchange_resp.c's framing, a chunked body's payload only) until the
  * compressor takes it, and the compressor takes more only once the client
@@ -32,12 +32,8 @@
 #include "upstream.h"
 #include "zstream.h"
 
-/* The output buffer: for an HTTP/1.1 client, a chunk's size line before
- * the compressed bytes (GAP), its CRLF and the last chunk after them
- * (TAIL); pieces (HTTP/2) and an HTTP/1.0 client's bytes use neither. */
+/* The output buffer. */
 #define ZOUT_SIZE (16 * 1024)
-#define GAP	  10
-#define TAIL	  (2 + 5)
 
 struct sl_txzip {
 	struct sl_zstream *zs; /* made at the first bytes (or never, when
@@ -52,7 +48,6 @@ struct sl_txzip {
 	uint8_t coding;	    /* enum sl_coding */
 	uint8_t level;
 	uint8_t wlog;
-	uint8_t chunked;  /* frame the output as chunks (HTTP/1.1) */
 	uint8_t each;	  /* flush at each read: a stream, an event stream */
 	uint8_t whole;	  /* a body of known length within the buffer:
 			     compressed at once when it is all in */
@@ -397,9 +392,8 @@ static void zip_end(struct sl_seam *s);
 /*
  * The final response head: when the response is compressed, its fields
  * are rewritten for it (Content-Encoding, Vary, a weakened ETag, no
- * Content-Length or Accept-Ranges, Transfer-Encoding: chunked for an
- * HTTP/1.1 client), resp->body becomes chunked (an HTTP/1.0 client's: to
- * the close; a codec of fields': pieces, SL_H1_BODY_STREAM), its slot's z
+ * Content-Length, Transfer-Encoding or Accept-Ranges), resp->body becomes
+ * pieces (SL_H1_BODY_STREAM, which the codec frames), its slot's z
  * is set and SL_FILTER_R_TRANSFORM is returned. A 304
  * gets its ETag weakened and its Vary as its 200 would. Returns 0 when the
  * body goes as it came.
@@ -464,8 +458,7 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	 * state and a buffer); reserved at once, so that heads arriving
 	 * together cannot all pass on the same figure */
 	est = whole ? SL_MAX(sl_zstream_oneshot_bound(zslot(t)->pick, level,
-						      resp->content_length) +
-				 GAP + TAIL,
+						      resp->content_length),
 			     (size_t)ZOUT_SIZE)
 		    : sl_zstream_estimate(zslot(t)->pick, level, c->wlog,
 					  resp->body == SL_H1_BODY_LENGTH
@@ -498,7 +491,6 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	 * through the one-shot compressor: one call, no stream's state */
 	z->whole = (uint8_t)whole;
 	z->reserve = est;
-	z->chunked = t->minor != 0 && !sl_seam_fields(s);
 	zslot(t)->z = z;
 	t->flags |= SL_TXN_F_FEND;
 	zslot(t)->sent = z->coding;
@@ -517,25 +509,13 @@ zip_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	}
 	weaken_etag(resp, scratch);
 	add_field(resp, "Content-Encoding", sl_coding_name(z->coding));
-	if (sl_seam_fields(s)) {
-		/* HTTP/2: the coded bytes as they come, the compressor's
-		 * end the message's (zip_ended) */
-		resp->body = SL_H1_BODY_STREAM;
-	} else if (z->chunked) {
-		resp->headers[resp->nheaders++] =
-		    (struct sl_h1_header){"Transfer-Encoding", 17, "chunked", 7,
-					  SL_HK_TRANSFER_ENCODING};
-		resp->body = SL_H1_BODY_CHUNKED;
-	} else {
-		/* HTTP/1.0: to the close */
-		resp->body = SL_H1_BODY_CLOSE;
-		t->flags |= SL_TXN_F_CLOSE;
-	}
+	/* the coded bytes as they come, the compressor's end the
+	 * message's (zip_ended) */
+	resp->body = SL_H1_BODY_STREAM;
 	resp->content_length = 0;
-	/* the compressor takes a chunked body's payload only (its trailer
-	 * section is dropped: doc/operations.md) */
-	if (t->rsp.body == SL_H1_BODY_CHUNKED)
-		t->flags |= SL_TXN_F_DECHUNK;
+	/* the compressor takes a chunked body's payload, as the exchange
+	 * hands every codec (its trailer section is dropped:
+	 * doc/operations.md) */
 	return SL_FILTER_R_TRANSFORM;
 }
 
@@ -567,8 +547,8 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 	struct sl_upconn *u = t->up;
 	size_t avail = 0, cons, prod, room, bound;
 	enum sl_zflush fl;
-	char *at, line[GAP + 1];
-	int r, n;
+	char *at;
+	int r;
 
 	if (u != NULL && u->in.data != NULL)
 		avail = u->ready - u->in.off;
@@ -598,8 +578,7 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 		 * compresses to a fifth); only an output that does not fit
 		 * it is made again into a buffer of its bound */
 		for (int k = 0; k < 2; k++) {
-			size_t want =
-			    k == 0 ? (size_t)ZOUT_SIZE : bound + GAP + TAIL;
+			size_t want = k == 0 ? (size_t)ZOUT_SIZE : bound;
 			if (k == 1 && want <= ZOUT_SIZE)
 				break;
 			if (k == 1)
@@ -609,8 +588,8 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 				return;
 			}
 			z->out.off = z->out.len = 0;
-			at = z->out.data + (z->chunked ? GAP : 0);
-			room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
+			at = z->out.data;
+			room = z->out.cap;
 			prod = sl_zstream_oneshot(z->coding, z->level, z->wlog,
 						  u->in.data + u->in.off, avail,
 						  at, room);
@@ -634,8 +613,8 @@ fill(struct sl_seam *s, struct sl_txzip *z)
 		return;
 	}
 	z->out.off = z->out.len = 0;
-	at = z->out.data + (z->chunked ? GAP : 0);
-	room = z->out.cap - (z->chunked ? GAP + TAIL : 0);
+	at = z->out.data;
+	room = z->out.cap;
 	r = sl_zstream_run(z->zs, avail > 0 ? u->in.data + u->in.off : NULL,
 			   avail, &cons, at, room, &prod, fl);
 done:
@@ -655,20 +634,8 @@ done:
 	z->finished = fl == SL_ZFLUSH_END && r == 0;
 	z->in_bytes += cons;
 	z->out_bytes += prod;
-	if (z->chunked && prod > 0) {
-		n = snprintf(line, sizeof(line), "%zx\r\n", prod);
-		memcpy(z->out.data + GAP - n, line, (size_t)n);
-		z->out.off = GAP - (uint32_t)n;
-		memcpy(at + prod, "\r\n", 2);
-		z->out.len = GAP + (uint32_t)prod + 2;
-	} else if (prod > 0)
+	if (prod > 0)
 		z->out.len = (uint32_t)prod;
-	if (z->chunked && z->finished) {
-		if (prod == 0)
-			z->out.off = z->out.len = GAP;
-		memcpy(z->out.data + z->out.len, "0\r\n\r\n", 5);
-		z->out.len += 5;
-	}
 	/* nothing came out (a stream's compressor kept it): no buffer
 	 * held for it */
 	if (sl_buf_pending(&z->out) == 0)

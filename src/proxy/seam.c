@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What both sides of the codec seam say of a stream's client in their log
- * lines (seam.h). Calls nothing above util and cidr.
+ * lines, and the codecs of fields' write_head (seam.h). Calls nothing above
+ * http.
  */
 #include "seam.h"
 
 #include <string.h>
 #include <sys/socket.h>
+
+#include "h1_msg.h"
 
 const char *
 sl_seam_via(const struct sl_seam *s, int fwd, const struct sl_ip *client,
@@ -50,4 +53,12 @@ sl_seam_peer_str(const struct sl_seam *s, const struct sl_ip *fwd, char *buf,
 		sl_addr_str(via, buf + len + 5, n - len - 5);
 	}
 	return buf;
+}
+
+long
+sl_seam_block_head(struct sl_seam *s, const struct sl_h1_head *h, char *out,
+		   size_t cap, size_t *head_len)
+{
+	(void)s;
+	return sl_h1_block_head(out, cap, h, head_len);
 }

@@ -28,6 +28,7 @@
 #include "util.h"
 #include "wloop.h"
 
+struct sl_h1_head;
 struct sl_h1_limits;
 struct sl_h1_request;
 struct sl_seam;
@@ -89,12 +90,24 @@ struct sl_seam_ops {
 	 * by the exchange (HTTP/1). */
 	int (*head)(struct sl_seam *s, struct sl_h1_request *req,
 		    const struct sl_h1_limits *lim, size_t *text_len);
+	/* Writes a response head the exchange hands over as fields (struct
+	 * sl_h1_head, h1_msg.h: an upstream's rewritten for the client, an
+	 * interim one, 100 Continue, or a local answer with its body) into
+	 * out (cap bytes) in the codec's own form: HTTP/1.1 text, whose
+	 * status line, connection fields and chunked coding are the codec's
+	 * (client_h1.c, sl_h1_write_head), or a head block (hblock.h) that
+	 * HTTP/2 and HTTP/3 turn into HEADERS (sl_h1_block_head). The body of
+	 * a final head comes as pieces or of a length, never as chunked
+	 * text. Returns the bytes written, the head's in *head_len (a local
+	 * answer's body follows it), or -1 when they do not fit. */
+	long (*write_head)(struct sl_seam *s, const struct sl_h1_head *h,
+			   char *out, size_t cap, size_t *head_len);
 	/* The response's trailers as a field block (hblock.h, status 0),
 	 * when its body came as pieces (SL_H1_BODY_STREAM): handed over as
 	 * the upstream's message ends, before the exchange can end; the
-	 * codec copies what it keeps and sends them after the body.
-	 * Returns 0, or -1 (no memory). NULL: the codec is never given
-	 * such a body (HTTP/1, which takes chunked text). */
+	 * codec copies what it keeps and sends them after the body (an
+	 * HTTP/1.1 client's in the last chunk, an HTTP/1.0 client's not at
+	 * all). Returns 0, or -1 (no memory). NULL: the codec sends none. */
 	int (*trailers)(struct sl_seam *s, const char *block);
 	/* The request's trailers as a field block (hblock.h, status 0),
 	 * once its body of pieces (SL_H1_BODY_STREAM) ended (the stream's
@@ -114,6 +127,10 @@ struct sl_seam_ops {
 	 * (400, 413; 503: no memory), *why its reason (enum sl_h1_reason). */
 	int (*req_refusal)(struct sl_seam *s, int *why);
 };
+
+/* write_head as a head block (hblock.h): HTTP/2's and HTTP/3's. */
+long sl_seam_block_head(struct sl_seam *s, const struct sl_h1_head *h,
+			char *out, size_t cap, size_t *head_len);
 
 /* What a codec's decoder of a chunked request body enforces
  * (req_dechunk): the exchange's bounds. */
@@ -154,6 +171,10 @@ struct sl_seam_dechunk {
  * to in.len, or it was refused (with SL_SEAM_F_BODY_BAD: req_refusal) */
 #define SL_SEAM_F_BODY_END 0x100000
 #define SL_SEAM_F_BODY_BAD 0x200000
+/* the codec frames the response's body itself (HTTP/1.1's chunked
+ * coding of a body of pieces) and has framing left to write: the
+ * exchange is not over before it went */
+#define SL_SEAM_F_FRAMING 0x4000000
 /* TLS: the client presented a certificate that verified (whether or not a
  * listener key asked for its subject): a credential its browser sends by
  * itself, for compression's BREACH rule (exchange_zip.c) */
@@ -178,6 +199,9 @@ struct sl_seam_dechunk {
 /* the last bytes: the connection closes after them (hold them back for
  * the FIN) */
 #define SL_EXCHANGE_OUT_LAST 2
+/* the first iovec is the exchange's own bytes (heads, a local answer);
+ * the rest is a body's payload */
+#define SL_EXCHANGE_OUT_OWN 4
 
 /* A PROXY header that named the client (doc/edge.md section 2). */
 struct sl_client_pp {
@@ -296,15 +320,6 @@ sl_seam_rbuf_set(struct sl_seam *s, int up)
 		cls++;
 	s->flags =
 	    (s->flags & ~SL_SEAM_F_RBUF_MASK) | (cls << SL_SEAM_F_RBUF_SHIFT);
-}
-
-/* Whether the codec takes fields: a codec that hands its request heads
- * over as fields (`head` set) is handed its response heads as head
- * blocks (hblock.h), not as HTTP/1.1 text. */
-static inline int
-sl_seam_fields(const struct sl_seam *s)
-{
-	return s->ops->head != NULL;
 }
 
 #endif

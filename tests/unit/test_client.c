@@ -614,7 +614,7 @@ test_chunked_body_goes_up_as_its_payload(void **state)
 	run_until(two_responses);
 	assert_int_equal(c->s.nrequests, 2);
 	assert_true(alog_has("\"path\":\"/up/b\""));
-	assert_null(c->dechunk); /* gone with its exchange */
+	assert_null(c->bodies); /* gone with its exchange */
 	assert_kept();
 	/* what the client sent, framing included */
 	snprintf(n, sizeof(n), "\"bytes_in\":%zu,",
@@ -719,8 +719,8 @@ test_bytes_held_after_a_chunked_body_stop_reading_when_full(void **state)
 	client_write(more);
 	run_ready();
 	assert_int_equal(c->state, SL_CLIENT_ST_TXN);
-	assert_non_null(c->dechunk);
-	assert_true(c->dechunk->tail > 0);
+	assert_non_null(c->bodies);
+	assert_true(c->bodies->tail > 0);
 	assert_false(c->s.flags & C_F_REV);
 }
 

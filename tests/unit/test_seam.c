@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "conf_types.h"
 #include "exchange.h"
+#include "h1_msg.h"
 #include "seam.h"
 #include "util.h"
 #include "wloop.h"
@@ -146,6 +147,14 @@ f_tls_version(struct sl_seam *s)
 	return "";
 }
 
+static long
+f_write_head(struct sl_seam *s, const struct sl_h1_head *h, char *out,
+	     size_t cap, size_t *head_len)
+{
+	(void)s;
+	return sl_h1_write_head(out, cap, h, head_len);
+}
+
 static const struct sl_seam_ops fake_ops = {
     .flush = f_flush,
     .want_write = f_want_write,
@@ -153,6 +162,7 @@ static const struct sl_seam_ops fake_ops = {
     .close = f_close,
     .reset = f_reset,
     .done = f_done,
+    .write_head = f_write_head,
     .unacked = f_unacked,
     .send_room = f_send_room,
     .tls_version = f_tls_version,
