@@ -118,7 +118,6 @@ sl_exchange_free(struct sl_seam *s)
 	/* tev stays armed for the struct's next request (no later than its
 	 * deadline) or none (t->s NULL): event_del and event_add spared */
 	sl_buf_release(&s->w->bufs, &t->out);
-	sl_buf_release(&s->w->bufs, &t->rsp.trl);
 	if (t->flags & SL_TXN_F_FEV)
 		event_del(&t->fw.ev);
 	/* the route's filters let go of what they hold: a wait, a key

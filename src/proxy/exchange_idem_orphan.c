@@ -181,7 +181,7 @@ sl_exchange_idem_orphan_start(struct sl_seam *s, struct sl_txn *t)
 		/* the head is read; what the exchange made ready of the body
 		 * is kept already, the rest follows its framing */
 		sl_h1_reader_resume(&o->rd, t->rsp.body, t->rsp.remaining,
-				    &t->rsp.chunked);
+				    sl_upstream_dechunk_state(u));
 		sl_upstream_consume(u, u->ready - u->in.off);
 	}
 	/* the connection is the orphan's: out of the exchange's count */

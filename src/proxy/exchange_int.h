@@ -190,9 +190,6 @@ struct sl_txn_upresp {
 	struct sl_h1_scan scan;
 	enum sl_h1_body body;
 	uint64_t remaining;
-	struct sl_h1_chunked chunked;
-	struct sl_buf trl;	/* a chunked body's trailer section, when it
-				   spans reads and goes on as fields */
 	int keepalive;		/* upstream allows reuse */
 	uint32_t interim_bytes; /* 1xx head bytes read for this request */
 };

@@ -82,85 +82,30 @@ resp_stream_end(struct sl_seam *s, struct sl_txn *t, struct sl_upconn *u)
 
 /*
  * A body framed by chunks or the close, or of pieces, before the filters
- * see its head: the chunked coding is HTTP/1.1's, so the exchange takes a
- * chunked body's framing off (SL_TXN_F_DECHUNK) and hands its codec the
- * payload as pieces and its trailers as a field block; a body of pieces
- * goes to an HTTP/1.0 client to the close. (Apart from resp_advance: a
- * body of a length, the most common, does not carry it.)
+ * see its head: the chunked coding is HTTP/1.1's, so the upstream's codec
+ * takes a chunked body's framing off (sl_upstream_dechunk) and the
+ * exchange hands its client's codec the payload as pieces and the
+ * trailers as a field block; a body of pieces goes to an HTTP/1.0 client
+ * to the close. Returns 0, or -1 when the attempt failed (no memory).
+ * (Apart from resp_advance: a body of a length, the most common, does not
+ * carry it.)
  */
-static __attribute__((noinline)) void
+static __attribute__((noinline)) int
 resp_framing(struct sl_seam *s, struct sl_txn *t, enum sl_h1_body body)
 {
 	if (body == SL_H1_BODY_CHUNKED) {
-		sl_h1_chunked_init(&t->rsp.chunked,
-				   s->lconf->limits.max_header_bytes);
-		t->rsp.chunked.max_trailers = s->lconf->limits.max_headers;
-		t->rsp.chunked.own = t->route->expose_cluster_header;
+		if (sl_upstream_dechunk_start(
+			t->up, s->lconf->limits.max_header_bytes,
+			s->lconf->limits.max_headers,
+			t->route->expose_cluster_header) == -1) {
+			sl_attempt_failed(s, FAIL_RESET, "out_of_memory", NULL);
+			return -1;
+		}
 		t->flags |= SL_TXN_F_DECHUNK;
 	}
 	if (body == SL_H1_BODY_CLOSE || t->minor == 0)
 		t->flags |= SL_TXN_F_CLOSE;
-}
-
-/*
- * n bytes of a chunked body's trailer section, whose framing the exchange
- * takes off (SL_TXN_F_DECHUNK): with no filter rewriting the body, the
- * section goes on to the codec as a field block once it is whole (last),
- * kept until then when it spans reads; a compressed answer has none. Returns 0,
- * or -1 when the stream was reset (no memory: an answer without them must not
- * look whole).
- */
-static int
-resp_trailers_text(struct sl_seam *s, struct sl_txn *t, const char *p, size_t n,
-		   int last)
-{
-	struct sl_buf *k = &t->rsp.trl, blk = {0};
-	struct sl_bufpool *bp = &s->w->bufs;
-	long bl;
-
-	if (t->xf != NULL || s->ops->trailers == NULL)
-		return 0;
-	if (k->data != NULL || !last) {
-		/* a section of text is at most max_header_bytes (the
-		 * decoder's bound) */
-		if (sl_buf_alloc(bp, k, 1024) == -1 ||
-		    (sl_buf_space(k) < n &&
-		     sl_buf_grow(bp, k, (size_t)k->len + n) == -1))
-			goto nomem;
-		memcpy(k->data + k->len, p, n);
-		k->len += (uint32_t)n;
-		if (!last)
-			return 0;
-		p = k->data;
-		n = k->len;
-	}
-	if (n > 2) { /* more than the final CRLF */
-		/* a block is at most its header and twice the text; a
-		 * short one is made on the stack */
-		size_t need = sizeof(struct sl_hblk) + 2 * n;
-		char shortb[512], *bd = shortb;
-
-		if (need > sizeof(shortb)) {
-			if (sl_buf_alloc(bp, &blk, need) == -1)
-				goto nomem;
-			bd = blk.data;
-			need = blk.cap;
-		}
-		if ((bl = sl_h1_trailers_block(p, n, bd, need)) < 0 ||
-		    s->ops->trailers(s, bd) == -1) {
-			sl_buf_release(bp, &blk);
-			goto nomem;
-		}
-		sl_buf_release(bp, &blk);
-	}
-	sl_buf_release(bp, k);
 	return 0;
-nomem:
-	sl_buf_release(bp, k);
-	t->error = "out_of_memory";
-	t->flags |= SL_TXN_F_UP_BROKEN;
-	s->ops->reset(s, "out_of_memory");
-	return -1;
 }
 
 /*
@@ -523,8 +468,9 @@ resp_head_final(struct sl_seam *s, struct sl_upconn *u,
 	t->rsp.body = resp->body;
 	t->rsp.remaining = resp->content_length;
 	t->rsp.keepalive = sl_h1_persists(resp->minor, resp->flags);
-	if (resp->body >= SL_H1_BODY_CHUNKED)
-		resp_framing(s, t, resp->body);
+	if (resp->body >= SL_H1_BODY_CHUNKED &&
+	    resp_framing(s, t, resp->body) == -1)
+		return -1;
 	/* the route's filters see it (filter.h): the Idempotency-Key
 	 * store keeps it as the upstream sent it, compression
 	 * rewrites its fields and makes its body pieces */
@@ -603,8 +549,7 @@ resp_body(struct sl_seam *s, struct sl_upconn *u)
 	from = u->ready;
 	if (t->up_ph != SL_TXN_UP_DONE && u->in.len > u->ready) {
 		uint32_t avail = u->in.len - u->ready;
-		size_t consumed, data;
-		int r;
+		int r, why;
 
 		switch (t->rsp.body) {
 		case SL_H1_BODY_LENGTH: {
@@ -615,33 +560,23 @@ resp_body(struct sl_seam *s, struct sl_upconn *u)
 				resp_complete(t);
 			break;
 		}
-		case SL_H1_BODY_CHUNKED: {
-			/* the framing comes off: the codec gets payload
-			 * (and the trailers as a field block) */
-			size_t tr_at;
-
-			r = sl_h1_chunked_unframe(&t->rsp.chunked,
-						  u->in.data + u->ready, avail,
-						  &consumed, &data, &tr_at);
-			if (r >= 0 && tr_at < consumed &&
-			    resp_trailers_text(s, t,
-					       u->in.data + u->ready + tr_at,
-					       consumed - tr_at, r == 1) == -1)
+		case SL_H1_BODY_CHUNKED:
+			/* the upstream's codec takes the framing off: payload
+			 * to u->ready, the trailers a block at the end */
+			r = sl_upstream_dechunk(u, &why);
+			if (r == -2) {
+				t->error = "out_of_memory";
+				t->flags |= SL_TXN_F_UP_BROKEN;
+				s->ops->reset(s, "out_of_memory");
 				return -1;
-			/* payload moved to ready; close the gap left by the
-			 * framing bytes */
-			memmove(u->in.data + u->ready + data,
-				u->in.data + u->ready + consumed,
-				avail - consumed);
-			u->in.len -= (uint32_t)(consumed - data);
-			u->ready += (uint32_t)data;
+			}
 			if (r < 0 && t->bytes_out == 0) {
 				/* nothing of it went out yet: the client
 				 * gets a whole 502 instead */
 				t->flags |= SL_TXN_F_UP_BROKEN;
-				sl_attempt_failed(
-				    s, FAIL_BAD, "upstream_bad_chunk",
-				    sl_h1_reason_str(t->rsp.chunked.why));
+				sl_attempt_failed(s, FAIL_BAD,
+						  "upstream_bad_chunk",
+						  sl_h1_reason_str(why));
 				return -1;
 			}
 			if (r < 0) {
@@ -657,16 +592,17 @@ resp_body(struct sl_seam *s, struct sl_upconn *u)
 							 sizeof(peer)),
 				    t->request_id, t->route->name,
 				    t->wc->eps[t->ep_index]->conf->addr.text,
-				    sl_h1_reason_str(t->rsp.chunked.why));
+				    sl_h1_reason_str(why));
 				t->error = "upstream_bad_chunk";
 				t->flags |= SL_TXN_F_UP_BROKEN;
 				s->ops->close(s, "upstream_bad_chunk");
 				return -1;
 			}
-			if (r == 1)
-				resp_complete(t);
+			/* its end, as a body of pieces' (its trailers to the
+			 * client's codec) */
+			if (r == 1 && resp_stream_end(s, t, u) == -1)
+				return -1;
 			break;
-		}
 		case SL_H1_BODY_CLOSE:
 			/* an HTTP/2 tunnel's: the core hands them to the
 			 * tunnel, which makes them ready */

@@ -616,7 +616,9 @@ sl_upstream_trailers(const struct sl_upconn *u)
 {
 	const struct h2up_stream *st = u->xc;
 
-	if (!u->h2s || st == NULL || !(st->f & S_RESP_END) ||
+	if (!u->h2s)
+		return sl_upstream_h1_trailers(u);
+	if (st == NULL || !(st->f & S_RESP_END) ||
 	    dbuf_n(&st->hdr) < sizeof(struct sl_hblk))
 		return NULL;
 	return st->hdr.p + st->hdr.off;

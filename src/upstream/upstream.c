@@ -26,6 +26,8 @@
 #include "conf.h"
 #include "evdel.h"
 #include "h1_msg.h"
+#include "h1_parse.h"
+#include "hblock.h"
 #include "log.h"
 #include "runtime.h"
 #include "splice.h"
@@ -165,6 +167,16 @@ struct sl_upchunker {
 	size_t last_len; /* its bytes */
 };
 
+/* The chunked coding of a response body taken off (sl_upstream_dechunk):
+ * its decoder, the trailer section's text while it spans reads, and its
+ * block once whole. */
+struct sl_updechunk {
+	struct sl_h1_chunked ck;
+	char *trl;	/* the section's text so far (malloc'd) */
+	size_t trl_len; /* its bytes */
+	char *blk;	/* the trailers as a block, once whole; NULL: none */
+};
+
 /*
  * The structs of HTTP/2 upstream streams (one a gRPC call), kept for reuse
  * by the thread that freed them, zeroed: a calloc and a free a call less.
@@ -236,6 +248,12 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 		free(u->ck->last);
 		free(u->ck);
 		u->ck = NULL;
+	}
+	if (u->dk != NULL) {
+		free(u->dk->trl);
+		free(u->dk->blk);
+		free(u->dk);
+		u->dk = NULL;
 	}
 	/* TLS: close_notify, unless in the middle of the handshake */
 	XPRT(u)->close(u->fd, u->xc, u->state != SL_UP_ST_HANDSHAKE);
@@ -907,6 +925,94 @@ int
 sl_upstream_chunked_open(const struct sl_upconn *u)
 {
 	return u->ck != NULL && sl_h1_chunker_open(&u->ck->ck);
+}
+
+/* ---- the chunked coding of a response body (sl_upstream_dechunk) ----- */
+
+int
+sl_upstream_dechunk_start(struct sl_upconn *u, size_t max_trailer_bytes,
+			  size_t max_trailers, const char *own)
+{
+	struct sl_updechunk *dk = u->dk;
+
+	if (dk == NULL && (dk = u->dk = calloc(1, sizeof(*dk))) == NULL)
+		return -1;
+	free(dk->trl);
+	free(dk->blk);
+	dk->trl = dk->blk = NULL;
+	dk->trl_len = 0;
+	sl_h1_chunked_init(&dk->ck, max_trailer_bytes);
+	dk->ck.max_trailers = max_trailers;
+	dk->ck.own = own;
+	return 0;
+}
+
+/* n bytes of the trailer section's text at p; once last, the whole made
+ * a block. Returns 0, or -1 (no memory). */
+static int
+dechunk_trailers(struct sl_updechunk *dk, const char *p, size_t n, int last)
+{
+	size_t cap;
+	char *t;
+
+	if (dk->trl != NULL || !last) {
+		/* a section spanning reads (at most max_trailer_bytes: the
+		 * decoder's bound) */
+		if ((t = realloc(dk->trl, dk->trl_len + n)) == NULL)
+			return -1;
+		memcpy(t + dk->trl_len, p, n);
+		dk->trl = t;
+		dk->trl_len += n;
+		if (!last)
+			return 0;
+		p = dk->trl;
+		n = dk->trl_len;
+	}
+	if (n <= 2) /* the final CRLF alone */
+		return 0;
+	cap = sizeof(struct sl_hblk) + 2 * n;
+	if ((dk->blk = malloc(cap)) == NULL)
+		return -1;
+	if (sl_h1_trailers_block(p, n, dk->blk, cap) < 0) {
+		/* (its room is its bound: not seen) */
+		free(dk->blk);
+		dk->blk = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+sl_upstream_dechunk(struct sl_upconn *u, int *why)
+{
+	struct sl_updechunk *dk = u->dk;
+	char *p = u->in.data + u->ready;
+	size_t avail = u->in.len - u->ready, used, data, tr_at;
+	int r;
+
+	r = sl_h1_chunked_unframe(&dk->ck, p, avail, &used, &data, &tr_at);
+	if (r >= 0 && tr_at < used &&
+	    dechunk_trailers(dk, p + tr_at, used - tr_at, r == 1) == -1)
+		return -2;
+	/* the payload moved to the front; the gap the framing left
+	 * closes */
+	memmove(p + data, p + used, avail - used);
+	u->in.len -= (uint32_t)(used - data);
+	u->ready += (uint32_t)data;
+	*why = dk->ck.why;
+	return r;
+}
+
+const struct sl_h1_chunked *
+sl_upstream_dechunk_state(const struct sl_upconn *u)
+{
+	return u->dk != NULL ? &u->dk->ck : NULL;
+}
+
+const char *
+sl_upstream_h1_trailers(const struct sl_upconn *u)
+{
+	return u->dk != NULL ? u->dk->blk : NULL;
 }
 
 ssize_t

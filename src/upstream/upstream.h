@@ -20,7 +20,9 @@
 #include "tls.h"
 #include "wloop.h"
 
+struct sl_h1_chunked;
 struct sl_upchunker;
+struct sl_updechunk;
 struct sl_upconn;
 struct sl_wendpoint;
 struct sl_xprt_mem;
@@ -171,6 +173,9 @@ struct sl_upconn {
 	 * (sl_upstream_write_chunked): made at the first, kept for the
 	 * connection's next; NULL until then */
 	struct sl_upchunker *ck;
+	/* the chunked coding of a response body taken off
+	 * (sl_upstream_dechunk): made at the first, kept as ck */
+	struct sl_updechunk *dk;
 };
 
 /*
@@ -225,10 +230,37 @@ int sl_upstream_unprocessed(const struct sl_upconn *u);
  * are h2up.c's, which owns a stream's transport. */
 int sl_upstream_grpc_status(const struct sl_upconn *u);
 
-/* The trailers of an HTTP/2 stream's response whose body came as pieces
- * (SL_H1_BODY_STREAM), as a field block (hblock.h, status 0) that lasts
- * as long as u, once the response ended; NULL: none. */
+/* The trailers of a response whose body came as pieces (an HTTP/2
+ * stream's, SL_H1_BODY_STREAM) or was chunked (sl_upstream_dechunk), as a
+ * field block (hblock.h, status 0) that lasts as long as u (an HTTP/1.1
+ * connection's: until its next response), once the body ended; NULL:
+ * none. */
 const char *sl_upstream_trailers(const struct sl_upconn *u);
+
+/*
+ * An HTTP/1.1 upstream's chunked response body as pieces: the chunked
+ * coding is this connection's codec's, taken off as it is written
+ * (sl_upstream_write_chunked). sl_upstream_dechunk_start arms it for a
+ * response with its bounds (the trailer section's bytes and fields, a
+ * field name sluice sets, refused there; NULL: none); returns 0, or -1
+ * (no memory). sl_upstream_dechunk then takes the framing off the bytes
+ * from u->ready to u->in.len in place: the payload moves up, u->ready
+ * goes past it, u->in.len loses the framing; the trailer section is
+ * gathered across reads and made a block (sl_upstream_trailers) once
+ * whole. Returns 1 at the body's end, 0 while more is to come, -1 when
+ * the framing is malformed (*why: enum sl_h1_reason), -2 (no memory).
+ */
+int sl_upstream_dechunk_start(struct sl_upconn *u, size_t max_trailer_bytes,
+			      size_t max_trailers, const char *own);
+int sl_upstream_dechunk(struct sl_upconn *u, int *why);
+
+/* The decoder's state, for a reader that goes on with the body from
+ * u->ready (h1_reader.h, sl_h1_reader_resume); NULL when not armed. */
+const struct sl_h1_chunked *
+sl_upstream_dechunk_state(const struct sl_upconn *u);
+
+/* sl_upstream_trailers's for an HTTP/1.1 connection (upstream.c). */
+const char *sl_upstream_h1_trailers(const struct sl_upconn *u);
 
 /*
  * Writes what is ready of a request whose body of pieces

@@ -2208,7 +2208,9 @@ test_chunked_framing_refused_after_data_resets_the_stream(void **state)
 	assert_int_equal(st->body, H2B_UNTIL_END);
 	assert_non_null(st->s.txn);
 	assert_true(st->s.txn->flags & SL_TXN_F_DECHUNK);
-	st->s.txn->rsp.chunked.max_trailer_bytes = 1;
+	/* (the decoder is the upstream connection's) */
+	((struct sl_h1_chunked *)sl_upstream_dechunk_state(st->s.txn->up))
+	    ->max_trailer_bytes = 1;
 	assert_int_equal(sl_xprt_mem_write(ups[0].e, rest, sizeof(rest) - 1),
 			 (ssize_t)sizeof(rest) - 1);
 	wait_stream(id);
