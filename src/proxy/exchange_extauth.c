@@ -171,7 +171,7 @@ struct req_in {
 	const char *ip;
 	const char *scheme;
 	const char *subject;
-	const char *protocol; /* "HTTP/1.1", "HTTP/1.0", "HTTP/2" */
+	const char *protocol; /* "HTTP/1.1", "HTTP/1.0", "HTTP/2", "HTTP/3" */
 	int64_t size;	      /* the body's, -1: not known */
 	const char *body;     /* the body's first bytes sent (blen), or NULL */
 	size_t blen;

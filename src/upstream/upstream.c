@@ -174,7 +174,10 @@ struct sl_updechunk {
 	struct sl_h1_chunked ck;
 	char *trl;	/* the section's text so far (malloc'd) */
 	size_t trl_len; /* its bytes */
-	char *blk;	/* the trailers as a block, once whole; NULL: none */
+	char *blk;	/* room for the trailers as a block (malloc'd, kept
+			   for the connection's next answer) */
+	size_t blk_cap; /* its bytes */
+	uint8_t blk_on; /* blk holds this answer's trailers */
 };
 
 /*
@@ -938,9 +941,9 @@ sl_upstream_dechunk_start(struct sl_upconn *u, size_t max_trailer_bytes,
 	if (dk == NULL && (dk = u->dk = calloc(1, sizeof(*dk))) == NULL)
 		return -1;
 	free(dk->trl);
-	free(dk->blk);
-	dk->trl = dk->blk = NULL;
+	dk->trl = NULL;
 	dk->trl_len = 0;
+	dk->blk_on = 0;
 	sl_h1_chunked_init(&dk->ck, max_trailer_bytes);
 	dk->ck.max_trailers = max_trailers;
 	dk->ck.own = own;
@@ -970,15 +973,17 @@ dechunk_trailers(struct sl_updechunk *dk, const char *p, size_t n, int last)
 	}
 	if (n <= 2) /* the final CRLF alone */
 		return 0;
+	/* (a block is at most its header and twice the text) */
 	cap = sizeof(struct sl_hblk) + 2 * n;
-	if ((dk->blk = malloc(cap)) == NULL)
-		return -1;
-	if (sl_h1_trailers_block(p, n, dk->blk, cap) < 0) {
-		/* (its room is its bound: not seen) */
-		free(dk->blk);
-		dk->blk = NULL;
-		return -1;
+	if (cap > dk->blk_cap) {
+		if ((t = realloc(dk->blk, cap)) == NULL)
+			return -1;
+		dk->blk = t;
+		dk->blk_cap = cap;
 	}
+	if (sl_h1_trailers_block(p, n, dk->blk, dk->blk_cap) < 0)
+		return -1; /* (its room is its bound: not seen) */
+	dk->blk_on = 1;
 	return 0;
 }
 
@@ -1012,7 +1017,7 @@ sl_upstream_dechunk_state(const struct sl_upconn *u)
 const char *
 sl_upstream_h1_trailers(const struct sl_upconn *u)
 {
-	return u->dk != NULL ? u->dk->blk : NULL;
+	return u->dk != NULL && u->dk->blk_on ? u->dk->blk : NULL;
 }
 
 ssize_t

@@ -314,5 +314,31 @@ def an_rpc_error_a_late_answer_and_the_service_down_are_failures():
     az2.stop()
 
 
+@test
+def an_http3_request_is_http3_to_the_service():
+    # the protocol the check names came from the codec's kind: a request
+    # over HTTP/3 said HTTP/2 (a codec of fields), now its own
+    need()
+    import test_http3
+    test_http3.require()
+    az = GrpcAuthz()
+    up = Upstream()
+    c, k = test_http3.cert()
+    routes = [{"name": "pay", "cluster": "c",
+               "auth": {"external": {"cluster": "authz", "protocol": "grpc",
+                                     "timeout": "1s"}}}]
+    cfg, port = make_config(
+        {"c": [up], "authz": ["127.0.0.1:%d" % az.port]}, routes=routes,
+        cluster_opts={"authz": {"protocol": "h2c"}},
+        listener_opts={"tls": {"certificates": [{"cert": c, "key": k}]},
+                       "protocols": ["h2", "http/1.1"],
+                       "http3": {"retry": "never"}})
+    sl = start_sluice(cfg)
+    test_http3.h3(port, "/pay/x")
+    eq(az.checks[-1].attributes.request.http.protocol, "HTTP/3",
+       "protocol of a request over HTTP/3")
+    sl.stop()
+    az.stop()
+
 if __name__ == "__main__":
     main()

@@ -247,6 +247,42 @@ def chunked_response_trailers():
 
 
 @test
+def a_chunked_answer_is_framed_again_by_the_clients_codec():
+    # the upstream's chunked coding is its hop's: the exchange hands the
+    # client's codec payload and trailers, and an HTTP/1.1 client gets
+    # chunks of sluice's (a chunk a run read at once), never the
+    # upstream's extensions; an HTTP/1.0 client the payload to the close
+    def h(req):
+        s = up.conns[req.conn_id].sock
+        s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                  b"Trailer: X-Sum\r\n\r\n3;a=1\r\nabc\r\n"
+                  b"4;name=\"q v\"\r\ndefg\r\n")
+        time.sleep(0.2)
+        return Reply(action="raw", raw=b"2;z\r\nhi\r\n0;last\r\n"
+                     b"X-Sum: 9\r\n\r\n")
+    up, sl, port = setup(h)
+    c = Client(port)
+    c.send(build_request("GET", "/x"))
+    c.settimeout(5)
+    raw = b""
+    while not raw.endswith(b"\r\n0\r\nX-Sum: 9\r\n\r\n"):
+        d = c.sock.recv(65536)
+        check(d, "the answer ended early: %r" % raw)
+        raw += d
+    head, body = raw.split(b"\r\n\r\n", 1)
+    check(b"\r\ntransfer-encoding: chunked" in head.lower(), head)
+    check(b";" not in body, "an upstream's chunk extension went on: %r"
+          % body)
+    eq(body, b"7\r\nabcdefg\r\n2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n",
+       "the body as sluice frames it")
+    c = Client(port)
+    c.send(b"GET /x HTTP/1.0\r\nHost: a\r\n\r\n")
+    raw, how = read_to_close(c)
+    eq((how, raw[raw.index(b"\r\n\r\n") + 4:]), ("eof", b"abcdefghi"),
+       "an HTTP/1.0 client's body, to the close")
+
+
+@test
 def chunked_request_hex_case_and_empty_body():
     up, sl, port = setup()
     c = Client(port)
