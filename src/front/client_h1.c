@@ -103,7 +103,8 @@ in_cap(const struct sl_client *c)
 static int
 in_room(const struct sl_client *c)
 {
-	uint32_t held = c->state == SL_CLIENT_ST_TXN && c->bodies != NULL
+	uint32_t held = c->state == SL_CLIENT_ST_TXN && c->bodies != NULL &&
+				c->bodies->decoding
 			    ? c->bodies->tail
 			    : 0;
 
@@ -702,7 +703,7 @@ stream_req_trailers(struct sl_seam *st)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
-	return c->bodies != NULL ? c->bodies->blk : NULL;
+	return c->bodies != NULL && c->bodies->decoding ? c->bodies->blk : NULL;
 }
 
 /* ---- a response body of pieces, chunked (seam.h, write_head) -------- */

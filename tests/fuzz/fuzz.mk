@@ -157,6 +157,14 @@ $(OUT)/fuzz_hdrrule: $(top_srcdir)/tests/fuzz/fuzz_hdrrule.c $(HDRRULE_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
 
+# the chunked decoder, and the chunk writer (h1_msg.c) framing its
+# payload again
+$(OUT)/fuzz_chunked: $(top_srcdir)/tests/fuzz/fuzz_chunked.c $(HDRRULE_SRCS) \
+		$(PARSE_HDRS) $(top_srcdir)/src/http/h1_msg.h \
+		$(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(HDRRULE_SRCS)
+
 # the reader of upstream responses (fuzz_reader.c): the parser, and the
 # head blocks' reader in h1_msg.c
 READER_SRCS = $(HDRRULE_SRCS) $(top_srcdir)/src/http/h1_reader.c

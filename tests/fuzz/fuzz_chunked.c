@@ -6,13 +6,17 @@
  * HTTP/1.1 codec's way too (client_h1.c, dechunk_run): unframing in pieces,
  * the trailer section gathered from each piece's tail, which must be the
  * input's bytes from the section's start to the end, and make a field
- * block (sl_h1_trailers_block) once the message is whole.
+ * block (sl_h1_trailers_block) once the message is whole. And the way
+ * back: the payload and that block framed again by the chunk writer
+ * (h1_msg.c, sl_h1_chunker_iov), its payload arriving and its writes cut
+ * at sizes the input picks, decode to the same payload and block.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "h1_msg.h"
 #include "h1_parse.h"
 #include "hblock.h"
 
@@ -113,6 +117,69 @@ unframe(const uint8_t *in, size_t size, size_t piece, char *work, char *out,
 	return res;
 }
 
+/*
+ * The payload (n bytes) and the trailers' block framed by the chunk
+ * writer: the payload comes in runs and the writes stop at sizes taken
+ * from the input (cuts), as a writer's socket would. What went must
+ * decode whole to the same payload, and its trailer section to the same
+ * block.
+ */
+static void
+reframe(const char *payload, size_t n, const char *blk, const uint8_t *cuts,
+	size_t ncuts)
+{
+	struct sl_h1_chunker ck;
+	struct sl_h1_chunked c;
+	size_t ll = sl_h1_last_chunk_len(blk), cap, have = 0, taken = 0;
+	size_t wlen = 0, k = 0, used, dl, at;
+	char *last = malloc(ll), *wire, *blk2;
+	struct sl_hblk b;
+	int ended = 0;
+
+	/* a chunk a byte of payload at worst: 18 + 2 + 2 bytes of framing */
+	cap = n * 23 + ll + 32;
+	wire = malloc(cap);
+	CHECK(last != NULL && wire != NULL);
+	CHECK(sl_h1_last_chunk(last, blk) == ll);
+	memset(&ck, 0, sizeof(ck));
+	while (!ended) {
+		struct iovec iov[SL_H1_CHUNKER_IOV];
+		size_t w = ncuts > 0 ? 1 + cuts[k % ncuts] % 32 : 7, room;
+		size_t more = ncuts > 0 ? cuts[(k + 1) % ncuts] % 64 : 50;
+		int niov;
+
+		CHECK(k++ < 4 * cap);
+		have = have + more < n ? have + more : n;
+		niov = sl_h1_chunker_iov(&ck, payload + taken, have - taken,
+					 have == n, last, ll, iov);
+		CHECK(niov >= 0 && niov <= SL_H1_CHUNKER_IOV);
+		room = w;
+		for (int i = 0; i < niov && w > 0; i++) {
+			size_t m = w < iov[i].iov_len ? w : iov[i].iov_len;
+			CHECK(wlen + m <= cap);
+			memcpy(wire + wlen, iov[i].iov_base, m);
+			wlen += m;
+			w -= m;
+		}
+		taken += sl_h1_chunker_sent(&ck, room - w, &ended);
+		CHECK(taken <= have);
+	}
+	CHECK(taken == n && !sl_h1_chunker_open(&ck));
+	sl_h1_chunked_init(&c, 1 << 20);
+	CHECK(sl_h1_chunked_unframe(&c, wire, wlen, &used, &dl, &at) == 1);
+	CHECK(used == wlen && dl == n && memcmp(wire, payload, n) == 0);
+	blk2 = malloc(sizeof(struct sl_hblk) + 2 * (used - at));
+	CHECK(blk2 != NULL);
+	CHECK(sl_h1_trailers_block(wire + at, used - at, blk2,
+				   sizeof(struct sl_hblk) + 2 * (used - at)) >=
+	      0);
+	sl_hblk_head(blk, &b);
+	CHECK(memcmp(blk, blk2, b.len) == 0);
+	free(blk2);
+	free(wire);
+	free(last);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -162,6 +229,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(sl_h1_trailers_block(trl, tl, blk,
 						   sizeof(struct sl_hblk) +
 						       2 * tl) >= 0);
+			if (piece == 1)
+				reframe(out1, whole.data_len, blk, data,
+					size < 16 ? size : 16);
 			free(blk);
 		}
 		free(trl);
