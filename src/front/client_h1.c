@@ -520,8 +520,7 @@ bodies_end(struct sl_client *c)
 
 	if (d->decoding) {
 		c->s.in.len += d->tail;
-		free(d->trl);
-		free(d->blk);
+		sl_h1_trailers_reset(&d->trl);
 	}
 	if (d->rlast != d->rshort)
 		free(d->rlast);
@@ -532,7 +531,7 @@ bodies_end(struct sl_client *c)
 	if (c->s.w->cpool.bodies_spare == NULL)
 		c->s.w->cpool.bodies_spare = d;
 	else
-		free(d);
+		sl_h1_bodies_free(d);
 	c->bodies = NULL;
 }
 
@@ -549,6 +548,8 @@ bodies_get(struct sl_client *c)
 		c->s.w->cpool.bodies_spare = NULL;
 	else if ((d = malloc(sizeof(*d))) == NULL)
 		return NULL;
+	else
+		memset(&d->trl, 0, sizeof(d->trl));
 	d->decoding = d->framing = 0;
 	d->rlast = NULL;
 	c->bodies = d;
@@ -563,39 +564,6 @@ dechunk_refuse(struct sl_client *c, int status, enum sl_h1_reason why)
 	c->bodies->bad = (uint16_t)status;
 	c->bodies->why = (uint8_t)why;
 	c->s.flags |= SL_SEAM_F_BODY_END | SL_SEAM_F_BODY_BAD;
-}
-
-/* The trailer section's n bytes at p (a part of it: sections span reads);
- * once last, the whole as a field block. The decoder bounds it
- * (max_trailer_bytes). Returns 0, or -1 (no memory). */
-static int
-dechunk_trailers(struct sl_h1_bodies *d, const char *p, size_t n, int last)
-{
-	char *t;
-	long bl;
-
-	if (d->trl != NULL || !last) {
-		if ((t = realloc(d->trl, d->trl_len + n)) == NULL)
-			return -1;
-		memcpy(t + d->trl_len, p, n);
-		d->trl = t;
-		d->trl_len += (uint32_t)n;
-		if (!last)
-			return 0;
-		p = d->trl;
-		n = d->trl_len;
-	}
-	if (n <= 2) /* the final CRLF alone */
-		return 0;
-	if ((d->blk = malloc(sizeof(struct sl_hblk) + 2 * n)) == NULL)
-		return -1;
-	bl = sl_h1_trailers_block(p, n, d->blk, sizeof(struct sl_hblk) + 2 * n);
-	if (bl < 0) { /* (its room is its bound: not seen) */
-		free(d->blk);
-		d->blk = NULL;
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -624,8 +592,8 @@ dechunk_run(struct sl_client *c, uint32_t from)
 		dechunk_refuse(c, 400, d->ck.why);
 		return;
 	}
-	if (tr_at < used &&
-	    dechunk_trailers(d, p + tr_at, used - tr_at, r == 1) == -1) {
+	if (tr_at < used && sl_h1_trailers_take(&d->trl, p + tr_at,
+						used - tr_at, r == 1) == -1) {
 		c->s.in.len = from + (uint32_t)data;
 		dechunk_refuse(c, 503, SL_H1_R_NONE);
 		return;
@@ -675,6 +643,7 @@ stream_req_dechunk(struct sl_seam *st, const struct sl_seam_dechunk *l)
 
 	if (d == NULL)
 		return -1;
+	sl_h1_trailers_reset(&d->trl);
 	memset(&d->bad, 0,
 	       offsetof(struct sl_h1_bodies, ck) -
 		   offsetof(struct sl_h1_bodies, bad));
@@ -703,7 +672,9 @@ stream_req_trailers(struct sl_seam *st)
 {
 	struct sl_client *c = CLIENT_OF_SEAM(st);
 
-	return c->bodies != NULL && c->bodies->decoding ? c->bodies->blk : NULL;
+	return c->bodies != NULL && c->bodies->decoding && c->bodies->trl.on
+		   ? c->bodies->trl.blk
+		   : NULL;
 }
 
 /* ---- a response body of pieces, chunked (seam.h, write_head) -------- */

@@ -12,6 +12,7 @@
 
 #include <event2/util.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "client_codec.h"
@@ -39,6 +40,8 @@ struct sl_h1_bodies {
 			op): rshort, or malloc'd; NULL: none */
 	struct sl_h1_chunker rck;
 	char rshort[64];
+	/* the request's trailers (their block's room kept with the struct) */
+	struct sl_h1_trailers trl;
 	/* the request's chunked body, from here on zeroed for each */
 	uint16_t bad;	   /* SL_SEAM_F_BODY_BAD: the status (req_refusal) */
 	uint8_t why;	   /* and its reason (enum sl_h1_reason) */
@@ -47,13 +50,18 @@ struct sl_h1_bodies {
 			      exchange ends */
 	uint64_t max_body; /* the route's bound (0: none) */
 	uint64_t bytes;	   /* payload decoded */
-	uint32_t trl_len;  /* of trl */
-	char *trl;	   /* the trailer section's text while it comes */
-	char *blk;	   /* the trailers as a field block (hblock.h), once
-			      whole; NULL: none came */
 	struct sl_h1_chunked ck; /* (last: what is before it is zeroed for
 				    each body, ck is initialised) */
 };
+
+/* A struct sl_h1_bodies no exchange will take again, freed with the room
+ * it keeps. */
+static inline void
+sl_h1_bodies_free(struct sl_h1_bodies *d)
+{
+	sl_h1_trailers_free(&d->trl);
+	free(d);
+}
 
 /* The lingering of an idle connection a drain closes: what a client sent
  * as the drain began (one round trip). */

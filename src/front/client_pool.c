@@ -308,7 +308,8 @@ sl_client_free_list(struct sl_worker *w)
 		p->free_clients = next;
 	}
 	p->nfree_clients = 0;
-	free(p->bodies_spare);
+	if (p->bodies_spare != NULL)
+		sl_h1_bodies_free(p->bodies_spare);
 	p->bodies_spare = NULL;
 	/* at teardown every event is back: the regions go */
 	while ((r = LIST_FIRST(&p->rev_avail)) != NULL) {

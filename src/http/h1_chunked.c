@@ -5,11 +5,14 @@
  * and the fields it may not hold), the same taking the framing off for a
  * codec of fields (the payload compacted, the trailer section found and
  * made a field block), and the checks of trailers that came as a block.
- * Declared in h1_parse.h. Pure: no I/O, no malloc, no mutable global state, no
- * locale; byte classes from h1_parse_int.h.
+ * Declared in h1_parse.h. Pure: no I/O, no mutable global state, no locale;
+ * byte classes from h1_parse_int.h; no malloc but the trailer section's
+ * gathering across reads (sl_h1_trailers_take), which grows its caller's
+ * buffers.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -534,4 +537,56 @@ sl_h1_chunked_unframe(struct sl_h1_chunked *c, char *buf, size_t len,
 	if (*trailer_at > *consumed)
 		*trailer_at = *consumed;
 	return r;
+}
+
+int
+sl_h1_trailers_take(struct sl_h1_trailers *t, const char *p, size_t n, int last)
+{
+	size_t cap;
+	char *q;
+
+	if (t->text != NULL || !last) {
+		/* a section spanning reads (at most the decoder's bound) */
+		if ((q = realloc(t->text, t->text_len + n)) == NULL)
+			return -1;
+		memcpy(q + t->text_len, p, n);
+		t->text = q;
+		t->text_len += n;
+		if (!last)
+			return 0;
+		p = t->text;
+		n = t->text_len;
+	}
+	if (n <= 2) /* the final CRLF alone */
+		return 0;
+	/* a block is at most its header and twice the text */
+	cap = sizeof(struct sl_hblk) + 2 * n;
+	if (cap > t->blk_cap) {
+		if ((q = realloc(t->blk, cap)) == NULL)
+			return -1;
+		t->blk = q;
+		t->blk_cap = cap;
+	}
+	if (sl_h1_trailers_block(p, n, t->blk, t->blk_cap) < 0)
+		return -1; /* (its room is its bound: not seen) */
+	t->on = 1;
+	return 0;
+}
+
+void
+sl_h1_trailers_reset(struct sl_h1_trailers *t)
+{
+	free(t->text);
+	t->text = NULL;
+	t->text_len = 0;
+	t->on = 0;
+}
+
+void
+sl_h1_trailers_free(struct sl_h1_trailers *t)
+{
+	sl_h1_trailers_reset(t);
+	free(t->blk);
+	t->blk = NULL;
+	t->blk_cap = 0;
 }

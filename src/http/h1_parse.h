@@ -401,6 +401,34 @@ int sl_h1_chunked_unframe(struct sl_h1_chunked *c, char *buf, size_t len,
 long sl_h1_trailers_block(const char *text, size_t len, char *out, size_t cap);
 
 /*
+ * A trailer section as an HTTP/1.1 codec takes it off a chunked body
+ * (sl_h1_chunked_unframe's buf[*trailer_at .. *consumed) at each call):
+ * its text gathered across reads in text (grown at need), then made a
+ * field block in blk (a room kept for the next body, grown at need; on
+ * set). The only allocating function of the chunked coding's file. Both
+ * HTTP/1.1 codecs use it: the client's for a request (client_h1.c), the
+ * upstream connection's for a response (upstream.c).
+ */
+struct sl_h1_trailers {
+	char *text;	 /* the section's text so far (malloc'd) */
+	size_t text_len; /* its bytes */
+	char *blk;	 /* the block's room (malloc'd) */
+	size_t blk_cap;	 /* its bytes */
+	uint8_t on;	 /* blk holds this body's trailers */
+};
+
+/* n more bytes of the section at p; last: it is whole, and made a block
+ * (none for a section of no field). Returns 0, or -1 (no memory). */
+int sl_h1_trailers_take(struct sl_h1_trailers *t, const char *p, size_t n,
+			int last);
+
+/* For the next body: the text goes, the block's room stays. */
+void sl_h1_trailers_reset(struct sl_h1_trailers *t);
+
+/* Everything freed. */
+void sl_h1_trailers_free(struct sl_h1_trailers *t);
+
+/*
  * What can be read of a request head that was refused, for the logs only
  * (never for routing or forwarding): lenient where the parser is strict,
  * on the bytes received so far, complete or not. Slices point into buf;

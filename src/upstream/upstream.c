@@ -172,12 +172,7 @@ struct sl_upchunker {
  * block once whole. */
 struct sl_updechunk {
 	struct sl_h1_chunked ck;
-	char *trl;	/* the section's text so far (malloc'd) */
-	size_t trl_len; /* its bytes */
-	char *blk;	/* room for the trailers as a block (malloc'd, kept
-			   for the connection's next answer) */
-	size_t blk_cap; /* its bytes */
-	uint8_t blk_on; /* blk holds this answer's trailers */
+	struct sl_h1_trailers trl;
 };
 
 /*
@@ -253,8 +248,7 @@ upstream_free(struct sl_upconn *u, enum sl_up_close why)
 		u->ck = NULL;
 	}
 	if (u->dk != NULL) {
-		free(u->dk->trl);
-		free(u->dk->blk);
+		sl_h1_trailers_free(&u->dk->trl);
 		free(u->dk);
 		u->dk = NULL;
 	}
@@ -940,50 +934,10 @@ sl_upstream_dechunk_start(struct sl_upconn *u, size_t max_trailer_bytes,
 
 	if (dk == NULL && (dk = u->dk = calloc(1, sizeof(*dk))) == NULL)
 		return -1;
-	free(dk->trl);
-	dk->trl = NULL;
-	dk->trl_len = 0;
-	dk->blk_on = 0;
+	sl_h1_trailers_reset(&dk->trl);
 	sl_h1_chunked_init(&dk->ck, max_trailer_bytes);
 	dk->ck.max_trailers = max_trailers;
 	dk->ck.own = own;
-	return 0;
-}
-
-/* n bytes of the trailer section's text at p; once last, the whole made
- * a block. Returns 0, or -1 (no memory). */
-static int
-dechunk_trailers(struct sl_updechunk *dk, const char *p, size_t n, int last)
-{
-	size_t cap;
-	char *t;
-
-	if (dk->trl != NULL || !last) {
-		/* a section spanning reads (at most max_trailer_bytes: the
-		 * decoder's bound) */
-		if ((t = realloc(dk->trl, dk->trl_len + n)) == NULL)
-			return -1;
-		memcpy(t + dk->trl_len, p, n);
-		dk->trl = t;
-		dk->trl_len += n;
-		if (!last)
-			return 0;
-		p = dk->trl;
-		n = dk->trl_len;
-	}
-	if (n <= 2) /* the final CRLF alone */
-		return 0;
-	/* (a block is at most its header and twice the text) */
-	cap = sizeof(struct sl_hblk) + 2 * n;
-	if (cap > dk->blk_cap) {
-		if ((t = realloc(dk->blk, cap)) == NULL)
-			return -1;
-		dk->blk = t;
-		dk->blk_cap = cap;
-	}
-	if (sl_h1_trailers_block(p, n, dk->blk, dk->blk_cap) < 0)
-		return -1; /* (its room is its bound: not seen) */
-	dk->blk_on = 1;
 	return 0;
 }
 
@@ -997,7 +951,8 @@ sl_upstream_dechunk(struct sl_upconn *u, int *why)
 
 	r = sl_h1_chunked_unframe(&dk->ck, p, avail, &used, &data, &tr_at);
 	if (r >= 0 && tr_at < used &&
-	    dechunk_trailers(dk, p + tr_at, used - tr_at, r == 1) == -1)
+	    sl_h1_trailers_take(&dk->trl, p + tr_at, used - tr_at, r == 1) ==
+		-1)
 		return -2;
 	/* the payload moved to the front; the gap the framing left
 	 * closes */
@@ -1017,7 +972,7 @@ sl_upstream_dechunk_state(const struct sl_upconn *u)
 const char *
 sl_upstream_h1_trailers(const struct sl_upconn *u)
 {
-	return u->dk != NULL && u->dk->blk_on ? u->dk->blk : NULL;
+	return u->dk != NULL && u->dk->trl.on ? u->dk->trl.blk : NULL;
 }
 
 ssize_t

@@ -30,6 +30,9 @@
 #define sl_h1_trailer_forbidden scalar_sl_h1_trailer_forbidden
 #define sl_h1_trailers_block	scalar_sl_h1_trailers_block
 #define sl_h1_trailers_check	scalar_sl_h1_trailers_check
+#define sl_h1_trailers_free	scalar_sl_h1_trailers_free
+#define sl_h1_trailers_reset	scalar_sl_h1_trailers_reset
+#define sl_h1_trailers_take	scalar_sl_h1_trailers_take
 /* The function only: struct sl_h1_salvage, a tag of the same name, stays
  * the type the driver passes. */
 #define sl_h1_salvage(...) scalar_sl_h1_salvage(__VA_ARGS__)
