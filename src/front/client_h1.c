@@ -132,9 +132,8 @@ client_write(struct sl_client *c)
 		return 0; /* wait for writability */
 	niov = sl_exchange_output(&c->s, iov, &hints);
 	/* a body of pieces: its chunked coding is this codec's */
-	if ((c->s.flags & SL_SEAM_F_FRAMING) &&
-	    (niov = frame_out(c, iov, niov, hints, &own)) == -1)
-		return -1;
+	if (c->s.flags & SL_SEAM_F_FRAMING)
+		niov = frame_out(c, iov, niov, hints, &own);
 	if (niov == 0)
 		return 0;
 	if (hints & SL_EXCHANGE_OUT_MORE)
@@ -550,7 +549,7 @@ bodies_get(struct sl_client *c)
 		return NULL;
 	else
 		memset(&d->trl, 0, sizeof(d->trl));
-	d->decoding = d->framing = 0;
+	d->decoding = 0;
 	d->rlast = NULL;
 	c->bodies = d;
 	return d;
@@ -684,7 +683,7 @@ stream_req_trailers(struct sl_seam *st)
  * hints say so, then one run of payload) framed as chunks in place: the
  * chunker frames the run and, once the exchange's output is done, the
  * last chunk with the trailers. *own gets the exchange's own bytes.
- * Returns the iovecs' count, or -1 when c was closed (no memory).
+ * Returns the iovecs' count.
  */
 static int
 frame_out(struct sl_client *c, struct iovec *iov, int niov, int hints,
@@ -717,7 +716,6 @@ frame_sent(struct sl_client *c, size_t n, size_t own)
 	if (ended) {
 		/* the last chunk went: the exchange may end */
 		c->s.flags &= ~(unsigned)SL_SEAM_F_FRAMING;
-		d->framing = 0;
 	}
 	return sl_exchange_sent(&c->s, k + took) || sl_h1_chunker_open(&d->rck);
 }
@@ -750,10 +748,7 @@ stream_write_head(struct sl_seam *st, const struct sl_h1_head *h, char *out,
 	if (h->kind != SL_H1_H_FINAL || h->resp->body != SL_H1_BODY_STREAM ||
 	    h->minor == 0) {
 		/* a body of a length or none, or run to the close */
-		if (c->s.flags & SL_SEAM_F_FRAMING) {
-			c->bodies->framing = 0;
-			c->s.flags &= ~(unsigned)SL_SEAM_F_FRAMING;
-		}
+		c->s.flags &= ~(unsigned)SL_SEAM_F_FRAMING;
 		return n;
 	}
 	/* (no memory for it: the answer cannot go, as a head that does not
@@ -764,7 +759,6 @@ stream_write_head(struct sl_seam *st, const struct sl_h1_head *h, char *out,
 		free(d->rlast);
 	d->rlast = NULL;
 	memset(&d->rck, 0, sizeof(d->rck));
-	d->framing = 1;
 	c->s.flags |= SL_SEAM_F_FRAMING;
 	return n;
 }

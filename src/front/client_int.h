@@ -27,13 +27,12 @@
  *   reads it, so that its exchange sees payload and an end, as from
  *   HTTP/2. The payload stays in `in` where it was read, the framing
  *   between its pieces squeezed out; in.len ends what is decoded.
- * - a response body of pieces' chunk writer (framing, SL_SEAM_F_FRAMING):
+ * - a response body of pieces' chunk writer (SL_SEAM_F_FRAMING on c->s):
  *   the exchange hands the codec payload, an end and trailers, and the
  *   codec writes the chunked coding around them (client_write).
  */
 struct sl_h1_bodies {
 	uint8_t decoding; /* the request body is decoded */
-	uint8_t framing;  /* the response body is framed */
 	/* the response's chunked coding */
 	uint32_t rlast_len;
 	char *rlast; /* its last chunk with trailers as text (the trailers

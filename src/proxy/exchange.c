@@ -1245,7 +1245,7 @@ sl_exchange_pump(struct sl_seam *s)
 		 * taking it) is not over: a close would tell its client it
 		 * is whole */
 		if ((t->up_ph == SL_TXN_UP_DONE) &&
-		    !sl_exchange_resp_pending(t, t->up) &&
+		    !sl_exchange_resp_pending(t->up) &&
 		    !(s->flags & SL_SEAM_F_FRAMING) &&
 		    (t->xf == NULL || t->resp_ph != SL_TXN_RESP_UPSTREAM ||
 		     !t->xf->pending(t)) &&
@@ -1341,7 +1341,7 @@ txn_on_deadline(struct sl_seam *s, struct sl_txn *t, uint64_t now)
 		       (t->xf != NULL && t->resp_ph == SL_TXN_RESP_UPSTREAM &&
 			t->xf->pending(t)) ||
 		       (t->resp_ph == SL_TXN_RESP_UPSTREAM &&
-			sl_exchange_resp_pending(t, u)));
+			sl_exchange_resp_pending(u)));
 	if (t->send_rate.start_ms != 0 && now >= t->send_rate.next_ms) {
 		/* the client took everything there was: waiting for
 		 * the upstream is not its fault */

@@ -837,9 +837,8 @@ sl_exchange_resp_held(const struct sl_txn *t, const struct sl_upconn *u)
 /* Whether the upstream's side of the response has bytes the client did
  * not take yet: its body's ready bytes. */
 static inline int
-sl_exchange_resp_pending(const struct sl_txn *t, const struct sl_upconn *u)
+sl_exchange_resp_pending(const struct sl_upconn *u)
 {
-	(void)t;
 	return u != NULL && u->ready > u->in.off;
 }
 

@@ -936,5 +936,5 @@ sl_exchange_sent(struct sl_seam *s, size_t n)
 		return sl_buf_pending(&t->out) > 0 || t->xf->pending(t);
 	return sl_buf_pending(&t->out) > 0 ||
 	       (t->resp_ph == SL_TXN_RESP_UPSTREAM &&
-		sl_exchange_resp_pending(t, u));
+		sl_exchange_resp_pending(u));
 }
