@@ -1410,6 +1410,51 @@ request_reason(const char *raw, size_t len, long *status)
 	return *status < 0 ? req.why : SL_H1_R_NONE;
 }
 
+/* The parser's own order (without the scanner, which sees a long target
+ * first): a target both too long and bad is too long, a bad one that does
+ * not end at SP is a bad request line, as when the target's bytes were
+ * checked after its end was found; the end is now found as they are. */
+static void
+test_target_checks_keep_their_order(void **state)
+{
+	static const struct {
+		const char *raw;
+		long status;
+		const char *why;
+	} cases[] = {
+	    {"GET /a\x01"
+	     "bcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+	     "abcdefghijabcdefghij HTTP/1.1\r\nHost: a\r\n\r\n",
+	     -414, "uri_too_long"},
+	    {"GET /a#b\r\nHost: a\r\n\r\n", -400, "bad_request_line"},
+	    {"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", -400, "bad_target"},
+	    {"GET /a\x80"
+	     "b HTTP/1.1\r\nHost: a\r\n\r\n",
+	     -400, "bad_target"},
+	    {"GET /a?b=c&d HTTP/1.1\r\nHost: a\r\n\r\n", 0, "none"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_h1_header hdrs[NHDR];
+		struct sl_h1_request req;
+		long status;
+
+		memset(&req, 0, sizeof(req));
+		req.headers = hdrs;
+		req.max_headers = NHDR;
+		status = sl_h1_parse_request(cases[i].raw, strlen(cases[i].raw),
+					     &req, &lim);
+		if (status > 0)
+			status = 0;
+		if (status != cases[i].status ||
+		    strcmp(sl_h1_reason_str(req.why), cases[i].why) != 0)
+			fail_msg("case %zu: %ld %s, want %ld %s", i, status,
+				 sl_h1_reason_str(req.why), cases[i].status,
+				 cases[i].why);
+	}
+}
+
 static void
 test_req_reasons(void **state)
 {
@@ -2070,6 +2115,7 @@ main(void)
 	    cmocka_unit_test(test_trailers_block_check),
 	    cmocka_unit_test(test_ieq),
 	    cmocka_unit_test(test_req_reasons),
+	    cmocka_unit_test(test_target_checks_keep_their_order),
 	    cmocka_unit_test(test_host_memo),
 	    cmocka_unit_test(test_scan_reasons),
 	    cmocka_unit_test(test_resp_and_chunk_reasons),
