@@ -203,6 +203,7 @@ sl_exchange_new(struct sl_seam *s, uint64_t start_ms)
 	t->request_id[0] = t->note.method[0] = t->note.path[0] =
 	    t->note.host[0] = '\0';
 	t->note.referer[0] = t->note.user_agent[0] = '\0';
+	t->note.raw = 0;
 	t->clk.start_ms = start_ms;
 	t->clk.armed_ms = armed_ms;
 	t->s = s;

@@ -82,12 +82,35 @@ sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
 
 	note_slice(t->note.method, sizeof(t->note.method), method, method_len,
 		   cards);
-	if (target != NULL)
+	t->note.raw = 0;
+	if (target == NULL)
+		t->note.path[0] = '\0';
+	else if (!sl_access_enabled() && target_len < sizeof(t->note.path)) {
+		/* no access log: kept as it came, log.query applied only by
+		 * the rare line that shows it (sl_exchange_note_path) */
+		copy_slice(t->note.path, sizeof(t->note.path), target,
+			   target_len);
+		t->note.raw = 1;
+	} else
 		sl_log_target(t->note.path, sizeof(t->note.path), target,
 			      target_len, sl_log_query(), cards);
-	else
-		t->note.path[0] = '\0';
 	note_slice(t->note.host, sizeof(t->note.host), host, host_len, cards);
+}
+
+/* The kept target as the logs show it: log.query applied now to a
+ * target kept as it came (sl_exchange_note, without an access log). */
+const char *
+sl_exchange_note_path(struct sl_txn *t)
+{
+	char m[sizeof(t->note.path)];
+
+	if (t->note.raw) {
+		t->note.raw = 0;
+		sl_log_target(m, sizeof(m), t->note.path, strlen(t->note.path),
+			      sl_log_query(), note_cards());
+		memcpy(t->note.path, m, sizeof(m));
+	}
+	return t->note.path;
 }
 
 static void
@@ -420,6 +443,7 @@ answer_note(struct sl_seam *s, struct sl_txn *t, int status, const char *error)
 {
 	char peer[SL_PEER_MAX], m[64], p[1024], h[512];
 
+	(void)sl_exchange_note_path(t);
 	log_info(
 	    "conn=%llu peer=%s request_id=%s route=%s: %d %s%s%s%s%s%s "
 	    "method=%s target=\"%s\" host=\"%s\"",

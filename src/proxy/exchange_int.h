@@ -239,10 +239,12 @@ struct sl_txn_attempts {
  * cleared but for their first bytes. */
 struct sl_txn_note {
 	char method[16];
-	char path[256]; /* target as logged (log.query applied) */
+	char path[256]; /* target as logged (log.query applied), or as it
+			   came when raw: sl_exchange_note_path */
 	char host[128];
 	char referer[256];    /* as logged; only with an access log */
 	char user_agent[256]; /* only with an access log */
+	uint8_t raw;	      /* path is the target as it came */
 };
 
 /* A filter's wait (filter.h: SL_FILTER_WAIT): not cleared, read only
@@ -712,6 +714,7 @@ void sl_exchange_note(struct sl_txn *t, const char *method, size_t method_len,
 		      const char *target, size_t target_len, const char *host,
 		      size_t host_len);
 void sl_exchange_note_agent(struct sl_txn *t, const struct sl_h1_request *req);
+const char *sl_exchange_note_path(struct sl_txn *t);
 
 /* Fills the logged fields of t from a refused head of len bytes, as far
  * as they can be read; nothing already known is replaced. */

@@ -381,7 +381,7 @@ line_json(struct sl_seam *s, struct sl_txn *t, const struct lline *l,
 		LW_LIT(&w, "\",\"protocol\":\"HTTP/1.1\",\"method\":\"");
 	lw_esc(&w, t->note.method, 128);
 	LW_LIT(&w, "\",\"path\":\"");
-	lw_esc(&w, t->note.path, 1024);
+	lw_esc(&w, sl_exchange_note_path(t), 1024);
 	LW_LIT(&w, "\",\"host\":\"");
 	lw_esc(&w, t->note.host, 256);
 	LW_LIT(&w, "\",\"status\":");
@@ -470,6 +470,7 @@ line_clf(struct sl_seam *s, struct sl_txn *t, const struct lline *l, char *line,
 		snprintf(retries, sizeof(retries), " retries=%u",
 			 t->att.nretries);
 	sl_escape(m, sizeof(m), t->note.method, strlen(t->note.method));
+	(void)sl_exchange_note_path(t);
 	sl_escape(p, sizeof(p), t->note.path, strlen(t->note.path));
 	sl_escape(r, sizeof(r), t->note.referer, strlen(t->note.referer));
 	sl_escape(u, sizeof(u), t->note.user_agent, strlen(t->note.user_agent));

@@ -593,6 +593,7 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 	 * numbers masked (here, when no access log masked them at the
 	 * exchange's note); a gRPC call's attempts name its path too. The
 	 * exchange is over: what went upstream and back went as sent. */
+	(void)sl_exchange_note_path(t);
 	if (sl_log_cards()) {
 		if (!sl_access_enabled()) {
 			char m[sizeof(t->note.path)];

@@ -446,7 +446,7 @@ waf_log_head(struct sl_seam *s, const char *action, const char *client,
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(path, sizeof(path), "%s", t->note.path);
+	snprintf(path, sizeof(path), "%s", sl_exchange_note_path(t));
 	if (sl_log_cards())
 		(void)sl_pan_mask(path, strlen(path), 0);
 	/* the request id and the method may be the client's: escaped */

@@ -176,6 +176,39 @@ def query_values_stay_out_of_the_logs_by_default():
 
 
 @test
+def query_values_stay_out_of_the_error_log_without_an_access_log():
+    # Without an access log the target is kept as it came and log.query
+    # applied only when a line shows it: the 502's line and a refused
+    # request's info line still show names only, and each query mode
+    # still holds.
+    dead = free_port()
+    for mode, want in ((None, "/dead?card=*&amount=*&flag"),
+                       ("full", "/dead?card=%s&amount=12&flag" % MASKED),
+                       ("off", "/dead")):
+        cfg, port = make_config(
+            {"a": [Upstream("a")], "dead": [dead]},
+            routes=[{"name": "dead", "match": {"path_prefix": "/dead"},
+                     "cluster": "dead"},
+                    {"name": "main", "cluster": "a"}])
+        cfg["log"]["level"] = "info"
+        if mode is not None:
+            cfg["log"]["query"] = mode
+        sl = start_sluice(cfg)
+        assert_error(get(port, "/dead?card=%s&amount=12&flag" % CARD), 502,
+                     "upstream_connect_failed")
+        assert_error(raw(port, b"GET /dead?card=" + CARD.encode() +
+                         b"&amount=12&flag HTTP/1.1\r\nHost: h\r\n"
+                         b"\x01\r\n\r\n"), 400, "bad_request")
+        check(wait_until(lambda: sl.stderr().count(
+            'target="%s"' % want) >= 2, 3.0),
+            "log.query %s: two lines with target=%r:\n%s"
+            % (mode, want, sl.stderr()))
+        sl.stop()
+        check(CARD not in sl.stderr(), "the card number on stderr:\n%s"
+              % sl.stderr())
+
+
+@test
 def log_query_full_and_off():
     # log.query full keeps the query, but never a card number in it
     for mode, want in (("full", "/pay?card=411111******1111&amount=12"),

@@ -1441,6 +1441,28 @@ def a_card_number_in_the_path_is_masked_without_an_access_log():
 
 
 @test
+def query_values_stay_out_of_the_waf_line_without_an_access_log():
+    """With the access log off and log.query as it comes (names), the
+    WAF's line shows the query's names, not its values: the target kept
+    as it came is masked when the line is written."""
+    require_waf()
+    up = Upstream("pay")
+    cfg, port = make_config(
+        {"pay": [up]}, routes=[waf_route("pay", "/pay")],
+        extra={"log": {"level": "info", "access": "off"}})
+    sl = start_sluice(cfg)
+    r = get(port, "/pay/v1/charges?pan=%s&q=%%3Cscript%%3Ealert(1)%%3C%%2F"
+            "script%%3E" % CARD, [("Host", HOST)])
+    eq(r.status, 403, "blocked")
+    check(wait_until(lambda: '"type":"waf"' in sl.stderr(), 5.0),
+          "a WAF line on stderr")
+    line = [json.loads(x) for x in sl.stderr().splitlines()
+            if '"type":"waf"' in x][0]
+    eq(line["path"], "/pay/v1/charges?pan=*&q=*", "the path's query names")
+    sl.stop()
+
+
+@test
 def a_card_number_in_a_matched_request_line_is_masked():
     """Rules that match the whole request line (930110 on REQUEST_URI)
     log it as the matched value: a card number in it is masked, whatever
