@@ -536,22 +536,25 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	 * time to the switch */
 	uint64_t hdur = t->status == 101 ? t->switch_ms : dur;
 
+	int access = sl_access_enabled();
+
 	l.fl.n = 0;
-	if ((t->fops & SL_FOP_LOG) || (t->flags & SL_TXN_F_LOGF)) {
+	if ((t->fops & SL_FOP_LOG) ||
+	    (access && (t->flags & SL_TXN_F_LOGF))) {
 		/* the filters' own records go (a trace's spans), and their
-		 * fields of the line */
+		 * fields of the line when there is one */
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
 		for (unsigned i = 0; i < wr->nfilt; i++) {
 			const struct sl_filter *f = wr->filt[i];
 			if (f->log != NULL)
 				f->log(s, t, &l.fl);
-			else if (f->log_fields != NULL &&
+			else if (f->log_fields != NULL && access &&
 				 (t->flags & SL_TXN_F_LOGF))
 				f->log_fields(t, &l.fl);
 		}
 	}
 	exchange_count(s, t, cls, hdur, sl_hist_slot(hdur));
-	if (!sl_access_enabled())
+	if (!access)
 		return;
 	l.dur = dur;
 	line_values(s, t, &l);
