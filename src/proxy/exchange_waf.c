@@ -77,6 +77,14 @@ struct waf_ws {
 	uint64_t budget_ms, burst_ms, guard_ms;
 	int key, prio;
 	uint64_t seed; /* the clients' keys' hash seed */
+	/* the last job's listener and client addresses as text: the next
+	 * job's are a compare while they repeat (a keep-alive client, one
+	 * listener), not a conversion (job_addrs) */
+	uint8_t lvalid, cvalid;
+	uint16_t lport;
+	struct sockaddr_storage lsa;
+	struct sl_ip cip;
+	char ltext[64], ctext[64];
 };
 
 /* A request's WAF state: the loop's. */
@@ -294,6 +302,36 @@ addr_str(const struct sockaddr *sa, char *out, size_t outsz)
 			       ->sin6_port);
 }
 
+/* The job's addresses as text: its client's (after PROXY protocol and
+ * trusted proxies) and its listener's, from the worker's last ones when
+ * they are the same. */
+static void
+job_addrs(struct sl_seam *s, struct wafjob *wj)
+{
+	struct waf_ws *wp = wws(s->w);
+	const struct sl_ip *ip = &s->txn->client_addr;
+	const struct sockaddr *sa = (const struct sockaddr *)&s->lconf->addr.ss;
+	size_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						 : sizeof(struct sockaddr_in);
+
+	if (!wp->cvalid || !sl_ip_eq(&wp->cip, ip)) {
+		wp->cip = *ip;
+		sl_ip_str(ip, wp->ctext, sizeof(wp->ctext));
+		wp->cvalid = 1;
+	}
+	if (!wp->lvalid || memcmp(&wp->lsa, sa, salen) != 0) {
+		memcpy(&wp->lsa, sa, salen);
+		wp->lport =
+		    (uint16_t)addr_str(sa, wp->ltext, sizeof(wp->ltext));
+		wp->lvalid = 1;
+	}
+	memcpy(wj->ip, wp->ctext, sizeof(wj->ip));
+	memcpy(wj->sip, wp->ltext, sizeof(wj->sip));
+	wj->in.client_ip = wj->ip;
+	wj->in.server_ip = wj->sip;
+	wj->in.server_port = wp->lport;
+}
+
 /*
  * The job for req: one copy of what the rules read (the target, the
  * method, the fields as sent, Host for an HTTP/2 request that had only
@@ -304,6 +342,7 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 	 size_t blen)
 {
 	struct sl_txn *t = s->txn;
+	const struct sl_conf_waf_route *c = sl_waf_route(t->route);
 	/* secret_headers, copied: an abandoned job outlives its request,
 	 * and the generation may go with it */
 	const struct sl_conf *conf = s->gen->conf;
@@ -369,17 +408,12 @@ job_make(struct sl_seam *s, const struct sl_h1_request *req, const char *body,
 	wj->in.version = SL_SEAM_PROTO(s) != 0 ? "2.0"
 			 : req->minor == 0     ? "1.0"
 					       : "1.1";
-	sl_ip_str(&t->client_addr, wj->ip, sizeof(wj->ip));
-	wj->in.client_ip = wj->ip;
+	job_addrs(s, wj);
 	wj->in.client_port = ntohs(s->peer.sin6_port);
-	wj->in.server_port =
-	    addr_str((const struct sockaddr *)&s->lconf->addr.ss, wj->sip,
-		     sizeof(wj->sip));
-	wj->in.server_ip = wj->sip;
-	wj->in.logging = sl_waf_route(t->route)->audit;
+	wj->in.logging = c->audit;
 	memcpy(wj->rid, t->request_id, sizeof(wj->rid));
 	wj->in.id = wj->rid;
-	wj->rules = sl_waf_route(t->route)->rules;
+	wj->rules = c->rules;
 	sl_waf_rules_ref(wj->rules);
 	wj->w = s->w;
 	wj->j.run = job_run;
@@ -879,9 +913,15 @@ waf_precheck(const struct sl_h1_request *req, const char *body, size_t blen,
 		}
 	}
 	if (req->path != NULL &&
-	    (q = memchr(req->path, '?', req->path_len)) != NULL)
-		sl_wafcheck_form(&c, q + 1,
-				 req->path_len - (size_t)(q + 1 - req->path));
+	    (q = memchr(req->path, '?', req->path_len)) != NULL) {
+		size_t qlen = req->path_len - (size_t)(q + 1 - req->path);
+		/* a query of n bytes has n arguments and n bytes of them at
+		 * most: counted only when that bound does not settle it, or
+		 * a body's count comes on top */
+		if (blen > 0 || (l->args > 0 && c.args + qlen > l->args) ||
+		    (l->args_bytes > 0 && c.args_bytes + qlen > l->args_bytes))
+			sl_wafcheck_form(&c, q + 1, qlen);
+	}
 	if (blen > 0 && form)
 		sl_wafcheck_form(&c, body, blen);
 	else if (blen > 0 && json) {
