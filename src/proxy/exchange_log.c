@@ -539,8 +539,7 @@ sl_exchange_log(struct sl_seam *s, struct sl_txn *t)
 	int access = sl_access_enabled();
 
 	l.fl.n = 0;
-	if ((t->fops & SL_FOP_LOG) ||
-	    (access && (t->flags & SL_TXN_F_LOGF))) {
+	if ((t->fops & SL_FOP_LOG) || (access && (t->flags & SL_TXN_F_LOGF))) {
 		/* the filters' own records go (a trace's spans), and their
 		 * fields of the line when there is one */
 		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
