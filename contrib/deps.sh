@@ -10,6 +10,7 @@ libnginx-mod-http-modsecurity \
 libngtcp2-dev libnghttp3-dev ngtcp2-client \
 golang-go golang-github-lucas-clemente-quic-go-dev \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
+liblua5.4-dev libnginx-mod-http-lua \
 node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
 systemd wrk gnuplot-nox chromium fonts-dejavu-core"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,
@@ -23,7 +24,9 @@ systemd wrk gnuplot-nox chromium fonts-dejavu-core"
 # HTTP/3 (optional at build time) and ngtcp2-client, its tests' client;
 # Go 1.19 and quic-go 0.29's source for the other client of the HTTP/3
 # tests, built offline (tests/quicgo/README); chromium (headless) and a
-# font for the status page's test (test_dashboard.py, doc/dashboard.md)
+# font for the status page's test (test_dashboard.py, doc/dashboard.md);
+# liblua5.4-dev for Lua filters (optional at build time, doc/lua.md) and
+# nginx's Lua module for their benchmark beside nginx (contrib/bench)
 # npm for the tracing tests' OTLP receiver (below): Node's own npm when
 # it came with one, else Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
