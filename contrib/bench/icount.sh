@@ -4,6 +4,7 @@
 # usage: contrib/bench/icount.sh [--requests N] [--conns N] [--path P]
 #            [--header 'Name: value'] [--sticky-users N]
 #            [--h2 [--streams N] [--peers] [--tls]] [--h3 [--streams N]]
+#            [--peers-lua]
 #            [--up-chunked] [--post-chunked N[/K]]
 #            NAME=SLUICE_BINARY:CONFIG [NAME=SLUICE_BINARY:CONFIG ...]
 #
@@ -50,6 +51,11 @@
 #   zip     plain, its route with compress: { min_length: 0B }: with
 #           --header 'Accept-Encoding: gzip' (or br, zstd) every answer
 #           is compressed at once (chunked to HTTP/1.1, pieces to HTTP/2)
+#   lua     plain, its route with lua: a script (set_one.lua, written into
+#           the scratch directory) whose on_request sets one request field,
+#           r:set("x-partner", "acme"); the upstream counts the counted
+#           requests that reach it with x-partner: acme, and the run fails
+#           unless all of them do (issue 80; contrib/bench/lua.sh)
 # A built-in name with "-h2" after it (plain-h2, edge-h2, ...) is the same
 # configuration on a listener with protocols: [h2, http/1.1] (doc/http2.md):
 # with the HTTP/1.1 client it measures what HTTP/2 on a listener costs the
@@ -66,6 +72,26 @@
 # plain, the same upstream blocks): with --post-chunked, what a chunked
 # request body costs each (nginx buffers it and sends a Content-Length,
 # proxy_request_buffering's default; HAProxy sends it chunked).
+# With --peers-lua (or --peers and a run of the built-in lua), nginx and
+# HAProxy are each counted twice, as above (nginx, haproxy) and with the
+# lua scenario's script in their own Lua (nginx-lua, haproxy-lua): nginx
+# with Debian's libnginx-mod-http-lua (LuaJIT; ndk_http_module.so and
+# ngx_http_lua_module.so loaded from NGINX_MODULES, /usr/lib/nginx/modules)
+# and `access_by_lua_block { ngx.req.set_header("x-partner", "acme") }` in
+# its location; HAProxy (Lua 5.3 built in) with `lua-load` of a file whose
+# action set_one does txn.http:req_set_header("x-partner", "acme") and
+# `http-request lua.set_one` in its frontend. Their lua runs get the same
+# check at the upstream as sluice's, so that a peer whose script does not
+# run cannot report a small increment. Their plain runs then load the Lua
+# too (nginx's two modules, HAProxy's lua-load, the action unused), as
+# sluice's plain run is of a binary with Lua built in: lua less plain is
+# what the script on a route costs (nginx's modules alone, about 40
+# instructions a request). That difference, each gateway's, is what issue
+# 80 compares (contrib/bench/lua.sh prints it).
+# Valgrind needs no option of its own for LuaJIT: the machine code its JIT
+# writes is in anonymous mappings, which the default --smc-check (all-non-
+# file, valgrind 3.19) already watches; it is passed explicitly below so
+# that an older valgrind (default "stack") cannot run stale translations.
 # With --tls too, HTTP/2 goes over TLS (h2 by ALPN, a self-signed P-256
 # certificate made for the run) to sluice, and to nginx (`listen ... ssl
 # http2`) and HAProxy (`bind ... ssl alpn h2`) with --peers: each gateway
@@ -96,12 +122,16 @@
 # ICOUNT_START_S (20) is how long a gateway may take to listen under
 # callgrind: a file of 100,000 routes needs more (contrib/bench/scale.sh).
 #
-# Environment: PYTHON (python3), NGINX and HAPROXY (--peers), UP_PORT and
-# GW_PORT (the first free ports from 19300 and 19400; with --peers nginx and
-# HAProxy take the first free ones after GW_PORT).
+# Environment: PYTHON (python3), NGINX and HAPROXY (--peers), NGINX_MODULES
+# (--peers-lua; /usr/lib/nginx/modules), UP_PORT and GW_PORT (the first
+# free ports from 19300 and 19400; with --peers nginx and HAProxy take the
+# first free ones after GW_PORT).
 #
 # Example, a plain route against a split one on the same binary:
 #   contrib/bench/icount.sh plain=build/src/sluice:plain split=build/src/sluice:split
+# and issue 80's Lua script against nginx's and HAProxy's (lua.sh runs
+# this and prints the increments):
+#   contrib/bench/icount.sh --peers-lua plain=build/src/sluice:plain lua=build/src/sluice:lua
 # Traffic is to 127.0.0.1 only; everything started here is stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,6 +146,7 @@ STICKY_USERS=0
 H2=0
 H3=0
 PEERS=0
+PEERS_LUA=0
 TLS=0
 STREAMS=10
 UP_CHUNKED=0
@@ -135,6 +166,7 @@ while [ $# -gt 0 ]; do
 	--up-chunked) UP_CHUNKED=1 ;;
 	--post-chunked) POST_CHUNKED=${2:?}; shift ;;
 	--peers) PEERS=1 ;;
+	--peers-lua) PEERS=1; PEERS_LUA=1 ;;
 	--tls) TLS=1; H2=1 ;;
 	--h3) H3=1; TLS=1 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -145,6 +177,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#RUNS[@]} -gt 0 ] || die "nothing to measure (try --help)"
+# a run of the built-in lua compares with the peers' own scripts
+for run in "${RUNS[@]}"; do
+	case "${run#*:}" in lua | lua-h2) [ "$PEERS" = 0 ] || PEERS_LUA=1 ;; esac
+done
 [ "$H2" = 0 ] || [ "$H3" = 1 ] || command -v h2load >/dev/null ||
 	die "h2load not found (apt-get install nghttp2-client)"
 [ -z "$POST_CHUNKED" ] || [ "$H2" = 0 ] || die "--post-chunked: the HTTP/1.1 client's"
@@ -193,10 +229,15 @@ def chunked_end(b, k):
 EOF
 
 # The upstream: a small Python HTTP/1.1 server, keep-alive, 100-byte
-# answers (its cost is not counted: only sluice runs under callgrind).
+# answers (its cost is not counted: only sluice runs under callgrind). It
+# counts the requests that reach it with the field the lua scenario sets,
+# x-partner: acme, and answers GET /__seen (asked of it directly, by
+# seen_partner below) with that count.
 cat >"$WORK/up.py" <<'EOF'
 import socket, sys, threading
 from chunk import chunked_end
+seen = [0]
+lock = threading.Lock()
 body = b"x" * 99 + b"\n"
 resp = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain"
         b"\r\n\r\n" % len(body)) + body
@@ -227,6 +268,16 @@ def serve(c):
                 if len(rest) < cl:
                     break
                 buf = rest[cl:]
+                lines = head.split(b"\r\n")
+                if lines[0].startswith(b"GET /__seen "):
+                    n = b"%d\n" % seen[0]
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                              b"\r\n" % len(n) + n)
+                    continue
+                if any(l.lower().replace(b" ", b"") == b"x-partner:acme"
+                       for l in lines[1:]):
+                    with lock:
+                        seen[0] += 1
                 c.sendall(resp)
     except OSError:
         pass
@@ -420,6 +471,14 @@ routes:
         deny: [127.0.0.2/32]
 EOF
 	;;
+	lua) cat <<EOF
+routes:
+      - cluster: a
+        lua:
+          file: $WORK/set_one.lua
+          request: on_request
+EOF
+	;;
 	*) return 1 ;;
 	esac
 }
@@ -435,6 +494,13 @@ make_conf() {  # config-name-or-file out
 		[ "$H3" = 1 ] && tls="$tls
     http3: { retry: never }"
 		routes=$(conf_builtin "$name") || die "no built-in configuration $1"
+		# lua's script (sluice's API, issue 80: r:set sets a request
+		# field for the upstream); the peers' equivalents are below
+		[ "$name" = lua ] && cat >"$WORK/set_one.lua" <<'EOF'
+function on_request(r)
+  r:set("x-partner", "acme")
+end
+EOF
 		local top=""
 		case "$name" in traced | untraced)
 			top="tracing: { cluster: b, path: /v1/traces, sample: 100% }" ;;
@@ -513,27 +579,48 @@ dump_ir() {  # out pid: dumps the counters, prints their instructions
 	echo "$ir"
 }
 
+seen_partner() {  # the upstream's count of requests with x-partner: acme
+	"$PYTHON" -c 'import sys, urllib.request as u
+o = u.build_opener(u.ProxyHandler({}))  # to 127.0.0.1, whatever http_proxy says
+print(int(o.open("http://127.0.0.1:%s/__seen" % sys.argv[1], timeout=10).read()))' "$UP_PORT" ||
+		die "the upstream did not answer /__seen"
+}
+
 # Counts one gateway: started under callgrind, a warm-up (pools, buffers,
 # code paths), then the counted requests; --tls: N and 2N, the difference.
+# With CHECK_PARTNER=1 (the lua scenario's runs) every counted request must
+# have reached the upstream with x-partner: acme, or the run fails.
+CHECK_PARTNER=0
 count_one() {  # name port command...
-	local name=$1 port=$2 out="$WORK/$1.callgrind" vpid ir ir2
+	local name=$1 port=$2 out="$WORK/$1.callgrind" vpid ir ir2 seen0 want got
 	shift 2
+	# --smc-check=all-non-file is valgrind 3.19's default, named for
+	# LuaJIT (nginx-lua): it watches the code written in anonymous
+	# mappings, where LuaJIT's JIT puts its machine code
 	valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-		"$@" >"$WORK/$name.log" 2>&1 &
+		--smc-check=all-non-file "$@" >"$WORK/$name.log" 2>&1 &
 	vpid=$!
 	register_pid "$vpid"
 	wait_listen "$port" "${ICOUNT_START_S:-20}" "$vpid" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
 	load "$name" "$port" 2000
+	[ "$CHECK_PARTNER" = 0 ] || seen0=$(seen_partner)
 	callgrind_control -z "$vpid" >/dev/null 2>&1
 	load "$name" "$port" "$REQUESTS"
 	ir=$(dump_ir "$out" "$vpid")
+	want=$REQUESTS
 	if [ "$TLS" = 1 ]; then
 		callgrind_control -z "$vpid" >/dev/null 2>&1
 		load "$name" "$port" $((2 * REQUESTS))
 		ir2=$(dump_ir "$out" "$vpid")
 		ir=$((ir2 - ir))
+		want=$((3 * REQUESTS))
 	fi
 	stop_pid "$vpid"
+	if [ "$CHECK_PARTNER" = 1 ]; then
+		got=$(($(seen_partner) - seen0))
+		[ "$got" = "$want" ] ||
+			die "$name: $got of its $want counted requests reached the upstream with x-partner: acme (is its script run?)"
+	fi
 	awk -v n="$name" -v ir="$ir" -v r="$REQUESTS" \
 		'BEGIN { printf "%-12s %14.0f %12d\n", n, ir / r, r }'
 	# ICOUNT_KEEP=DIR keeps the (last) dump as DIR/NAME.callgrind, for
@@ -555,8 +642,11 @@ for run in "${RUNS[@]}"; do
 	[ -x "$bin" ] || die "$bin is not executable"
 	make_conf "$conf" "$WORK/$name.yaml"
 	"$bin" -t -c "$WORK/$name.yaml" >/dev/null || die "$name: configuration refused"
+	CHECK_PARTNER=0
+	case "$conf" in lua | lua-h2) CHECK_PARTNER=1 ;; esac
 	count_one "$name" "$GW_PORT" "$bin" -c "$WORK/$name.yaml"
 done
+CHECK_PARTNER=0
 
 # ---- --peers: nginx and HAProxy, HTTP/2 by prior knowledge (or over TLS),
 # counted the same way
@@ -575,7 +665,29 @@ if [ "$PEERS" = 1 ]; then
 		NGINX_LISTEN="listen 127.0.0.1:$P_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
 		HAPROXY_BIND="bind 127.0.0.1:$P2_PORT ssl crt $WORK/both.pem alpn h2"
 	fi
-	cat >"$WORK/nginx.conf" <<EOF
+	# nginx_conf FILE [lua]: its configuration, and with "lua" the lua
+	# scenario's script in its location. With --peers-lua its plain run
+	# loads the Lua module too, so that lua less plain is the script's cost
+	# on a route, not the module's on every request.
+	NGINX_MODULES=${NGINX_MODULES:-/usr/lib/nginx/modules}
+	NGINX_LOAD=""
+	if [ "$PEERS_LUA" = 1 ]; then
+		for m in ndk_http_module ngx_http_lua_module; do
+			[ -f "$NGINX_MODULES/$m.so" ] ||
+				die "--peers-lua: no $NGINX_MODULES/$m.so (apt-get install libnginx-mod-http-lua)"
+			# the development kit first: the Lua module needs it
+			NGINX_LOAD="${NGINX_LOAD}load_module $NGINX_MODULES/$m.so;
+"
+		done
+	fi
+	nginx_conf() {  # file [lua]
+		local script=""
+		# resty.core, which lua-nginx-module 0.10.23 loads itself, is
+		# Debian's lua-resty-core (a dependency), in LuaJIT's path
+		[ "${2:-}" = lua ] &&
+			script='access_by_lua_block { ngx.req.set_header("x-partner", "acme") }'
+		cat >"$1" <<EOF
+$NGINX_LOAD
 worker_processes 1;
 master_process off;
 daemon off;
@@ -594,6 +706,7 @@ http {
     server {
         $NGINX_LISTEN
         location / {
+            $script
             proxy_pass http://u;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -601,9 +714,24 @@ http {
     }
 }
 EOF
-	cat >"$WORK/haproxy.cfg" <<EOF
+	}
+	# haproxy_conf FILE [lua]: its configuration, and with "lua" the lua
+	# scenario's action in its frontend (Lua 5.3, built into Debian's
+	# haproxy 2.6; one thread, so lua-load's one shared state). With
+	# --peers-lua its plain run loads the file too (the action unused).
+	cat >"$WORK/set_one_haproxy.lua" <<'EOF'
+core.register_action("set_one", {"http-req"}, function(txn)
+  txn.http:req_set_header("x-partner", "acme")
+end)
+EOF
+	haproxy_conf() {  # file [lua]
+		local load="" action=""
+		[ "$PEERS_LUA" = 0 ] || load="lua-load $WORK/set_one_haproxy.lua"
+		[ "${2:-}" != lua ] || action="http-request lua.set_one"
+		cat >"$1" <<EOF
 global
     nbthread 1
+    $load
 defaults
     mode http
     timeout connect 5s
@@ -612,14 +740,26 @@ defaults
     http-reuse always
 frontend f
     $HAPROXY_BIND
+    $action
     default_backend b
 backend b
     server s 127.0.0.1:$UP_PORT
 EOF
+	}
+	nginx_conf "$WORK/nginx.conf"
+	haproxy_conf "$WORK/haproxy.cfg"
 	if [ -x "$NGINX" ]; then
 		count_one nginx "$P_PORT" "$NGINX" -c "$WORK/nginx.conf"
+		if [ "$PEERS_LUA" = 1 ]; then
+			nginx_conf "$WORK/nginx-lua.conf" lua
+			CHECK_PARTNER=1 count_one nginx-lua "$P_PORT" "$NGINX" -c "$WORK/nginx-lua.conf"
+		fi
 	fi
 	if [ -x "$HAPROXY" ]; then
 		count_one haproxy "$P2_PORT" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
+		if [ "$PEERS_LUA" = 1 ]; then
+			haproxy_conf "$WORK/haproxy-lua.cfg" lua
+			CHECK_PARTNER=1 count_one haproxy-lua "$P2_PORT" "$HAPROXY" -db -f "$WORK/haproxy-lua.cfg"
+		fi
 	fi
 fi
