@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's Lua state with hard budgets (luavm.h; doc/lua.md, "Budgets").
+ * Built only with HAVE_LUA.
+ *
+ * The budgets hold whatever the script does: the count hook fires every
+ * SL_LUAVM_HOOK_EVERY instructions of every thread of the state (threads
+ * inherit it), and once a budget ran out it fires at every instruction
+ * and raises again, so a pcall, an error handler or a coroutine that
+ * catches the error is cut at its next instruction. The C functions that
+ * could work long without an instruction (the pattern functions) draw
+ * steps from the same instruction budget (lua_pat.c), and every byte the
+ * state holds goes through the allocator, which refuses past the cap.
+ */
+#include "luavm.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lua_pat.h"
+
+const char *const sl_luavm_fail_names[SL_LUAVM_NFAIL] = {
+    "ok", "error", "instructions", "time", "memory"};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct sl_luavm *
+vm_of(lua_State *L)
+{
+	void *ud;
+
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+/* ---- the budgets ---------------------------------------------------- */
+
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* The state's allocator: every byte counted, none past the cap. Lua
+ * never asks a shrink to fail, and a refusal is an error the running call
+ * cannot outlive (the hook raises it again at the next instruction). */
+static void *
+vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct sl_luavm *vm = ud;
+	size_t old = ptr != NULL ? osize : 0;
+	void *p;
+
+	if (nsize == 0) {
+		vm->mem -= old;
+		free(ptr);
+		return NULL;
+	}
+	if (nsize > old && vm->mem - old + nsize > vm->mem_cap) {
+		struct sl_luavm_run *run = vm->run;
+		if (run != NULL && run->fail == SL_LUAVM_OK) {
+			run->fail = SL_LUAVM_MEMORY;
+			snprintf(run->why, sizeof(run->why),
+				 "memory cap of %llu bytes reached",
+				 (unsigned long long)vm->mem_cap);
+			lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
+		}
+		return NULL;
+	}
+	if ((p = realloc(ptr, nsize)) == NULL)
+		return NULL;
+	vm->mem = vm->mem - old + nsize;
+	return p;
+}
+
+/* The call ran out of what kind says: noted with where it stands, the
+ * hook set to fire at every instruction, the error raised. */
+static void
+run_fail(lua_State *L, struct sl_luavm_run *run, lua_Debug *ar,
+	 enum sl_luavm_fail kind, const char *what)
+{
+	run->fail = kind;
+	if (ar != NULL && lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+		snprintf(run->why, sizeof(run->why), "%s:%d: %s", ar->short_src,
+			 ar->currentline, what);
+	else
+		snprintf(run->why, sizeof(run->why), "%s", what);
+	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+	if (run->co != L)
+		lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
+	lua_pushstring(L, run->why);
+	lua_error(L);
+}
+
+static void
+hook(lua_State *L, lua_Debug *ar)
+{
+	struct sl_luavm *vm = vm_of(L);
+	struct sl_luavm_run *run = vm->run;
+	uint64_t now;
+
+	if (run == NULL) {
+		/* Lua outside a call (a to-be-closed variable of a thread
+		 * dropped): it never runs */
+		lua_pushliteral(L, "sluice: no call runs");
+		lua_error(L);
+		return;
+	}
+	if (run->fail != SL_LUAVM_OK) {
+		if (run->fail == SL_LUAVM_MEMORY &&
+		    strchr(run->why, ':') == NULL) {
+			char what[sizeof(run->why)];
+			memcpy(what, run->why, sizeof(what));
+			run_fail(L, run, ar, SL_LUAVM_MEMORY, what);
+		}
+		lua_pushstring(L, run->why);
+		lua_error(L);
+		return;
+	}
+	if (run->insns_left <= SL_LUAVM_HOOK_EVERY) {
+		run->insns_left = 0;
+		run_fail(L, run, ar, SL_LUAVM_INSTRUCTIONS,
+			 "instruction budget exhausted");
+		return;
+	}
+	run->insns_left -= SL_LUAVM_HOOK_EVERY;
+	now = mono_ns();
+	if (now >= run->stop_ns)
+		run_fail(L, run, ar, SL_LUAVM_TIME, "time budget exhausted");
+	else if (now >= run->yield_ns && L == run->co && lua_isyieldable(L))
+		lua_yield(L, 0); /* the slice is over: back to the loop */
+}
+
+void
+sl_luavm_charge(lua_State *L, uint64_t n)
+{
+	struct sl_luavm_run *run = vm_of(L)->run;
+	lua_Debug ar;
+
+	if (run == NULL)
+		return;
+	if (run->insns_left <= n) {
+		run->insns_left = 0;
+		run_fail(L, run, lua_getstack(L, 1, &ar) ? &ar : NULL,
+			 SL_LUAVM_INSTRUCTIONS, "instruction budget exhausted");
+	}
+	run->insns_left -= n;
+}
+
+/* The pattern functions' steps: the running call's instructions. */
+static uint64_t *
+pat_steps(lua_State *L)
+{
+	static _Thread_local uint64_t none;
+	struct sl_luavm_run *run = vm_of(L)->run;
+
+	if (run != NULL)
+		return &run->insns_left;
+	none = 0;
+	return &none;
+}
+
+/* ---- sluice's helpers ------------------------------------------------- */
+
+static int
+h_sha256(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	sl_luavm_charge(L, n / 16);
+	SHA256((const unsigned char *)s, n, md);
+	lua_pushlstring(L, (const char *)md, sizeof(md));
+	return 1;
+}
+
+static int
+h_hmac_sha256(lua_State *L)
+{
+	size_t kn, n;
+	const char *k = luaL_checklstring(L, 1, &kn);
+	const char *s = luaL_checklstring(L, 2, &n);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdn = 0;
+
+	sl_luavm_charge(L, (n + kn) / 16);
+	if (HMAC(EVP_sha256(), k, (int)kn, (const unsigned char *)s, n, md,
+		 &mdn) == NULL)
+		return luaL_error(L, "sluice.hmac_sha256: failed");
+	lua_pushlstring(L, (const char *)md, mdn);
+	return 1;
+}
+
+static int
+h_hex(lua_State *L)
+{
+	static const char dig[] = "0123456789abcdef";
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	char *o;
+
+	sl_luavm_charge(L, n / 4);
+	o = luaL_buffinitsize(L, &b, 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		o[2 * i] = dig[(unsigned char)s[i] >> 4];
+		o[2 * i + 1] = dig[(unsigned char)s[i] & 15];
+	}
+	luaL_pushresultsize(&b, 2 * n);
+	return 1;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int
+h_unhex(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	char *o;
+
+	if (n % 2 != 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	sl_luavm_charge(L, n / 4);
+	o = luaL_buffinitsize(L, &b, n / 2);
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval((unsigned char)s[i]);
+		int lo = hexval((unsigned char)s[i + 1]);
+		if (hi < 0 || lo < 0) {
+			lua_pushnil(L);
+			return 1;
+		}
+		o[i / 2] = (char)(hi << 4 | lo);
+	}
+	luaL_pushresultsize(&b, n / 2);
+	return 1;
+}
+
+static int
+h_base64(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	char *o;
+	int w;
+
+	if (n > (size_t)1 << 28)
+		return luaL_error(L, "sluice.base64: too long");
+	sl_luavm_charge(L, n / 4);
+	o = luaL_buffinitsize(L, &b, 4 * ((n + 2) / 3) + 1);
+	w = EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)s,
+			    (int)n);
+	luaL_pushresultsize(&b, (size_t)w);
+	return 1;
+}
+
+/* Standard base64, padded or not; nil when it is not. */
+static int
+h_unbase64(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	luaL_Buffer b;
+	unsigned char *o, tail[4];
+	size_t full, rest, pad = 0;
+	int w = 0;
+
+	while (n > 0 && s[n - 1] == '=' && pad < 2) {
+		n--;
+		pad++;
+	}
+	if (n % 4 == 1 || n > (size_t)1 << 28) {
+		lua_pushnil(L);
+		return 1;
+	}
+	sl_luavm_charge(L, n / 4);
+	full = n / 4 * 4;
+	rest = n - full;
+	o = (unsigned char *)luaL_buffinitsize(L, &b, full / 4 * 3 + 3);
+	if (full > 0 && (w = EVP_DecodeBlock(o, (const unsigned char *)s,
+					     (int)full)) < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (rest > 0) {
+		char q[4] = {'=', '=', '=', '='};
+		memcpy(q, s + full, rest);
+		if (EVP_DecodeBlock(tail, (const unsigned char *)q, 4) < 0) {
+			lua_pushnil(L);
+			return 1;
+		}
+		memcpy(o + w, tail, rest - 1);
+		w += (int)rest - 1;
+	}
+	luaL_pushresultsize(&b, (size_t)w);
+	return 1;
+}
+
+/* Whether two strings are equal, in a time that does not depend on
+ * where they differ. */
+static int
+h_equal(lua_State *L)
+{
+	size_t an, bn;
+	const char *a = luaL_checklstring(L, 1, &an);
+	const char *b = luaL_checklstring(L, 2, &bn);
+
+	lua_pushboolean(L, an == bn && CRYPTO_memcmp(a, b, an) == 0);
+	return 1;
+}
+
+/* The wall clock, in seconds (a float, to the microsecond). */
+static int
+h_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* setmetatable, without __gc: a finalizer would run outside any call's
+ * budget (at a collection, or when the state closes). */
+static int
+safe_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE &&
+	    lua_getfield(L, 2, "__gc") != LUA_TNIL)
+		return luaL_error(L, "setmetatable: __gc is not allowed "
+				     "(doc/lua.md)");
+	lua_settop(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, 2, 1);
+	return 1;
+}
+
+static const luaL_Reg helpers[] = {
+    {"sha256", h_sha256}, {"hmac_sha256", h_hmac_sha256},
+    {"hex", h_hex},	  {"unhex", h_unhex},
+    {"base64", h_base64}, {"unbase64", h_unbase64},
+    {"equal", h_equal},	  {"now", h_now},
+    {NULL, NULL}};
+
+static const char xpcall_src[] =
+    "local pcall, table = ...\n"
+    "return function(f, msgh, ...)\n"
+    "  local r = table.pack(pcall(f, ...))\n"
+    "  if r[1] then return table.unpack(r, 1, r.n) end\n"
+    "  return false, msgh(r[2])\n"
+    "end\n";
+
+/* The sandbox, on a state made now. */
+static int
+vm_open(lua_State *L)
+{
+	static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+					{LUA_COLIBNAME, luaopen_coroutine},
+					{LUA_TABLIBNAME, luaopen_table},
+					{LUA_STRLIBNAME, luaopen_string},
+					{LUA_MATHLIBNAME, luaopen_math},
+					{LUA_UTF8LIBNAME, luaopen_utf8},
+					{NULL, NULL}};
+	static const char *const gone[] = {
+	    "dofile", "loadfile", "load", "collectgarbage", "print", NULL};
+
+	for (const luaL_Reg *l = libs; l->name != NULL; l++) {
+		luaL_requiref(L, l->name, l->func, 1);
+		lua_pop(L, 1);
+	}
+	for (size_t i = 0; gone[i] != NULL; i++) {
+		lua_pushnil(L);
+		lua_setglobal(L, gone[i]);
+	}
+	lua_getglobal(L, "string");
+	lua_pushnil(L);
+	lua_setfield(L, -2, "dump");
+	lua_pop(L, 1);
+	lua_getglobal(L, "setmetatable");
+	lua_pushcclosure(L, safe_setmetatable, 1);
+	lua_setglobal(L, "setmetatable");
+	/* xpcall's handler runs after the error unwound, as a pcall's
+	 * caller would run it: Lua calls a message handler from inside the
+	 * hook that raised the error, where no hook fires, so a handler
+	 * that loops would escape every budget */
+	if (luaL_loadstring(L, xpcall_src) != LUA_OK)
+		return lua_error(L);
+	lua_getglobal(L, "pcall");
+	lua_getglobal(L, "table");
+	lua_call(L, 2, 1);
+	lua_setglobal(L, "xpcall");
+	sl_luapat_open(L, pat_steps);
+	luaL_newlib(L, helpers);
+	lua_setglobal(L, "sluice");
+	return 0;
+}
+
+/* ---- states and calls ------------------------------------------------ */
+
+struct sl_luavm *
+sl_luavm_new(const struct sl_luavm_budget *budget)
+{
+	struct sl_luavm *vm = calloc(1, sizeof(*vm));
+
+	if (vm == NULL)
+		return NULL;
+	vm->budget = *budget;
+	vm->mem_cap = budget->memory;
+	vm->fn[0] = vm->fn[1] = LUA_NOREF;
+	for (size_t i = 0; i < sizeof(vm->refs) / sizeof(vm->refs[0]); i++)
+		vm->refs[i] = LUA_NOREF;
+	if ((vm->L = lua_newstate(vm_alloc, vm)) == NULL) {
+		free(vm);
+		return NULL;
+	}
+	/* every thread made from now on inherits it */
+	lua_sethook(vm->L, hook, LUA_MASKCOUNT, SL_LUAVM_HOOK_EVERY);
+	lua_pushcfunction(vm->L, vm_open);
+	if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) {
+		sl_luavm_free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+void
+sl_luavm_free(struct sl_luavm *vm)
+{
+	if (vm == NULL)
+		return;
+	vm->run = NULL;
+	lua_close(vm->L);
+	free(vm);
+}
+
+/* A thread for calls, anchored in the registry: its address and its
+ * reference. */
+static int
+new_thread(lua_State *L)
+{
+	lua_State *co = lua_newthread(L);
+	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+	lua_pushlightuserdata(L, co);
+	lua_pushinteger(L, ref);
+	return 2;
+}
+
+lua_State *
+sl_luavm_begin(struct sl_luavm *vm, struct sl_luavm_run *run, int no_yield)
+{
+	memset(run, 0, offsetof(struct sl_luavm_run, why));
+	run->why[0] = '\0';
+	run->vm = vm;
+	run->no_yield = no_yield;
+	run->insns_left = vm->budget.instructions;
+	if (vm->npool > 0) {
+		vm->npool--;
+		run->co = vm->pool[vm->npool];
+		run->co_at = vm->pool_ref[vm->npool];
+	} else {
+		/* made in protected mode: a refusal of the cap is no
+		 * script's, and must not end the process */
+		lua_pushcfunction(vm->L, new_thread);
+		if (lua_pcall(vm->L, 0, 2, 0) != LUA_OK) {
+			lua_pop(vm->L, 1);
+			run->fail = SL_LUAVM_MEMORY;
+			snprintf(run->why, sizeof(run->why),
+				 "memory cap of %llu bytes reached",
+				 (unsigned long long)vm->mem_cap);
+			return NULL;
+		}
+		run->co = lua_touserdata(vm->L, -2);
+		run->co_at = (int)lua_tointeger(vm->L, -1);
+		lua_pop(vm->L, 2);
+	}
+	vm->calls_live++;
+	return run->co;
+}
+
+enum sl_luavm_rc
+sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
+{
+	struct sl_luavm *vm = run->vm;
+	uint64_t budget_ns = vm->budget.time_us * 1000;
+	int nres = 0, st;
+
+	run->slice_ns = start_ns != 0 ? start_ns : mono_ns();
+	run->stop_ns = run->slice_ns + (budget_ns > run->used_ns
+					    ? budget_ns - run->used_ns
+					    : 0);
+	run->yield_ns = run->no_yield
+			    ? UINT64_MAX
+			    : run->slice_ns + SL_LUAVM_SLICE_US * 1000;
+	vm->run = run;
+	st = lua_resume(run->co, vm->L, nargs, &nres);
+	vm->run = NULL;
+	run->used_ns += mono_ns() - run->slice_ns;
+	if (st == LUA_OK)
+		return SL_LUAVM_DONE;
+	if (st == LUA_YIELD && run->fail == SL_LUAVM_OK) {
+		lua_pop(run->co, nres);
+		if (nres == 0 && !run->no_yield)
+			return SL_LUAVM_YIELD;
+		run->fail = SL_LUAVM_ERROR;
+		snprintf(run->why, sizeof(run->why),
+			 "a call yielded outside a coroutine of its own");
+		return SL_LUAVM_FAILED;
+	}
+	if (run->fail == SL_LUAVM_OK) {
+		const char *m = lua_tostring(run->co, -1);
+		run->fail = st == LUA_ERRMEM ? SL_LUAVM_MEMORY
+			    : run->insns_left == 0 ? SL_LUAVM_INSTRUCTIONS
+						   : SL_LUAVM_ERROR;
+		snprintf(run->why, sizeof(run->why), "%s",
+			 m != NULL ? m : "an error that is not a string");
+	}
+	return SL_LUAVM_FAILED;
+}
+
+void
+sl_luavm_end(struct sl_luavm_run *run)
+{
+	struct sl_luavm *vm = run->vm;
+	lua_State *co = run->co;
+
+	if (co == NULL)
+		return;
+	run->co = NULL;
+	vm->calls_live--;
+	/* a thread is used again only after a call that ended well: one
+	 * cut by an error keeps hooks off (Lua turns them off while a hook
+	 * runs, and an error raised there never turns them back on outside
+	 * a pcall), so it goes, closed by the collector */
+	if (vm->npool < SL_LUAVM_POOL && lua_status(co) == LUA_OK &&
+	    run->fail == SL_LUAVM_OK) {
+		if (lua_gettop(co) != 0)
+			lua_settop(co, 0);
+		vm->pool[vm->npool] = co;
+		vm->pool_ref[vm->npool++] = run->co_at;
+	} else {
+		lua_settop(co, 0);
+		luaL_unref(vm->L, LUA_REGISTRYINDEX, run->co_at);
+	}
+}
+
+int
+sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
+	      size_t len, char *err, size_t errsz)
+{
+	struct sl_luavm_run run;
+	char chunk[512];
+	lua_State *co;
+	int rc = 0;
+
+	snprintf(chunk, sizeof(chunk), "@%s", name);
+	if ((co = sl_luavm_begin(vm, &run, 1)) == NULL) {
+		snprintf(err, errsz, "%s", run.why);
+		return -1;
+	}
+	vm->run = &run;
+	if (luaL_loadbufferx(co, text, len, chunk, "t") != LUA_OK) {
+		const char *m = lua_tostring(co, -1);
+		snprintf(err, errsz, "%s", m != NULL ? m : "cannot load");
+		run.fail = SL_LUAVM_ERROR;
+		rc = -1;
+	}
+	vm->run = NULL;
+	if (rc == 0 && sl_luavm_resume(&run, 0, 0) != SL_LUAVM_DONE) {
+		snprintf(err, errsz, "%s", run.why);
+		rc = -1;
+	}
+	sl_luavm_end(&run);
+	return rc;
+}
+
+/* The global function named by the light userdata, as a reference (nil
+ * when it is none). */
+static int
+p_function(lua_State *L)
+{
+	if (lua_getglobal(L, lua_touserdata(L, 1)) != LUA_TFUNCTION) {
+		lua_pushstring(L, luaL_typename(L, -1));
+		return 1;
+	}
+	lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+	return 1;
+}
+
+int
+sl_luavm_function(struct sl_luavm *vm, const char *name, char *err,
+		  size_t errsz)
+{
+	lua_State *L = vm->L;
+	int ref = -1;
+
+	if (sl_luavm_pcall(vm, p_function, (void *)name) == -1)
+		snprintf(err, errsz, "out of memory");
+	else if (lua_isinteger(L, -1))
+		ref = (int)lua_tointeger(L, -1);
+	else
+		snprintf(err, errsz,
+			 "the script defines no function \"%s\" (it is %s)",
+			 name, lua_tostring(L, -1));
+	lua_settop(L, 0);
+	return ref;
+}
+
+int
+sl_luavm_pcall(struct sl_luavm *vm, int (*f)(struct lua_State *L), void *ud)
+{
+	lua_settop(vm->L, 0);
+	lua_pushcfunction(vm->L, f);
+	lua_pushlightuserdata(vm->L, ud);
+	return lua_pcall(vm->L, 1, LUA_MULTRET, 0) == LUA_OK ? 0 : -1;
+}
+
+void
+sl_luavm_see(struct sl_luavm *vm, unsigned kind, lua_State *L, int i,
+	     const char *p)
+{
+	unsigned k = vm->seen[kind].next++ & 3;
+
+	if (vm->seen[kind].p[k] != NULL)
+		luaL_unref(L, LUA_REGISTRYINDEX, vm->seen[kind].ref[k]);
+	vm->seen[kind].p[k] = NULL;
+	lua_pushvalue(L, i);
+	vm->seen[kind].ref[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+	vm->seen[kind].p[k] = p;
+}
+
+int
+sl_luavm_warn_ok(struct sl_luavm *vm, uint64_t now_ms, uint64_t *skipped)
+{
+	if (vm->warned_ms != 0 && now_ms - vm->warned_ms < 1000) {
+		vm->warn_skipped++;
+		return 0;
+	}
+	vm->warned_ms = now_ms;
+	*skipped = vm->warn_skipped;
+	vm->warn_skipped = 0;
+	return 1;
+}
