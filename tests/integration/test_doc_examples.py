@@ -28,7 +28,9 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   CA's certificate; for password_file, a one-line password, mode 0600;
   for key_file, 64 hexadecimal digits, mode 0600; for
   log.access and waf.log, its directory; for a route's auth.jwt keys, a key set of
-  one public P-256 key; for a route's hosts_file, two names.
+  one public P-256 key; for a route's hosts_file, two names; for a
+  route's lua file (NAME.lua), doc/lua/NAME.lua, or a script of
+  on_request and on_response when there is none.
 - The port of every "address:" value (listeners, the admin listener) is
   replaced by a free port, the same port by the same one within a block:
   -t fails on an address another process listens on, and the examples'
@@ -157,7 +159,7 @@ def roff_blocks(rel):
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
              "keys", "log", "key_file", "token_file", "basic_file",
-             "hosts_file")
+             "hosts_file", "file")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
@@ -269,6 +271,20 @@ class Files:
                 with open(dst, "w") as f:
                     f.write("# merchants\nshop1.example\n*.shops.example\n")
                 self.made[p] = "hosts"
+            elif k == "file" and p.endswith(".lua") and p not in self.made:
+                # a route's lua: the documentation's script of that name
+                # (doc/lua/), else one of the functions examples name
+                dst = self.local(p)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                src = os.path.join(sltest.TOP_SRCDIR, "doc", "lua",
+                                   os.path.basename(p))
+                if os.path.exists(src):
+                    shutil.copyfile(src, dst)
+                else:
+                    with open(dst, "w") as f:
+                        f.write("function on_request(r) end\n"
+                                "function on_response(resp) end\n")
+                self.made[p] = "lua"
             elif k == "keys" and p not in self.made:
                 dst = self.local(p)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)

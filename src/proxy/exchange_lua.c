@@ -1,0 +1,1076 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A route's Lua functions as a filter (doc/lua.md): the request function
+ * at the request's head, after every other check of the route (it reads
+ * what they verified), the response function at the upstream's response
+ * head; the objects they are given (r, resp) and what crosses from Lua
+ * into a head or an answer, checked there. A call runs in slices
+ * (edge/luavm.c): one whose slice is over waits (SL_FILTER_WAIT) on the
+ * worker's run queue, which the loop serves half a millisecond a turn
+ * between its other events, so that a script that loops holds no other
+ * request up for longer than a slice. The module (conf/conf_lua.c) holds
+ * the keys and the script's text; each worker makes its state of the
+ * script at its first request of the route.
+ */
+#include <event2/event.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "conf_lua.h"
+#include "exchange_int.h"
+#include "filter.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+#include "wloop.h"
+#include "wproxy.h"
+
+#ifdef HAVE_LUA
+#include <lauxlib.h>
+#include <lua.h>
+
+extern struct sl_filter sl_filter_lua;
+
+/* The loop serves the run queue this long a turn. */
+#define RUNQ_TURN_NS 500000
+/* What a script may put in a head: a value's bytes, an answer's body. */
+#define VALUE_MAX 8192
+#define BODY_MAX (1u << 20)
+/* calls kept for reuse, per worker */
+#define CACHE_MAX 64
+
+/* The registry references a state keeps (struct sl_luavm's refs). */
+enum { REF_CONSTS = 0 };
+
+/* One call of a route's function: on the worker's cache, or the
+ * request's while it runs or waits (its slot points at it). */
+struct lua_call {
+	struct sl_luavm_run run;
+	TAILQ_ENTRY(lua_call) q; /* the run queue, or the cache */
+	struct sl_seam *s;
+	struct sl_txn *t;
+	struct sl_fhead *h;	       /* the request's (it may move at a wait) */
+	struct sl_h1_response *resp;   /* the response function's */
+	char *scratch;		       /* its room for values */
+	size_t scratch_used;
+	uint64_t serial; /* its objects' value (r, resp: a light
+			    userdata), unique in the worker */
+	const struct sl_conf_lua *conf;
+	uint8_t phase;		       /* enum sl_lua_phase */
+	uint8_t queued;
+	uint8_t running; /* a call begun and not ended */
+	/* what it answers (r:answer), or its failure's on_error */
+	int status;
+	char *body, *fields; /* owned */
+	size_t blen;
+};
+
+struct lua_ws {
+	struct sl_worker *w;
+	TAILQ_HEAD(, lua_call) runq;
+	TAILQ_HEAD(, lua_call) cache;
+	unsigned ncache;
+	uint64_t serial; /* the last call's */
+	struct event *ev;
+};
+
+static inline struct lua_ws *
+lws(const struct sl_worker *w)
+{
+	return (struct lua_ws *)(void *)(sl_wproxy(w)->fws +
+					 sl_filter_wstate_off[sl_filter_lua.id]);
+}
+
+static inline struct lua_call **
+lslot(const struct sl_txn *t)
+{
+	return sl_fctx(t, &sl_filter_lua);
+}
+
+static inline struct sl_lua_counts *
+lcounts(struct sl_seam *s)
+{
+	return (struct sl_lua_counts *)(void *)sl_counts_mod(
+	    &s->txn->route->state->counts[s->w->id], &sl_module_lua);
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- what crosses from Lua into a head ------------------------------- */
+
+/* The call an object's method was called on, which must be the call
+ * running now (a script that kept its object for later gets an error),
+ * in phase (-1: either). Raises. */
+static struct lua_call *
+callof(lua_State *L, int phase)
+{
+	struct sl_luavm *vm;
+	struct sl_luavm_run *run;
+	struct lua_call *c;
+
+	lua_getallocf(L, (void **)&vm);
+	run = vm->run;
+	c = run != NULL ? (struct lua_call *)(void *)((char *)run -
+						       offsetof(struct lua_call,
+								run))
+			: NULL;
+	if (c == NULL ||
+	    lua_touserdata(L, 1) != (void *)(uintptr_t)c->serial)
+		luaL_error(L, "a request's object used outside its call");
+	if (phase >= 0 && c->phase != phase)
+		luaL_error(L, "a %s method called on the other object",
+			   phase == SL_LUA_REQUEST ? "request's" : "response's");
+	return c;
+}
+
+/* RFC 9110's tchar. */
+static const unsigned char tchars[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
+    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
+    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
+
+/* Whether the n bytes at p name a field a script never sets nor drops:
+ * the framing's and sluice's own forwarding's (doc/lua.md). */
+static int
+is_framing(const char *p, size_t n)
+{
+#define IS(s) (strncasecmp(p, s, n) == 0)
+	switch (n) {
+	case 2:
+		return IS("te");
+	case 4:
+		return IS("host");
+	case 6:
+		return IS("expect");
+	case 7:
+		return IS("trailer") || IS("upgrade");
+	case 9:
+		return IS("forwarded");
+	case 10:
+		return IS("connection") || IS("keep-alive");
+	case 12:
+		return IS("x-request-id");
+	case 14:
+		return IS("content-length");
+	case 15:
+		return IS("x-forwarded-for");
+	case 16:
+		return IS("proxy-connection");
+	case 17:
+		return IS("transfer-encoding") || IS("x-forwarded-proto");
+	default:
+		return 0;
+	}
+#undef IS
+}
+
+/* A field's name a script may set: a token, no field of is_framing's.
+ * Raises. */
+static const char *
+check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
+	   const char *who)
+{
+	const char *p = lua_tolstring(L, i, n);
+	unsigned char bad = 0;
+
+	if (p == NULL)
+		luaL_error(L, "%s: a field's name is a string", who);
+	if (sl_luavm_seen(vm, 0, p))
+		return p;
+	if (*n == 0 || *n > 256)
+		luaL_error(L, "%s: a field's name is 1 to 256 bytes", who);
+	for (size_t k = 0; k < *n; k++)
+		bad |= !tchars[(unsigned char)p[k]];
+	if (bad)
+		luaL_error(L, "%s: \"%s\" is no field name", who, p);
+	if (is_framing(p, *n))
+		luaL_error(L,
+			   "%s: \"%s\" is a field of the framing or of "
+			   "sluice's forwarding, which a script does not set",
+			   who, p);
+	if (*n <= 40) /* a short string: one object for its text */
+		sl_luavm_see(vm, 0, L, i, p);
+	return p;
+}
+
+/* The bytes a value may not hold: controls but the tab, and DEL. */
+static const unsigned char ctl[256] = {
+    [0] = 1,	[1] = 1,    [2] = 1,	[3] = 1,    [4] = 1,	[5] = 1,
+    [6] = 1,	[7] = 1,    [8] = 1,	[10] = 1,   [11] = 1,	[12] = 1,
+    [13] = 1,	[14] = 1,   [15] = 1,	[16] = 1,   [17] = 1,	[18] = 1,
+    [19] = 1,	[20] = 1,   [21] = 1,	[22] = 1,   [23] = 1,	[24] = 1,
+    [25] = 1,	[26] = 1,   [27] = 1,	[28] = 1,   [29] = 1,	[30] = 1,
+    [31] = 1,	[127] = 1};
+
+/* A field's value: at most VALUE_MAX bytes, no control character but a
+ * tab, no space or tab at either end. Raises. */
+static const char *
+check_value(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
+	    const char *who)
+{
+	const char *p = lua_tolstring(L, i, n);
+
+	if (p == NULL)
+		luaL_error(L, "%s: a value is a string or a number", who);
+	if (sl_luavm_seen(vm, 1, p))
+		return p;
+	if (*n > VALUE_MAX)
+		luaL_error(L, "%s: a value is at most %d bytes", who,
+			   VALUE_MAX);
+	{
+		unsigned char bad = 0;
+		for (size_t k = 0; k < *n; k++)
+			bad |= ctl[(unsigned char)p[k]];
+		if (bad)
+			luaL_error(L, "%s: a value holds a control character",
+				   who);
+	}
+	if (*n > 0 && (p[0] == ' ' || p[0] == '\t' || p[*n - 1] == ' ' ||
+		       p[*n - 1] == '\t'))
+		luaL_error(L, "%s: a value begins or ends with white space",
+			   who);
+	if (*n <= 40) /* a short string: one object for its text */
+		sl_luavm_see(vm, 1, L, i, p);
+	return p;
+}
+
+/* ---- r: the request ---------------------------------------------------- */
+
+/* Copies n bytes into the head's room (it lasts until the head is
+ * written). */
+static const char *
+room_copy(lua_State *L, struct sl_fhead *h, const char *p, size_t n)
+{
+	char *d;
+
+	if (h->room_used + n > sizeof(h->room))
+		luaL_error(L, "r:set: no room left for fields (%d bytes a "
+			      "request)",
+			   SL_FHEAD_ROOM);
+	d = (char *)h->room + h->room_used;
+	memcpy(d, p, n);
+	h->room_used += (uint32_t)n;
+	return d;
+}
+
+static int
+req_get(lua_State *L, struct lua_call *c)
+{
+	const struct sl_fwd_extra *x = c->h->extra;
+	const struct sl_h1_request *req = c->h->req;
+	size_t n;
+	const char *name = luaL_checklstring(L, 2, &n);
+
+	for (unsigned i = 0; x != NULL && i < x->nset; i++)
+		if (x->set[i].nlen == n &&
+		    strncasecmp(x->set[i].name, name, n) == 0) {
+			lua_pushlstring(L, x->set[i].value, x->set[i].vlen);
+			return 1;
+		}
+	for (unsigned i = 0; x != NULL && i < x->ndrop; i++)
+		if (x->drop[i].len == n &&
+		    strncasecmp(x->drop[i].name, name, n) == 0) {
+			lua_pushnil(L);
+			return 1;
+		}
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (req->headers[i].name_len == n &&
+		    strncasecmp(req->headers[i].name, name, n) == 0) {
+			lua_pushlstring(L, req->headers[i].value,
+					req->headers[i].value_len);
+			return 1;
+		}
+	lua_pushnil(L);
+	return 1;
+}
+
+/* Drops name from what goes up (the client's field of the name, and
+ * what was set before): the name as the drop list holds it. */
+static const char *
+req_drop(lua_State *L, struct lua_call *c, const char *name, size_t n)
+{
+	struct sl_fwd_extra *x = sl_fhead_extra(c->h);
+	unsigned i, k;
+
+	for (i = k = 0; i < x->nset; i++)
+		if (!(x->set[i].nlen == n &&
+		      strncasecmp(x->set[i].name, name, n) == 0))
+			x->set[k++] = x->set[i];
+	x->nset = k;
+	for (i = 0; i < x->ndrop; i++)
+		if (x->drop[i].len == n &&
+		    strncasecmp(x->drop[i].name, name, n) == 0)
+			return x->drop[i].name;
+	if (x->ndrop >= SL_FWD_EXTRA_MAX)
+		luaL_error(L, "r:set: at most %d fields a request",
+			   SL_FWD_EXTRA_MAX);
+	x->drop[x->ndrop].name = room_copy(L, c->h, name, n);
+	x->drop[x->ndrop].len = n;
+	x->drop_lens |= (uint64_t)1 << (n & 63);
+	return x->drop[x->ndrop++].name;
+}
+
+static int
+req_set(lua_State *L, struct lua_call *c)
+{
+	size_t n, vn;
+	const char *name = check_name(L, c->run.vm, 2, &n, "r:set");
+	const char *v = check_value(L, c->run.vm, 3, &vn, "r:set");
+	const char *kept = req_drop(L, c, name, n);
+	struct sl_fwd_extra *x = c->h->extra;
+
+	if (x->nset >= SL_FWD_EXTRA_MAX)
+		luaL_error(L, "r:set: at most %d fields a request",
+			   SL_FWD_EXTRA_MAX);
+	x->set[x->nset].name = kept;
+	x->set[x->nset].nlen = n;
+	x->set[x->nset].value = room_copy(L, c->h, v, vn);
+	x->set[x->nset++].vlen = vn;
+	return 0;
+}
+
+static int
+req_del(lua_State *L, struct lua_call *c)
+{
+	size_t n;
+	const char *name = check_name(L, c->run.vm, 2, &n, "r:del");
+
+	req_drop(L, c, name, n);
+	return 0;
+}
+
+static int
+req_method(lua_State *L)
+{
+	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+
+	lua_pushlstring(L, req->method, req->method_len);
+	return 1;
+}
+
+static int
+req_target(lua_State *L)
+{
+	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+
+	lua_pushlstring(L, req->path, req->path_len);
+	return 1;
+}
+
+/* The path without its query, and the query (nil: none). */
+static int
+req_path(lua_State *L)
+{
+	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+	const char *q = memchr(req->path, '?', req->path_len);
+
+	lua_pushlstring(L, req->path,
+			q != NULL ? (size_t)(q - req->path) : req->path_len);
+	return 1;
+}
+
+static int
+req_query(lua_State *L)
+{
+	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+	const char *q = memchr(req->path, '?', req->path_len);
+
+	if (q == NULL)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, q + 1,
+				req->path_len - (size_t)(q + 1 - req->path));
+	return 1;
+}
+
+static int
+req_host(lua_State *L)
+{
+	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+
+	if (req->host == NULL)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, req->host, req->host_len);
+	return 1;
+}
+
+static int
+req_client(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	char ip[64];
+
+	lua_pushstring(L, sl_ip_str(&c->t->client_addr, ip, sizeof(ip)));
+	return 1;
+}
+
+/* Who a filter before verified the request comes from (a token's
+ * issuer and subject), nil: nobody. */
+static int
+req_caller(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+
+	if (c->h->caller == NULL)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, c->h->caller, c->h->caller_len);
+	return 1;
+}
+
+/* The verified client certificate's subject, nil: none. */
+static int
+req_tls_subject(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+
+	if (c->s->tls_subject == NULL)
+		lua_pushnil(L);
+	else
+		lua_pushstring(L, c->s->tls_subject);
+	return 1;
+}
+
+/* r:answer(status [, body [, fields]]): sluice answers the request with
+ * them once the function returns; nothing goes upstream. */
+static int
+req_answer(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	lua_Integer st = luaL_checkinteger(L, 2);
+	size_t blen = 0, fl = 0, fcap = 0;
+	const char *body = luaL_optlstring(L, 3, NULL, &blen);
+	char *nf = NULL, *nb = NULL;
+
+	if (st < 200 || st > 599)
+		return luaL_error(L, "r:answer: a status from 200 to 599");
+	if (blen > BODY_MAX)
+		return luaL_error(L, "r:answer: a body is at most %d bytes",
+				  (int)BODY_MAX);
+	if (!lua_isnoneornil(L, 4))
+		luaL_checktype(L, 4, LUA_TTABLE);
+	lua_settop(L, 4);
+	/* checked first, in Lua's own loop (an error leaves nothing to
+	 * free), then copied */
+	for (int pass = 0; pass < 2 && !lua_isnil(L, 4); pass++) {
+		lua_pushnil(L);
+		while (lua_next(L, 4) != 0) {
+			size_t n, vn;
+			const char *name, *v;
+			if (lua_type(L, -2) != LUA_TSTRING ||
+			    lua_type(L, -1) != LUA_TSTRING)
+				return luaL_error(L, "r:answer: fields are "
+						     "name = \"value\"");
+			name = check_name(L, c->run.vm, -2, &n, "r:answer");
+			v = check_value(L, c->run.vm, -1, &vn, "r:answer");
+			if (pass == 0) {
+				sl_luavm_charge(L, n + vn);
+				fcap += n + vn + 4;
+			} else {
+				memcpy(nf + fl, name, n);
+				memcpy(nf + fl + n, ": ", 2);
+				memcpy(nf + fl + n + 2, v, vn);
+				memcpy(nf + fl + n + 2 + vn, "\r\n", 2);
+				fl += n + vn + 4;
+			}
+			lua_pop(L, 1);
+		}
+		if (pass == 0 && (nf = malloc(fcap + 1)) == NULL)
+			return luaL_error(L, "r:answer: out of memory");
+	}
+	if (nf == NULL && (nf = malloc(1)) == NULL)
+		return luaL_error(L, "r:answer: out of memory");
+	nf[fl] = '\0';
+	if (blen > 0 && (nb = malloc(blen)) == NULL) {
+		free(nf);
+		return luaL_error(L, "r:answer: out of memory");
+	}
+	if (blen > 0)
+		memcpy(nb, body, blen);
+	free(c->body);
+	free(c->fields);
+	c->body = nb;
+	c->blen = blen;
+	c->fields = nf;
+	c->status = (int)st;
+	return 0;
+}
+
+/* ---- resp: the response ------------------------------------------------ */
+
+static int
+resp_status(lua_State *L)
+{
+	lua_pushinteger(L, callof(L, SL_LUA_RESPONSE)->resp->status);
+	return 1;
+}
+
+static int
+resp_get(lua_State *L, struct lua_call *c)
+{
+	const struct sl_h1_response *resp = c->resp;
+	size_t n;
+	const char *name = luaL_checklstring(L, 2, &n);
+
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (resp->headers[i].name_len == n &&
+		    strncasecmp(resp->headers[i].name, name, n) == 0) {
+			lua_pushlstring(L, resp->headers[i].value,
+					resp->headers[i].value_len);
+			return 1;
+		}
+	lua_pushnil(L);
+	return 1;
+}
+
+static void
+resp_drop(struct sl_h1_response *resp, const char *name, size_t n)
+{
+	size_t i, k;
+
+	for (i = k = 0; i < resp->nheaders; i++)
+		if (!(resp->headers[i].name_len == n &&
+		      strncasecmp(resp->headers[i].name, name, n) == 0))
+			resp->headers[k++] = resp->headers[i];
+	resp->nheaders = k;
+}
+
+static int
+resp_set(lua_State *L, struct lua_call *c)
+{
+	struct sl_h1_response *resp = c->resp;
+	size_t n, vn;
+	const char *name = check_name(L, c->run.vm, 2, &n, "resp:set");
+	const char *v = check_value(L, c->run.vm, 3, &vn, "resp:set");
+	struct sl_h1_header *f;
+
+	resp_drop(resp, name, n);
+	if (resp->nheaders >= resp->max_headers)
+		return luaL_error(L, "resp:set: no room for another field");
+	if (c->scratch_used + n + vn > SL_FILTER_SCRATCH)
+		return luaL_error(L, "resp:set: at most %d bytes of fields set",
+				  SL_FILTER_SCRATCH);
+	f = &resp->headers[resp->nheaders++];
+	memcpy(c->scratch + c->scratch_used, name, n);
+	f->name = c->scratch + c->scratch_used;
+	f->name_len = n;
+	memcpy(c->scratch + c->scratch_used + n, v, vn);
+	f->value = c->scratch + c->scratch_used + n;
+	f->value_len = vn;
+	f->kind = SL_HK_OTHER;
+	c->scratch_used += n + vn;
+	return 0;
+}
+
+static int
+resp_del(lua_State *L, struct lua_call *c)
+{
+	size_t n;
+	const char *name = check_name(L, c->run.vm, 2, &n, "resp:del");
+
+	resp_drop(c->resp, name, n);
+	return 0;
+}
+
+/* The methods both objects have, by the call's phase. */
+static int
+m_get(lua_State *L)
+{
+	struct lua_call *c = callof(L, -1);
+
+	return c->phase == SL_LUA_REQUEST ? req_get(L, c) : resp_get(L, c);
+}
+
+static int
+m_set(lua_State *L)
+{
+	struct lua_call *c = callof(L, -1);
+
+	return c->phase == SL_LUA_REQUEST ? req_set(L, c) : resp_set(L, c);
+}
+
+static int
+m_del(lua_State *L)
+{
+	struct lua_call *c = callof(L, -1);
+
+	return c->phase == SL_LUA_REQUEST ? req_del(L, c) : resp_del(L, c);
+}
+
+static int
+m_route(lua_State *L)
+{
+	lua_pushstring(L, callof(L, -1)->t->route->name);
+	return 1;
+}
+
+/* The objects' methods: r's, resp's (status), and both's. */
+static const luaL_Reg methods[] = {{"get", m_get},
+				   {"set", m_set},
+				   {"del", m_del},
+				   {"route", m_route},
+				   {"method", req_method},
+				   {"target", req_target},
+				   {"path", req_path},
+				   {"query", req_query},
+				   {"host", req_host},
+				   {"client", req_client},
+				   {"caller", req_caller},
+				   {"tls_subject", req_tls_subject},
+				   {"answer", req_answer},
+				   {"status", resp_status},
+				   {NULL, NULL}};
+
+/* ---- states and calls -------------------------------------------------- */
+
+static int
+consts_newindex(lua_State *L)
+{
+	return luaL_error(L, "the route's constants are read-only");
+}
+
+/* What the state of a route's script keeps besides the script: the
+ * objects' metatables and the route's constants (read-only). */
+static int
+p_setup(lua_State *L)
+{
+	const struct sl_conf_lua *c = lua_touserdata(L, 1);
+	struct sl_luavm *vm;
+
+	lua_getallocf(L, (void **)&vm);
+	/* the objects are light userdata (a call's serial): the state's
+	 * one metatable of them holds the methods, hidden from
+	 * getmetatable; no object is allocated for a call */
+	lua_pushlightuserdata(L, NULL);
+	lua_createtable(L, 0, 2);
+	lua_createtable(L, 0, (int)SL_NELEM(methods));
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_setmetatable(L, -2);
+	lua_pop(L, 1);
+	lua_createtable(L, 0, (int)c->nconsts);
+	for (size_t i = 0; i < c->nconsts; i++) {
+		lua_pushstring(L, c->consts[i].value);
+		lua_setfield(L, -2, c->consts[i].name);
+	}
+	/* a proxy: the script reads them, never writes them */
+	lua_createtable(L, 0, 0);
+	lua_createtable(L, 0, 2);
+	lua_pushvalue(L, -3);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, consts_newindex);
+	lua_setfield(L, -2, "__newindex");
+	lua_setmetatable(L, -2);
+	vm->refs[REF_CONSTS] = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+/* The worker's state of route conf's script, made at its first request
+ * (NULL: it cannot be: out of memory, or the script fails as it loads,
+ * said once). */
+static struct sl_luavm *
+vm_get(struct sl_seam *s, const struct sl_conf_lua *c)
+{
+	struct sl_luavm *vm = c->vms[s->w->id];
+	char err[512];
+
+	if (vm != NULL)
+		return vm->broken ? NULL : vm;
+	if ((vm = sl_luavm_new(&c->budget)) == NULL)
+		return NULL; /* tried again at the next request */
+	c->vms[s->w->id] = vm;
+	if (sl_luavm_pcall(vm, p_setup, (void *)c) == -1 ||
+	    sl_luavm_load(vm, c->file, c->text, c->text_len, err,
+			  sizeof(err)) == -1 ||
+	    (c->fn[SL_LUA_REQUEST] != NULL &&
+	     (vm->fn[SL_LUA_REQUEST] = sl_luavm_function(
+		  vm, c->fn[SL_LUA_REQUEST], err, sizeof(err))) == -1) ||
+	    (c->fn[SL_LUA_RESPONSE] != NULL &&
+	     (vm->fn[SL_LUA_RESPONSE] = sl_luavm_function(
+		  vm, c->fn[SL_LUA_RESPONSE], err, sizeof(err))) == -1)) {
+		vm->broken = 1;
+		log_warnx("worker %u: route %s: lua: %s: cannot be used: %s",
+			  s->w->id, s->txn->route->name, c->file, err);
+		return NULL;
+	}
+	return vm;
+}
+
+static struct lua_call *
+call_take(struct lua_ws *ws)
+{
+	struct lua_call *c = TAILQ_FIRST(&ws->cache);
+
+	if (c != NULL) {
+		TAILQ_REMOVE(&ws->cache, c, q);
+		ws->ncache--;
+	} else if ((c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	c->queued = c->running = 0;
+	c->status = 0;
+	c->body = c->fields = NULL;
+	c->blen = 0;
+	return c;
+}
+
+/* The call is over, whatever its way: its thread goes back, its object
+ * stops working, what it holds goes. */
+static void
+call_end(struct lua_ws *ws, struct lua_call *c)
+{
+	if (c->queued) {
+		TAILQ_REMOVE(&ws->runq, c, q);
+		c->queued = 0;
+	}
+	if (c->running) {
+		sl_luavm_end(&c->run);
+		c->running = 0;
+	}
+	free(c->body);
+	free(c->fields);
+	if (ws->ncache < CACHE_MAX) {
+		TAILQ_INSERT_HEAD(&ws->cache, c, q);
+		ws->ncache++;
+	} else
+		free(c);
+}
+
+/* A call that failed: counted, and said at most once a second for the
+ * route's state in this worker. */
+static void
+call_failed(struct sl_seam *s, struct lua_call *c)
+{
+	struct sl_txn *t = s->txn;
+	uint64_t skipped;
+
+	SL_STAT_INC(lcounts(s)->failures[c->run.fail]);
+	if (sl_luavm_warn_ok(c->run.vm, now_ms(), &skipped))
+		log_warnx("conn=%llu request_id=%s route=%s: lua: %s "
+			  "function %s failed (%s): %s%s",
+			  (unsigned long long)s->id, t->request_id,
+			  t->route->name,
+			  c->phase == SL_LUA_REQUEST ? "request" : "response",
+			  c->conf->fn[c->phase],
+			  sl_luavm_fail_names[c->run.fail], c->run.why,
+			  skipped > 0 ? " (and earlier failures not logged "
+					"in the last second)"
+				      : "");
+}
+
+/* Runs c for a slice (nargs: 2 the first time: the object and the constants). */
+static enum sl_luavm_rc
+call_run(struct sl_seam *s, struct lua_call *c, int nargs)
+{
+	uint64_t before = c->run.used_ns;
+	/* from the event's time (the loop's clock, read as it began) */
+	enum sl_luavm_rc rc = sl_luavm_resume(
+	    &c->run, nargs,
+	    (uint64_t)sl_now_ts.tv_sec * 1000000000u +
+		(uint64_t)sl_now_ts.tv_nsec);
+
+	SL_STAT_ADD(lcounts(s)->us, (c->run.used_ns - before) / 1000);
+	return rc;
+}
+
+/* Starts phase's call of route's function: NULL when it could not start
+ * (counted and said as a failure with *fail_status the answer). */
+static struct lua_call *
+call_start(struct sl_seam *s, int phase, int no_yield)
+{
+	struct lua_ws *ws = lws(s->w);
+	const struct sl_conf_lua *conf = sl_lua_route(s->txn->route);
+	struct sl_luavm *vm = vm_get(s, conf);
+	struct lua_call *c;
+	lua_State *co;
+
+	if (vm == NULL || (c = call_take(ws)) == NULL)
+		return NULL;
+	c->s = s;
+	c->t = s->txn;
+	c->conf = conf;
+	c->phase = (uint8_t)phase;
+	if ((co = sl_luavm_begin(vm, &c->run, no_yield)) == NULL) {
+		call_failed(s, c);
+		call_end(ws, c);
+		return NULL;
+	}
+	c->running = 1;
+	SL_STAT_INC(lcounts(s)->calls[phase]);
+	/* the function, its object and the route's constants: nothing
+	 * allocated (a thread has room for them) */
+	c->serial = ++ws->serial;
+	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->fn[phase]);
+	lua_pushlightuserdata(co, (void *)(uintptr_t)c->serial);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->refs[REF_CONSTS]);
+	return c;
+}
+
+/* ---- the run queue ------------------------------------------------------ */
+
+static const struct timeval zero_tv;
+
+static void
+runq_arm(struct lua_ws *ws)
+{
+	if (!TAILQ_EMPTY(&ws->runq) && !evtimer_pending(ws->ev, NULL))
+		evtimer_add(ws->ev, &zero_tv);
+}
+
+/* A turn of the loop: the calls waiting for a slice get one each, in
+ * order, for half a millisecond at most; the rest wait for the next
+ * turn, after the loop's other events. */
+static void
+lua_on_runq(evutil_socket_t fd, short what, void *arg)
+{
+	struct lua_ws *ws = arg;
+	uint64_t until = mono_ns() + RUNQ_TURN_NS;
+	struct lua_call *c;
+
+	(void)fd;
+	(void)what;
+	sl_now_refresh();
+	while ((c = TAILQ_FIRST(&ws->runq)) != NULL) {
+		TAILQ_REMOVE(&ws->runq, c, q);
+		c->queued = 0;
+		sl_now_refresh(); /* each slice starts now */
+		sl_exchange_filters_woken(c->t);
+		if (mono_ns() >= until)
+			break;
+	}
+	runq_arm(ws);
+}
+
+/* ---- the filter ---------------------------------------------------------- */
+
+static int
+lua_used(const struct sl_conf_route *r)
+{
+	return sl_lua_route(r) != NULL;
+}
+
+static int
+lua_req_head(struct sl_seam *s, struct sl_fhead *h)
+{
+	struct sl_txn *t = s->txn;
+	struct lua_call **slot = lslot(t), *c = *slot;
+	struct lua_ws *ws = lws(s->w);
+	enum sl_luavm_rc rc;
+
+	if (c == NULL) {
+		const struct sl_conf_lua *conf = sl_lua_route(t->route);
+		if (conf->fn[SL_LUA_REQUEST] == NULL)
+			return SL_FILTER_GO;
+		if ((c = call_start(s, SL_LUA_REQUEST, 0)) == NULL) {
+			/* answered with on_error (lua_answer) */
+			t->flags |= SL_TXN_F_FEND;
+			return SL_FILTER_ANSWER;
+		}
+		*slot = c;
+		t->flags |= SL_TXN_F_FEND;
+		c->h = h;
+		rc = call_run(s, c, 2);
+	} else {
+		c->h = h; /* kept while it waited: it may have moved */
+		c->s = s;
+		SL_STAT_INC(lcounts(s)->slices);
+		rc = call_run(s, c, 0);
+	}
+	switch (rc) {
+	case SL_LUAVM_YIELD:
+		TAILQ_INSERT_TAIL(&ws->runq, c, q);
+		c->queued = 1;
+		runq_arm(ws);
+		return SL_FILTER_WAIT;
+	case SL_LUAVM_FAILED:
+		call_failed(s, c);
+		c->status = 0;
+		return SL_FILTER_ANSWER;
+	default:
+		if (c->status != 0)
+			return SL_FILTER_ANSWER;
+		/* the fields it set are in the head's room: the call goes */
+		call_end(ws, c);
+		*slot = NULL;
+		return SL_FILTER_GO;
+	}
+}
+
+/* The script's answer, or on_error for a call that failed (or could not
+ * start: no slot). */
+static void
+lua_answer(struct sl_seam *s)
+{
+	struct sl_txn *t = s->txn;
+	struct lua_call *c = *lslot(t);
+
+	if (c != NULL && c->status != 0) {
+		SL_STAT_INC(lcounts(s)->answers);
+		sl_exchange_answer_body(s, c->status, "lua_answer",
+					c->fields != NULL ? c->fields : "",
+					c->body != NULL ? c->body : "",
+					c->blen);
+		return;
+	}
+	if (c == NULL) {
+		SL_STAT_INC(lcounts(s)->failures[SL_LUAVM_MEMORY]);
+		log_warnx("conn=%llu request_id=%s route=%s: lua: no state "
+			  "for the script (out of memory, or it failed to "
+			  "load)",
+			  (unsigned long long)s->id, t->request_id,
+			  t->route->name);
+	}
+	sl_exchange_answer(s, (int)sl_lua_route(t->route)->on_error,
+			   "lua_failed", 0, NULL);
+}
+
+/* The request is answered while its call waits for a slice: it stops. */
+static void
+lua_stop(struct sl_txn *t)
+{
+	struct lua_call *c = *lslot(t);
+
+	if (c != NULL && c->queued) {
+		TAILQ_REMOVE(&lws(t->s->w)->runq, c, q);
+		c->queued = 0;
+	}
+}
+
+static void
+lua_end(struct sl_seam *s)
+{
+	struct lua_call **slot = lslot(s->txn);
+
+	if (*slot != NULL) {
+		call_end(lws(s->w), *slot);
+		*slot = NULL;
+	}
+}
+
+/* The response function: in one go (a response head does not wait). A
+ * call that fails leaves the head as the upstream sent it (what it set
+ * before it failed is taken back): counted and said. */
+static int
+lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
+{
+	const struct sl_conf_lua *conf = sl_lua_route(s->txn->route);
+	struct sl_h1_header saved[64];
+	size_t nsaved = resp->nheaders;
+	struct lua_call *c;
+
+	if (conf->fn[SL_LUA_RESPONSE] == NULL ||
+	    (c = call_start(s, SL_LUA_RESPONSE, 1)) == NULL)
+		return 0;
+	if (nsaved > SL_NELEM(saved))
+		nsaved = SL_NELEM(saved); /* taken back only this far */
+	memcpy(saved, resp->headers, nsaved * sizeof(saved[0]));
+	c->resp = resp;
+	c->scratch = scratch;
+	c->scratch_used = 0;
+	if (call_run(s, c, 2) == SL_LUAVM_FAILED) {
+		call_failed(s, c);
+		if (resp->nheaders >= nsaved) {
+			memcpy(resp->headers, saved,
+			       nsaved * sizeof(saved[0]));
+			resp->nheaders = nsaved;
+		}
+	}
+	call_end(lws(s->w), c);
+	return 0;
+}
+
+static int
+lua_worker_init(struct sl_worker *w, void *p, const struct sl_conf *conf)
+{
+	struct lua_ws *ws = p;
+
+	(void)conf;
+	ws->w = w;
+	TAILQ_INIT(&ws->runq);
+	TAILQ_INIT(&ws->cache);
+	if ((ws->ev = evtimer_new(w->base, lua_on_runq, ws)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+lua_worker_stop(struct sl_worker *w, void *p)
+{
+	struct lua_ws *ws = p;
+
+	(void)w;
+	if (ws->ev != NULL)
+		evtimer_del(ws->ev);
+}
+
+static void
+lua_worker_free(struct sl_worker *w, void *p)
+{
+	struct lua_ws *ws = p;
+	struct lua_call *c;
+
+	(void)w;
+	while ((c = TAILQ_FIRST(&ws->cache)) != NULL) {
+		TAILQ_REMOVE(&ws->cache, c, q);
+		free(c);
+	}
+	if (ws->ev != NULL)
+		event_free(ws->ev);
+	ws->ev = NULL;
+}
+
+struct sl_filter sl_filter_lua = {
+    .name = "lua",
+    .phase = SL_FPHASE_CHECK,
+    .ctx_size = sizeof(struct lua_call *), /* no begin: starts at zero */
+    .wsize = sizeof(struct lua_ws),
+    .worker_init = lua_worker_init,
+    .worker_stop = lua_worker_stop,
+    .worker_free = lua_worker_free,
+    .used = lua_used,
+    .req_head = lua_req_head,
+    .answer = lua_answer,
+    .stop = lua_stop,
+    .resp_head = lua_resp_head,
+    .end = lua_end,
+};
+
+#else /* !HAVE_LUA: -t refuses a route's lua:, so no route uses it */
+
+static int
+lua_used(const struct sl_conf_route *r)
+{
+	(void)r;
+	return 0;
+}
+
+struct sl_filter sl_filter_lua = {
+    .name = "lua",
+    .used = lua_used,
+};
+#endif

@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Lua filters (doc/lua.md, issue 80) through the real binary, with the
+doc's examples as the scripts: an API-key table that maps a key to a
+partner and sets X-Partner for the upstream (an unknown key answered
+401 by the script, never reaching it), a maintenance answer for one host
+name, and a response function that sets and removes fields; each over
+HTTP/1.1, HTTP/2 (curl, by name with SNI) and HTTP/3 (quic-go's slquic,
+by name). Then the hard budgets: a loop, a loop that pcall catches, an
+allocation without end and the pattern of lua-nginx-module's issue 770
+are each cut and answered with the route's on_error, logged with the
+script's FILE:LINE, counted by kind, and nothing reached the upstream; a
+burst of looping calls does not hold up another route's requests (each
+is answered while the loops still run: slices); what a script sets is
+checked where it crosses into a head (a control character, a framing
+field, a value too long: on_error, never forwarded); a reload that
+replaces the script while a call runs lets that call finish on the
+script it began with; -t names a syntax error's FILE:LINE and a missing
+function. Skipped in a build without Lua; the HTTP/3 cases as
+test_http3_names.py skips them. No time is asserted."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+import test_http3_names as h3  # noqa: E402
+from sltest import (Skip, Upstream, check, eq, free_port,  # noqa: E402
+                    main, make_config, metrics, read_json_lines,
+                    run_sluice, start_sluice, test, tmpdir, to_yaml,
+                    wait_until)
+
+DOC = os.path.join(sltest.TOP_SRCDIR, "doc", "lua")
+
+
+def built_with_lua():
+    d = tmpdir()
+    s = os.path.join(d, "s.lua")
+    with open(s, "w") as f:
+        f.write("function f(r) end\n")
+    cfg, _ = make_config({"a": ["127.0.0.1:1"]},
+                         routes=[{"name": "r", "cluster": "a",
+                                  "lua": {"file": s, "request": "f"}}])
+    p = os.path.join(d, "c.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    if "built without Lua" in out + err:
+        raise Skip("built without Lua")
+    eq(rc, 0, "-t: %s" % (out + err))
+
+
+def doc_script(name):
+    return os.path.join(DOC, name)
+
+
+def script(text):
+    p = os.path.join(tmpdir(), "s%d.lua" % time.monotonic_ns())
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+KEYS = {"k-acme-1": "acme", "k-globex-2": "globex"}
+
+
+def partner_route(name="pay", **kw):
+    r = {"name": name, "cluster": "app",
+         "lua": {"file": doc_script("partners.lua"),
+                 "request": "on_request",
+                 "response": "on_response",
+                 "consts": dict(KEYS)}}
+    r.update(kw)
+    return r
+
+
+def check_partners(up, answers, what):
+    """answers: [(key, status, body, headers)] as the client saw them."""
+    for key, status, body, hdrs in answers:
+        if key in KEYS:
+            eq(status, 200, "%s: key %s" % (what, key))
+            eq(hdrs.get("x-served-by"), "sluice-lua", what + ": resp:set")
+            check(hdrs.get("server") is None, what + ": resp:del(server)")
+        else:
+            eq(status, 401, "%s: key %s" % (what, key))
+            eq(json.loads(body)["error"], "unknown_api_key", what)
+            eq(hdrs.get("www-authenticate"), "ApiKey", what)
+    got = [(r.headers.get("x-partner"), r.headers.get("x-api-key"))
+           for r in up.requests]
+    return got
+
+
+@test
+def an_api_key_table_over_http1():
+    built_with_lua()
+    up = Upstream("app", handler=lambda req: sltest.Reply(
+        200, b"ok", {"Server": "upstream/1"}))
+    cfg, port = make_config({"app": [up]}, routes=[partner_route()])
+    s = start_sluice(cfg)
+    answers = []
+    for key in ("k-acme-1", "k-globex-2", "nope", "k-acme-1"):
+        r = sltest.get(port, "/pay", headers={"X-Api-Key": key})
+        answers.append((key, r.status, r.body, r.headers))
+    check_partners(up, answers, "HTTP/1.1")
+    check(up.wait_requests(3), "three requests upstream")
+    eq([(r.headers.get("x-partner"), r.headers.get("x-api-key"))
+        for r in up.requests],
+       [("acme", None), ("globex", None), ("acme", None)],
+       "X-Partner set, the key itself not forwarded")
+    # a client's own X-Partner never goes up beside the script's
+    r = sltest.get(port, "/pay", headers={"X-Api-Key": "k-acme-1",
+                                          "X-Partner": "evil"})
+    eq(r.status, 200, "with a forged X-Partner")
+    check(up.wait_requests(4), "four")
+    eq(up.requests[-1].headers.get_all("x-partner"), ["acme"],
+       "the script's value alone")
+    s.stop()
+
+
+def tls_gw(up, routes):
+    """test_http3_names' gateway (TLS, h2 and HTTP/3 on one port, its
+    certificates for pay.test and shop.test) with routes."""
+    h3.require()
+    return h3.Gw(up, routes=routes)
+
+
+def h2_get(gw, path, host="pay.test", headers=()):
+    d = tmpdir()
+    body, hfile = os.path.join(d, "b"), os.path.join(d, "h")
+    args = ["curl", "-s", "--http2", "-o", body, "-D", hfile, "-w",
+            "%{http_code} %{http_version}", "--resolve",
+            "%s:%d:127.0.0.1" % (host, gw.port), "--cacert", gw.ca]
+    for k, v in headers:
+        args += ["-H", "%s: %s" % (k, v)]
+    r = subprocess.run(args + ["https://%s:%d%s" % (host, gw.port, path)],
+                       capture_output=True, text=True, timeout=30)
+    eq(r.returncode, 0, "curl: %s" % r.stderr)
+    st, ver = r.stdout.split()
+    eq(ver, "2", "curl spoke HTTP/2")
+    with open(body, "rb") as f:
+        b = f.read()
+    hdrs = {}
+    with open(hfile) as f:
+        for line in f.read().splitlines()[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                hdrs[k.strip().lower()] = v.strip()
+    return int(st), b, hdrs
+
+
+@test
+def an_api_key_table_over_http2_and_http3_by_name():
+    built_with_lua()
+    up = Upstream("app", handler=lambda req: sltest.Reply(
+        200, b"ok", {"Server": "upstream/1"}))
+    gw = tls_gw(up, [partner_route()])
+    answers = []
+    for key in ("k-acme-1", "nope"):
+        st, b, hd = h2_get(gw, "/pay", headers=[("X-Api-Key", key)])
+        answers.append((key, st, b, hd))
+    check_partners(up, answers, "HTTP/2")
+    for key in ("k-globex-2", "nope"):
+        got, _ = gw.h3("/pay", headers=[("X-Api-Key", key)])
+        a = got[0]
+        hd = {k.lower(): v[0] for k, v in a["headers"].items()}
+        answers.append((key, a["status"], a["body"].encode(), hd))
+    check_partners(up, answers[2:], "HTTP/3")
+    check(up.wait_requests(2), "two requests upstream")
+    eq(sorted(r.headers.get("x-partner") for r in up.requests),
+       ["acme", "globex"], "one a protocol, X-Partner set")
+    gw.sl.stop()
+
+
+@test
+def a_maintenance_answer_for_one_host():
+    built_with_lua()
+    up = Upstream("app")
+    route = {"name": "all", "cluster": "app",
+             "lua": {"file": doc_script("maintenance.lua"),
+                     "request": "on_request",
+                     "consts": {"host": "shop.test"}}}
+    gw = tls_gw(up, [route])
+    st, b, hd = h2_get(gw, "/x", host="shop.test")
+    eq((st, hd.get("retry-after")), (503, "600"), "HTTP/2 shop.test")
+    check(b"maintenance" in b, "its page: %r" % b)
+    st, b, hd = h2_get(gw, "/x", host="pay.test")
+    eq(st, 200, "HTTP/2 pay.test")
+    got, _ = gw.h3("/x", sni="shop.test")
+    eq(got[0]["status"], 503, "HTTP/3 shop.test")
+    got, _ = gw.h3("/x", sni="pay.test")
+    eq(got[0]["status"], 200, "HTTP/3 pay.test")
+    check(up.wait_requests(2), "two upstream")
+    eq(sorted(q.headers.get("host").split(":")[0] for q in up.requests),
+       ["pay.test", "pay.test"], "shop.test never reached the upstream")
+    gw.sl.stop()
+
+
+BUDGET_SCRIPT = r'''
+function on_request(r)
+  local p = r:path()
+  if p == "/loop" then while true do end end
+  if p == "/pcall" then
+    while true do pcall(function() while true do end end) end
+  end
+  if p == "/alloc" then
+    local t = {}
+    while true do t[#t + 1] = string.rep("x", 4096) .. #t end
+  end
+  if p == "/pattern" then
+    return (("a"):rep(1e4):find(".-.-.-.-b$"))
+  end
+  if p == "/error" then error("no such partner") end
+  if p == "/ctl" then r:set("X-Bad", "a\r\nX-Injected: 1") end
+  if p == "/framing" then r:set("Content-Length", "0") end
+  if p == "/long" then r:set("X-Long", ("v"):rep(9000)) end
+end
+'''
+
+KINDS = {"/loop": "instructions", "/pcall": "instructions",
+         "/alloc": "memory", "/pattern": "instructions",
+         "/error": "error", "/ctl": "error", "/framing": "error",
+         "/long": "error"}
+LINES = {"/loop": ":4:", "/pcall": ":6:", "/error": ":15:",
+         "/ctl": "control character", "/framing": "framing",
+         "/long": "at most 8192 bytes", "/alloc": "memory cap",
+         "/pattern": "budget"}
+
+
+@test
+def each_budget_cuts_its_case_and_nothing_goes_up():
+    built_with_lua()
+    up = Upstream("app")
+    aport = free_port()
+    path = script(BUDGET_SCRIPT)
+    cfg, port = make_config(
+        {"app": [up]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "memory": "4MiB", "on_error": 503}}],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    for p in KINDS:
+        r = sltest.get(port, p)
+        eq(r.status, 503, p)
+        eq(json.loads(r.body)["error"], "lua_failed", p)
+        # one line a second at most: each case after a pause
+        time.sleep(1.05)
+    eq(len(up.requests), 0, "nothing reached the upstream")
+    err = s.stderr()
+    for p, line in LINES.items():
+        check(any(line in x and "on_request failed (%s)" % KINDS[p] in x
+                  for x in err.splitlines()),
+              "%s: a line with %r: %s" % (p, line, err[-3000:]))
+    check(path + ":4:" in err, "FILE:LINE: %s" % err[-2000:])
+    m = metrics(aport)
+    for kind in ("instructions", "memory", "error"):
+        want = sum(1 for k in KINDS.values() if k == kind)
+        eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
+                 'kind="%s"}' % kind), want, kind)
+    eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
+             'function="request"}'), len(KINDS), "calls")
+    # the state is still good
+    r = sltest.get(port, "/fine")
+    eq(r.status, 200, "after every cut")
+    s.stop()
+
+
+@test
+def a_burst_of_loops_does_not_hold_another_route():
+    """Twenty calls that each loop for their whole time budget (300 ms
+    of running time) on one worker, and meanwhile requests of another
+    route: each of those is answered before the loops are over (without
+    slices it would queue behind 20 x 300 ms)."""
+    built_with_lua()
+    up = Upstream("app")
+    path = script("function on_request(r) while true do end end\n")
+    cfg, port = make_config(
+        {"app": [up]}, workers=1,
+        routes=[{"name": "loop", "match": {"path_prefix": "/loop"},
+                 "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "time": "300ms", "instructions": 10 ** 12}},
+                {"name": "other", "cluster": "app"}])
+    s = start_sluice(cfg)
+    done = []
+
+    def loop(i):
+        r = sltest.get(port, "/loop/%d" % i, timeout=60)
+        done.append((time.monotonic(), r.status))
+
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(20)]
+    for t in ts:
+        t.start()
+    time.sleep(0.3)
+    others = []
+    for i in range(5):
+        r = sltest.get(port, "/other", timeout=60)
+        others.append((time.monotonic(), r.status))
+    for t in ts:
+        t.join()
+    eq({st for _, st in done}, {500}, "every loop cut")
+    eq({st for _, st in others}, {200}, "the other route served")
+    last_loop = max(t for t, _ in done)
+    check(all(t < last_loop for t, _ in others),
+          "each of the other route's answers came before the loops "
+          "ended: %r, the last loop at %r" % (others, last_loop))
+    s.stop()
+
+
+@test
+def a_reload_lets_a_running_call_finish_on_its_script():
+    built_with_lua()
+    up = Upstream("app")
+    d = tmpdir()
+    path = os.path.join(d, "v.lua")
+    v1 = ("function on_request(r)\n"
+          "  local t0 = sluice.now()\n"
+          "  while sluice.now() - t0 < 0.4 do end\n"
+          "  r:set('X-Version', '1')\n"
+          "end\n")
+    with open(path, "w") as f:
+        f.write(v1)
+    cfg, port = make_config(
+        {"app": [up]}, workers=1,
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "time": "2s", "instructions": 10 ** 12}}])
+    s = start_sluice(cfg)
+    res = []
+    t = threading.Thread(target=lambda: res.append(
+        sltest.get(port, "/slow", timeout=30)))
+    t.start()
+    time.sleep(0.1)
+    with open(path, "w") as f:
+        f.write("function on_request(r) r:set('X-Version', '2') end\n")
+    s.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: "generation 2" in s.stderr(), timeout=10),
+          "reloaded: %s" % s.stderr()[-2000:])
+    r = sltest.get(port, "/new")
+    eq(r.status, 200, "a new request")
+    t.join()
+    eq(res[0].status, 200, "the call begun before the reload")
+    check(up.wait_requests(2), "both upstream")
+    by = {q.target: q.headers.get("x-version") for q in up.requests}
+    eq(by, {"/slow": "1", "/new": "2"}, "each on its generation's script")
+    s.stop()
+
+
+@test
+def check_names_a_syntax_error_and_a_missing_function():
+    built_with_lua()
+    bad = script("function on_request(r)\n  x = = 1\nend\n")
+    nofn = script("function other(r) end\n")
+    for path, fn, want in ((bad, "on_request", bad + ":2:"),
+                           (nofn, "on_request",
+                            'no function "on_request"')):
+        cfg, _ = make_config({"a": ["127.0.0.1:1"]},
+                             routes=[{"name": "r", "cluster": "a",
+                                      "lua": {"file": path,
+                                              "request": fn}}])
+        p = os.path.join(tmpdir(), "c.yaml")
+        with open(p, "w") as f:
+            f.write(to_yaml(cfg))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        check(rc != 0, "-t refused %s" % path)
+        check(want in out + err, "-t says %r: %s" % (want, out + err))
+
+
+if __name__ == "__main__":
+    main()
