@@ -96,6 +96,10 @@ in_class(int c, int cl)
 	case 'x':
 		r = isxdigit(c);
 		break;
+	case 'z':
+		/* not in the manual since 5.2, but Lua 5.4 still takes it */
+		r = c == 0;
+		break;
 	default:
 		return cl == c;
 	}
