@@ -378,6 +378,13 @@ static const char chunk[] =
     "  function(s, p) return string.gsub(s, p, tab) end,\n"
     "  function(s, p, i) return string.find(s, p, i, true) end,\n"
     "  function(s, p, i) return s:match(p, i) end,\n"
+    "  function(s, p) return string.gsub(s, p, '%2') end,\n"
+    "  function(s, p) return string.gsub(s, p, 'x%') end,\n"
+    "  function(s, p) return string.gsub(s, p, '%x') end,\n"
+    "  function(s, p, i) return string.gsub(s, p, 7, i) end,\n"
+    "  function(s, p) return string.gsub(s, p) end,\n"
+    "  function(s, p) return string.gsub(s, p, {}, 'x') end,\n"
+    "  function(s, p, i) return string.find(s, p, i, false) end,\n"
     "}\n"
     "NKINDS = #kinds\n"
     "function T(k, s, p, i)\n"
@@ -515,6 +522,18 @@ static const struct {
     {"a%c", "%%", INT64_MIN},
     {"abc", "b", -1},
     {"abc", "(b)(c)()", -2},
+    {"abc", "b", INT64_MIN + 1},
+    {"abc", "b", INT64_MAX},
+    {"abc", "", 4},
+    {"abc", "^", 4},
+    {"", "^$", 1},
+    {"aaa", "^a", INT64_MIN},
+    {"aaa", "^a*", INT64_MIN},
+    {"hello world", "^(%w+)", INT64_MIN},
+    {"hello world", "(o)", 2},
+    {"hello world", "()", 3},
+    {"abc", "%f[%a]", INT64_MIN},
+    {"a.b", ".", 1},
 };
 
 static void
