@@ -89,7 +89,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
-	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route
+	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route $(OUT)/fuzz_lpat
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
 TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
@@ -199,6 +199,21 @@ $(OUT)/fuzz_json: $(top_srcdir)/tests/fuzz/fuzz_json.c $(JSON_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
 		$(JSON_SRCS) $(JANSSON_LIBS)
+
+# Lua's patterns with a step budget (fuzz_lpat.c): lpat.c alone, and with
+# Debian's liblua5.4, when pkg-config finds it, the bindings (lua_pat.c)
+# against Lua's own string functions (HAVE_LUA, as configure defines it)
+LPAT_SRCS = $(top_srcdir)/src/edge/lpat.c
+LPAT_LUA_LIBS ?= $(shell pkg-config --libs lua5.4 2>/dev/null)
+LPAT_LUA = $(if $(LPAT_LUA_LIBS),-DHAVE_LUA \
+	$(shell pkg-config --cflags lua5.4 2>/dev/null) \
+	$(top_srcdir)/src/edge/lua_pat.c $(LPAT_LUA_LIBS))
+$(OUT)/fuzz_lpat: $(top_srcdir)/tests/fuzz/fuzz_lpat.c $(LPAT_SRCS) \
+		$(top_srcdir)/src/edge/lpat.h $(top_srcdir)/src/edge/lua_pat.c \
+		$(top_srcdir)/src/edge/lua_pat.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(LPAT_SRCS) \
+		$(LPAT_LUA)
 
 # the WAF's loop-side checks (fuzz_wafcheck.c), json.c their JSON oracle
 WAFCHECK_SRCS = $(top_srcdir)/src/edge/wafcheck.c $(JSON_SRCS)
