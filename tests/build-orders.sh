@@ -152,7 +152,8 @@ fi
 echo "== B: quickstart.sh and check.sh, then by hand in place, then both again"
 b=$tmp/b
 copy "$b" || exit 99
-# nowaf: $b/build, configured --without-modsecurity, has no ModSecurity
+# nowaf: $b/build, configured --without-modsecurity (and --without-lua,
+# --without-brotli, --without-zstd), has no ModSecurity
 # and its -t refuses a route's waf, saying what it needs
 nowaf() {
 	cat >"$tmp/waf.yaml" <<'EOF'
@@ -207,6 +208,29 @@ EOF
 	else
 		echo "ok   --without-brotli --without-zstd: -t says br needs its library"
 	fi
+	# and without Lua: a route's lua: is refused, saying what it needs
+	echo 'function f(r) end' >"$tmp/f.lua"
+	cat >"$tmp/lua.yaml" <<EOF
+listeners:
+  - name: public
+    address: 127.0.0.1:1
+    routes:
+      - name: pay
+        cluster: app
+        lua: { file: $tmp/f.lua, request: f }
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:2]
+EOF
+	out=$("$b/build/src/sluice" -t -c "$tmp/lua.yaml" 2>&1)
+	if [ $? -eq 0 ] || ! echo "$out" | grep -q \
+		'lua: this sluice was built without Lua (Debian: liblua5.4-dev)'; then
+		fail "--without-lua: -t said: $out"
+	elif nm "$b/build/src/sluice" | grep -q ' U lua_'; then
+		fail "--without-lua: src/sluice still links liblua5.4"
+	else
+		echo "ok   --without-lua: -t says a route's lua needs it"
+	fi
 }
 
 # noquic: $b/build-noquic, configured --without-quic in a directory of its
@@ -238,7 +262,7 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	# without the WAF's library: -t names what a route's waf needs
 	if step B-reconfigure-werror "$b/build" sh -c \
 		'../configure -q --enable-werror --without-modsecurity \
-		--without-brotli --without-zstd &&
+		--without-brotli --without-zstd --without-lua &&
 		make -j2 >/dev/null'; then
 		strict "$b/build" yes
 		fresh "$b/build"

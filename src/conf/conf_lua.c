@@ -43,9 +43,10 @@ read_file(struct sl_yaml_loader *ld, const char *lbl,
 	n = fread(c->text, 1, SCRIPT_MAX + 1, f);
 	fclose(f);
 	if (n > SCRIPT_MAX) {
-		sl_yaml_err_node(ld, v, "%s: lua: \"file\" %s is larger than %u "
-				 "bytes", lbl, sl_yaml_qstr(ld, path),
-				 SCRIPT_MAX);
+		sl_yaml_err_node(ld, v,
+				 "%s: lua: \"file\" %s is larger than %u "
+				 "bytes",
+				 lbl, sl_yaml_qstr(ld, path), SCRIPT_MAX);
 		return -1;
 	}
 	c->text_len = n;
@@ -136,8 +137,10 @@ read_on_error(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_uint(ld, "on_error", v, 500, 503, &n) == -1)
 		return -1;
 	if (n != 500 && n != 503) {
-		sl_yaml_err_node(ld, v, "%s: lua: \"on_error\": expected 500 "
-				 "or 503", lbl);
+		sl_yaml_err_node(ld, v,
+				 "%s: lua: \"on_error\": expected 500 "
+				 "or 503",
+				 lbl);
 		return -1;
 	}
 	((struct sl_conf_lua *)base)->on_error = (uint32_t)n;
@@ -181,8 +184,8 @@ check_script(struct sl_yaml_loader *ld, const char *lbl,
 	else
 		for (int p = 0; p < SL_LUA_NPHASES; p++)
 			if (c->fn[p] != NULL &&
-			    sl_luavm_function(vm, c->fn[p], err,
-					      sizeof(err)) == -1)
+			    sl_luavm_function(vm, c->fn[p], err, sizeof(err)) ==
+				-1)
 				sl_yaml_err_node(ld, map, "%s: lua: %s: %s",
 						 lbl, c->file, err);
 	sl_luavm_free(vm);
@@ -226,8 +229,7 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 	sl_conf_table_read(ld, lbl, map, route_table, c, NULL);
 	c->budget.time_us = c->time_ms * 1000;
 	if (c->file == NULL) {
-		sl_yaml_err_lacks(ld, map, "%s: lua: \"file\" is missing",
-				  lbl);
+		sl_yaml_err_lacks(ld, map, "%s: lua: \"file\" is missing", lbl);
 		return;
 	}
 	if (c->text == NULL)
@@ -315,17 +317,15 @@ route_print(const struct sl_jout *o, const void *slot)
 /* ---- the module --------------------------------------------------------- */
 
 static const struct sl_conf_section_def route_sec = {
-    SL_CONF_SEC_ROUTE,
-    NULL,
-    route_table,
-    "in lua",
-    "under \"lua\"",
-    "under a route's \"lua\"",
-    NULL};
+    SL_CONF_SEC_ROUTE,	       NULL, route_table, "in lua", "under \"lua\"",
+    "under a route's \"lua\"", NULL};
 
 #define W(f) (uint16_t)(offsetof(struct sl_lua_counts, f) / sizeof(uint64_t))
-static const char *const phase_names[SL_LUA_NPHASES] = {"request",
-							"response"};
+static const char *const phase_names[SL_LUA_NPHASES] = {"request", "response"};
+/* luavm.c's sl_luavm_fail_names, here too: a build without Lua has no
+ * luavm.c, and still renders the (empty) families */
+static const char *const kind_names[SL_LUAVM_NFAIL] = {
+    "ok", "error", "instructions", "time", "memory"};
 static const struct sl_mfamily families[] = {
     {.name = "sluice_lua_calls_total",
      .help = "Calls of a route's Lua functions, by function.",
@@ -345,7 +345,7 @@ static const struct sl_mfamily families[] = {
      .first = 1,
      .n = SL_LUAVM_NFAIL,
      .label = "kind",
-     .values = sl_luavm_fail_names},
+     .values = kind_names},
     {.name = "sluice_lua_answers_total",
      .help = "Requests a route's Lua function answered itself.",
      .kind = SL_MFAM_COUNTER,

@@ -30,14 +30,14 @@ enum sl_lua_phase {
 };
 
 struct sl_conf_lua {
-	char *file;	     /* as written */
-	char *text;	     /* the script, as read when the file loaded */
+	char *file; /* as written */
+	char *text; /* the script, as read when the file loaded */
 	size_t text_len;
 	char *fn[SL_LUA_NPHASES]; /* the functions' names; NULL: none */
 	struct sl_lua_const {
 		char *name, *value;
-	} *consts; /* the route's constants (the functions' second
-		      argument) */
+	} * consts; /* the route's constants (the functions' second
+		       argument) */
 	size_t nconsts;
 	struct sl_luavm_budget budget;
 	uint64_t time_ms;  /* budget.time_us, as written */

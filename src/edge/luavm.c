@@ -302,8 +302,8 @@ h_unbase64(lua_State *L)
 	full = n / 4 * 4;
 	rest = n - full;
 	o = (unsigned char *)luaL_buffinitsize(L, &b, full / 4 * 3 + 3);
-	if (full > 0 && (w = EVP_DecodeBlock(o, (const unsigned char *)s,
-					     (int)full)) < 0) {
+	if (full > 0 &&
+	    (w = EVP_DecodeBlock(o, (const unsigned char *)s, (int)full)) < 0) {
 		lua_pushnil(L);
 		return 1;
 	}
@@ -387,8 +387,8 @@ vm_open(lua_State *L)
 					{LUA_MATHLIBNAME, luaopen_math},
 					{LUA_UTF8LIBNAME, luaopen_utf8},
 					{NULL, NULL}};
-	static const char *const gone[] = {
-	    "dofile", "loadfile", "load", "collectgarbage", "print", NULL};
+	static const char *const gone[] = {"dofile",	     "loadfile", "load",
+					   "collectgarbage", "print",	 NULL};
 
 	for (const luaL_Reg *l = libs; l->name != NULL; l++) {
 		luaL_requiref(L, l->name, l->func, 1);
@@ -512,9 +512,9 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 	int nres = 0, st;
 
 	run->slice_ns = start_ns != 0 ? start_ns : mono_ns();
-	run->stop_ns = run->slice_ns + (budget_ns > run->used_ns
-					    ? budget_ns - run->used_ns
-					    : 0);
+	run->stop_ns =
+	    run->slice_ns +
+	    (budget_ns > run->used_ns ? budget_ns - run->used_ns : 0);
 	run->yield_ns = run->no_yield
 			    ? UINT64_MAX
 			    : run->slice_ns + SL_LUAVM_SLICE_US * 1000;
@@ -535,7 +535,7 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 	}
 	if (run->fail == SL_LUAVM_OK) {
 		const char *m = lua_tostring(run->co, -1);
-		run->fail = st == LUA_ERRMEM ? SL_LUAVM_MEMORY
+		run->fail = st == LUA_ERRMEM	   ? SL_LUAVM_MEMORY
 			    : run->insns_left == 0 ? SL_LUAVM_INSTRUCTIONS
 						   : SL_LUAVM_ERROR;
 		snprintf(run->why, sizeof(run->why), "%s",

@@ -41,7 +41,7 @@ extern struct sl_filter sl_filter_lua;
 #define RUNQ_TURN_NS 500000
 /* What a script may put in a head: a value's bytes, an answer's body. */
 #define VALUE_MAX 8192
-#define BODY_MAX (1u << 20)
+#define BODY_MAX  (1u << 20)
 /* calls kept for reuse, per worker */
 #define CACHE_MAX 64
 
@@ -55,14 +55,14 @@ struct lua_call {
 	TAILQ_ENTRY(lua_call) q; /* the run queue, or the cache */
 	struct sl_seam *s;
 	struct sl_txn *t;
-	struct sl_fhead *h;	       /* the request's (it may move at a wait) */
-	struct sl_h1_response *resp;   /* the response function's */
-	char *scratch;		       /* its room for values */
+	struct sl_fhead *h;	     /* the request's (it may move at a wait) */
+	struct sl_h1_response *resp; /* the response function's */
+	char *scratch;		     /* its room for values */
 	size_t scratch_used;
 	uint64_t serial; /* its objects' value (r, resp: a light
 			    userdata), unique in the worker */
 	const struct sl_conf_lua *conf;
-	uint8_t phase;		       /* enum sl_lua_phase */
+	uint8_t phase; /* enum sl_lua_phase */
 	uint8_t queued;
 	uint8_t running; /* a call begun and not ended */
 	/* what it answers (r:answer), or its failure's on_error */
@@ -83,8 +83,9 @@ struct lua_ws {
 static inline struct lua_ws *
 lws(const struct sl_worker *w)
 {
-	return (struct lua_ws *)(void *)(sl_wproxy(w)->fws +
-					 sl_filter_wstate_off[sl_filter_lua.id]);
+	return (
+	    struct lua_ws *)(void *)(sl_wproxy(w)->fws +
+				     sl_filter_wstate_off[sl_filter_lua.id]);
 }
 
 static inline struct lua_call **
@@ -123,16 +124,16 @@ callof(lua_State *L, int phase)
 
 	lua_getallocf(L, (void **)&vm);
 	run = vm->run;
-	c = run != NULL ? (struct lua_call *)(void *)((char *)run -
-						       offsetof(struct lua_call,
-								run))
-			: NULL;
-	if (c == NULL ||
-	    lua_touserdata(L, 1) != (void *)(uintptr_t)c->serial)
+	c = run != NULL
+		? (struct lua_call *)(void *)((char *)run -
+					      offsetof(struct lua_call, run))
+		: NULL;
+	if (c == NULL || lua_touserdata(L, 1) != (void *)(uintptr_t)c->serial)
 		luaL_error(L, "a request's object used outside its call");
 	if (phase >= 0 && c->phase != phase)
 		luaL_error(L, "a %s method called on the other object",
-			   phase == SL_LUA_REQUEST ? "request's" : "response's");
+			   phase == SL_LUA_REQUEST ? "request's"
+						   : "response's");
 	return c;
 }
 
@@ -190,8 +191,7 @@ is_framing(const char *p, size_t n)
 /* A field's name a script may set: a token, no field of is_framing's.
  * Raises. */
 static const char *
-check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
-	   const char *who)
+check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n, const char *who)
 {
 	const char *p = lua_tolstring(L, i, n);
 	unsigned char bad = 0;
@@ -218,12 +218,11 @@ check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
 
 /* The bytes a value may not hold: controls but the tab, and DEL. */
 static const unsigned char ctl[256] = {
-    [0] = 1,	[1] = 1,    [2] = 1,	[3] = 1,    [4] = 1,	[5] = 1,
-    [6] = 1,	[7] = 1,    [8] = 1,	[10] = 1,   [11] = 1,	[12] = 1,
-    [13] = 1,	[14] = 1,   [15] = 1,	[16] = 1,   [17] = 1,	[18] = 1,
-    [19] = 1,	[20] = 1,   [21] = 1,	[22] = 1,   [23] = 1,	[24] = 1,
-    [25] = 1,	[26] = 1,   [27] = 1,	[28] = 1,   [29] = 1,	[30] = 1,
-    [31] = 1,	[127] = 1};
+    [0] = 1,  [1] = 1,	[2] = 1,  [3] = 1,  [4] = 1,  [5] = 1,	[6] = 1,
+    [7] = 1,  [8] = 1,	[10] = 1, [11] = 1, [12] = 1, [13] = 1, [14] = 1,
+    [15] = 1, [16] = 1, [17] = 1, [18] = 1, [19] = 1, [20] = 1, [21] = 1,
+    [22] = 1, [23] = 1, [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1,
+    [29] = 1, [30] = 1, [31] = 1, [127] = 1};
 
 /* A field's value: at most VALUE_MAX bytes, no control character but a
  * tab, no space or tab at either end. Raises. */
@@ -267,8 +266,9 @@ room_copy(lua_State *L, struct sl_fhead *h, const char *p, size_t n)
 	char *d;
 
 	if (h->room_used + n > sizeof(h->room))
-		luaL_error(L, "r:set: no room left for fields (%d bytes a "
-			      "request)",
+		luaL_error(L,
+			   "r:set: no room left for fields (%d bytes a "
+			   "request)",
 			   SL_FHEAD_ROOM);
 	d = (char *)h->room + h->room_used;
 	memcpy(d, p, n);
@@ -783,16 +783,17 @@ call_failed(struct sl_seam *s, struct lua_call *c)
 				      : "");
 }
 
-/* Runs c for a slice (nargs: 2 the first time: the object and the constants). */
+/* Runs c for a slice (nargs: 2 the first time: the object and the constants).
+ */
 static enum sl_luavm_rc
 call_run(struct sl_seam *s, struct lua_call *c, int nargs)
 {
 	uint64_t before = c->run.used_ns;
 	/* from the event's time (the loop's clock, read as it began) */
-	enum sl_luavm_rc rc = sl_luavm_resume(
-	    &c->run, nargs,
-	    (uint64_t)sl_now_ts.tv_sec * 1000000000u +
-		(uint64_t)sl_now_ts.tv_nsec);
+	enum sl_luavm_rc rc =
+	    sl_luavm_resume(&c->run, nargs,
+			    (uint64_t)sl_now_ts.tv_sec * 1000000000u +
+				(uint64_t)sl_now_ts.tv_nsec);
 
 	SL_STAT_ADD(lcounts(s)->us, (c->run.used_ns - before) / 1000);
 	return rc;
@@ -995,8 +996,7 @@ lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	if (call_run(s, c, 2) == SL_LUAVM_FAILED) {
 		call_failed(s, c);
 		if (resp->nheaders >= nsaved) {
-			memcpy(resp->headers, saved,
-			       nsaved * sizeof(saved[0]));
+			memcpy(resp->headers, saved, nsaved * sizeof(saved[0]));
 			resp->nheaders = nsaved;
 		}
 	}

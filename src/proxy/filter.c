@@ -35,17 +35,17 @@ extern struct sl_filter sl_filter_lua;	     /* exchange_lua.c */
  * one never costs the rules a look), the WAF before the authorization
  * service (which never sees what the rules stop), a route's Lua function
  * after every check (it reads what they verified; doc/lua.md), and the
- * Idempotency-Key store once every check let the request through (a refused request never
- * takes a key). Compression only notes what the client accepts; on the way
- * back the store keeps the answer before compression rewrites it. The
- * mirror copies the head as it is written for the upstream, last. The
+ * Idempotency-Key store once every check let the request through (a refused
+ * request never takes a key). Compression only notes what the client accepts;
+ * on the way back the store keeps the answer before compression rewrites it.
+ * The mirror copies the head as it is written for the upstream, last. The
  * canary guard only counts the exchange once it ended (its log), after
  * every other filter.
  */
 static struct sl_filter *const sl_filters[] = {
-    &sl_filter_trace,  &sl_filter_access,  &sl_filter_ratelimit, &sl_filter_jwt,
-    &sl_filter_waf,    &sl_filter_extauth, &sl_filter_lua, &sl_filter_idem,	 &sl_filter_zip,
-    &sl_filter_mirror, &sl_filter_guard,
+    &sl_filter_trace, &sl_filter_access,  &sl_filter_ratelimit, &sl_filter_jwt,
+    &sl_filter_waf,   &sl_filter_extauth, &sl_filter_lua,	&sl_filter_idem,
+    &sl_filter_zip,   &sl_filter_mirror,  &sl_filter_guard,
 };
 #define SL_FID_N SL_NELEM(sl_filters)
 

@@ -43,7 +43,8 @@ PARSE_HDRS = $(top_srcdir)/src/http/h1_parse.h $(top_srcdir)/src/http/h1_parse_i
 # (conf.c, conf_util.c, conf_keys.c, conf_cluster.c, conf_route.c,
 # conf_hosts.c, conf_mods.c (the module table), conf_mirror.c,
 # conf_edge.c, conf_tls.c, dnsmsg.c (names in endpoints), conf_yaml.c,
-# conf_yaml_err.c, conf_node.c, conf_guard.c, conf_rl.c with
+# conf_yaml_err.c, conf_node.c, conf_guard.c, conf_lua.c (built without
+# Lua: -t says so of a route's lua:), conf_rl.c with
 # ratelimit_state.c (the modules' state in the registry), conf_auth*.c,
 # conf_waf.c with waf.c and pan.c: built
 # here without HAVE_MODSECURITY, so waf.c's stubs refuse a route's rules;
@@ -63,6 +64,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c $(top_srcdir)/src/conf/conf_auth_print.c $(top_srcdir)/src/conf/conf_auth_metrics.c \
 	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
 	$(top_srcdir)/src/conf/conf_guard.c $(top_srcdir)/src/conf/conf_rl.c \
+	$(top_srcdir)/src/conf/conf_lua.c \
 	$(top_srcdir)/src/edge/ratelimit_state.c \
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \

@@ -30,7 +30,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
+_n = len(sltest._tests)
 import test_http3_names as h3  # noqa: E402
+del sltest._tests[_n:]  # its gateway and client, not its tests
 from sltest import (Skip, Upstream, check, eq, free_port,  # noqa: E402
                     main, make_config, metrics, read_json_lines,
                     run_sluice, start_sluice, test, tmpdir, to_yaml,
@@ -204,7 +206,7 @@ def a_maintenance_answer_for_one_host():
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()
-  if p == "/loop" then while true do end end
+  if p == "/loop" or p == "/slow/loop" then while true do end end
   if p == "/pcall" then
     while true do pcall(function() while true do end end) end
   end
@@ -225,11 +227,11 @@ end
 KINDS = {"/loop": "instructions", "/pcall": "instructions",
          "/alloc": "memory", "/pattern": "instructions",
          "/error": "error", "/ctl": "error", "/framing": "error",
-         "/long": "error"}
+         "/long": "error", "/slow/loop": "time"}
 LINES = {"/loop": ":4:", "/pcall": ":6:", "/error": ":15:",
          "/ctl": "control character", "/framing": "framing",
          "/long": "at most 8192 bytes", "/alloc": "memory cap",
-         "/pattern": "budget"}
+         "/pattern": "pattern step budget", "/slow/loop": ":4:"}
 
 
 @test
@@ -240,8 +242,14 @@ def each_budget_cuts_its_case_and_nothing_goes_up():
     path = script(BUDGET_SCRIPT)
     cfg, port = make_config(
         {"app": [up]},
-        routes=[{"name": "pay", "cluster": "app",
+        routes=[{"name": "slow", "match": {"path_prefix": "/slow"},
+                 "cluster": "app",
                  "lua": {"file": path, "request": "on_request",
+                         "time": "2ms", "instructions": 10 ** 12,
+                         "on_error": 503}},
+                {"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "time": "1s", "instructions": 200000,
                          "memory": "4MiB", "on_error": 503}}],
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
     s = start_sluice(cfg)
@@ -263,8 +271,12 @@ def each_budget_cuts_its_case_and_nothing_goes_up():
         want = sum(1 for k in KINDS.values() if k == kind)
         eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
                  'kind="%s"}' % kind), want, kind)
+    eq(m.get('sluice_lua_failures_total{listener="main",route="slow",'
+             'kind="time"}'), 1, "time")
     eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
-             'function="request"}'), len(KINDS), "calls")
+             'function="request"}'), len(KINDS) - 1, "calls")
+    check(m.get('sluice_lua_yields_total{listener="main",route="slow"}',
+                0) >= 1, "the time case ran in slices")
     # the state is still good
     r = sltest.get(port, "/fine")
     eq(r.status, 200, "after every cut")

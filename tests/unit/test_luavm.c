@@ -118,8 +118,7 @@ cut(const char *src, enum sl_luavm_fail kind, const char *line)
 	 * keeps hooks off: used again, it looped for ever) */
 	assert_int_equal(call(vm, "ok", 0, &run, NULL), SL_LUAVM_DONE);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(call(vm, "f", 0, &run, NULL),
-				 SL_LUAVM_FAILED);
+		assert_int_equal(call(vm, "f", 0, &run, NULL), SL_LUAVM_FAILED);
 		assert_int_equal(run.fail, kind);
 	}
 	sl_luavm_free(vm);
@@ -204,8 +203,7 @@ test_time_is_cut(void **state)
 	int slices;
 
 	assert_int_equal(
-	    sl_luavm_load(vm, "t.lua", src, strlen(src), err, sizeof(err)),
-	    0);
+	    sl_luavm_load(vm, "t.lua", src, strlen(src), err, sizeof(err)), 0);
 	assert_int_equal(call(vm, "f", 0, &run, &slices), SL_LUAVM_FAILED);
 	assert_int_equal(run.fail, SL_LUAVM_TIME);
 	/* 3 ms in slices of 0.2 ms */
@@ -234,9 +232,9 @@ test_a_syntax_error_says_where(void **state)
 	const char *src = "function f()\n  x = = 1\nend\n";
 	char err[256];
 
-	assert_int_equal(sl_luavm_load(vm, "/etc/s.lua", src, strlen(src),
-				       err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    sl_luavm_load(vm, "/etc/s.lua", src, strlen(src), err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "/etc/s.lua:2:"));
 	/* a binary chunk is never loaded */
 	assert_int_equal(
@@ -259,7 +257,8 @@ test_helpers(void **state)
 	    "    'The quick brown fox jumps over the lazy dog'))\n"
 	    "  assert(m == 'f7bc83f430538424b13298e6aa6fb143'"
 	    "           .. 'ef4d59a14946175997479dbc2d1a3cd8', m)\n"
-	    "  assert(sluice.unhex('4a4B') == 'JK' and not sluice.unhex('4g'))\n"
+	    "  assert(sluice.unhex('4a4B') == 'JK' and not "
+	    "sluice.unhex('4g'))\n"
 	    "  for _, s in ipairs({'', 'f', 'fo', 'foo', 'foob', 'fooba'}) do\n"
 	    "    local e = sluice.base64(s)\n"
 	    "    assert(sluice.unbase64(e) == s, e)\n"
@@ -267,7 +266,8 @@ test_helpers(void **state)
 	    "  end\n"
 	    "  assert(sluice.base64('foob') == 'Zm9vYg==')\n"
 	    "  assert(sluice.unbase64('Zm9v!') == nil)\n"
-	    "  assert(sluice.equal('abc', 'abc') and not sluice.equal('abc', 'abd'))\n"
+	    "  assert(sluice.equal('abc', 'abc') and not sluice.equal('abc', "
+	    "'abd'))\n"
 	    "  assert(not sluice.equal('abc', 'ab'))\n"
 	    "  assert(sluice.now() > 1.7e9)\n"
 	    "end\n",
