@@ -276,7 +276,7 @@ class Files:
                 # (doc/lua/), else one of the functions examples name
                 dst = self.local(p)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                src = os.path.join(sltest.TOP_SRCDIR, "doc", "lua",
+                src = os.path.join(TOP_SRCDIR, "doc", "lua",
                                    os.path.basename(p))
                 if os.path.exists(src):
                     shutil.copyfile(src, dst)
