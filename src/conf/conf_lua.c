@@ -160,6 +160,7 @@ static const struct sl_conf_keydef route_table[] = {
     {"memory", SL_CONF_SIZE, 256 * 1024, (uint64_t)1 << 34, 16u << 20,
      RC(budget.memory)},
     {"on_error", SL_CONF_SET, .set = read_on_error},
+    {"body", SL_CONF_SIZE, 0, 16u << 20, 0, RC(body)},
     {.name = NULL},
 };
 #undef RC
@@ -308,10 +309,11 @@ route_print(const struct sl_jout *o, const void *slot)
 	}
 	o->printf(o->ctx,
 		  "],\"instructions\":%llu,\"time_ms\":%llu,"
-		  "\"memory\":%llu,\"on_error\":%u}",
+		  "\"memory\":%llu,\"body\":%llu,\"on_error\":%u}",
 		  (unsigned long long)c->budget.instructions,
 		  (unsigned long long)c->time_ms,
-		  (unsigned long long)c->budget.memory, c->on_error);
+		  (unsigned long long)c->budget.memory,
+		  (unsigned long long)c->body, c->on_error);
 }
 
 /* ---- the module --------------------------------------------------------- */

@@ -629,21 +629,40 @@ m_route(lua_State *L)
 }
 
 /* The objects' methods: r's, resp's (status), and both's. */
-static const luaL_Reg methods[] = {{"get", m_get},
-				   {"set", m_set},
-				   {"del", m_del},
-				   {"route", m_route},
-				   {"method", req_method},
-				   {"target", req_target},
-				   {"path", req_path},
-				   {"query", req_query},
-				   {"host", req_host},
-				   {"client", req_client},
-				   {"caller", req_caller},
-				   {"tls_subject", req_tls_subject},
-				   {"answer", req_answer},
-				   {"status", resp_status},
-				   {NULL, NULL}};
+/* r:body(): the request's body, its first lua.body bytes (the route
+ * waited for them before the call began); "" without a body. */
+static int
+req_body(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct sl_seam *s = c->s;
+	const char *p = "";
+	size_t n = 0;
+	int whole;
+
+	if (c->conf->body == 0)
+		return luaL_error(L, "r:body: the route's lua has no body: "
+				     "(doc/lua.md)");
+	if (c->h->req->body != SL_H1_BODY_NONE)
+		n = sl_exchange_body_take(c->t, s->in.data + s->in.off,
+					  s->in.len - s->in.off, c->conf->body,
+					  &p, &whole);
+	if (n == (size_t)-1)
+		n = 0;
+	sl_luavm_charge(L, n / 16);
+	lua_pushlstring(L, p, n);
+	return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"get", m_get},	     {"set", m_set},
+    {"del", m_del},	     {"route", m_route},
+    {"method", req_method},  {"target", req_target},
+    {"path", req_path},	     {"query", req_query},
+    {"host", req_host},	     {"client", req_client},
+    {"caller", req_caller},  {"tls_subject", req_tls_subject},
+    {"answer", req_answer},  {"body", req_body},
+    {"status", resp_status}, {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
 
@@ -875,6 +894,51 @@ lua_used(const struct sl_conf_route *r)
 	return sl_lua_route(r) != NULL;
 }
 
+/* The slot of a request whose function waits for the body's bytes
+ * before it begins (no call yet). */
+static struct lua_call body_waiting;
+
+/* The first lua.body bytes of the request's body are here (or all of
+ * it): SL_FILTER_GO; SL_FILTER_WAIT for them; or answered: a body larger
+ * than lua.body is 413, one its codec refused as the codec says
+ * (SL_FILTER_ANSWERED). */
+static int
+body_here(struct sl_seam *s, const struct sl_h1_request *req,
+	  const struct sl_conf_lua *conf)
+{
+	struct sl_txn *t = s->txn;
+	size_t want, n;
+	const char *p;
+	int whole;
+
+	if (req->body == SL_H1_BODY_NONE)
+		return SL_FILTER_GO;
+	if (req->body == SL_H1_BODY_LENGTH && req->content_length > conf->body)
+		goto too_large;
+	/* a body without a length: one byte more says it is over */
+	want = req->body == SL_H1_BODY_LENGTH ? (size_t)req->content_length
+					      : (size_t)conf->body + 1;
+	if ((req->flags & SL_H1_F_EXPECT_CONTINUE) && req->minor >= 1 &&
+	    sl_buf_pending(&s->in) == 0)
+		sl_exchange_continue(s);
+	if (!sl_exchange_body_wait(s, want))
+		return SL_FILTER_WAIT;
+	n = sl_exchange_body_take(t, s->in.data + s->in.off,
+				  s->in.len - s->in.off, want, &p, &whole);
+	if (whole < 0)
+		return sl_exchange_body_refuse(s);
+	if (n > conf->body || (!whole && n < want))
+		goto too_large;
+	return SL_FILTER_GO;
+too_large:
+	log_info("conn=%llu request_id=%s route=%s: 413 lua_body_too_large: "
+		 "the body is larger than the route's lua.body (%llu bytes)",
+		 (unsigned long long)s->id, t->request_id, t->route->name,
+		 (unsigned long long)conf->body);
+	sl_exchange_answer(s, 413, "lua_body_too_large", 1, NULL);
+	return SL_FILTER_ANSWERED;
+}
+
 static int
 lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 {
@@ -883,10 +947,18 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 	struct lua_ws *ws = lws(s->w);
 	enum sl_luavm_rc rc;
 
-	if (c == NULL) {
+	if (c == NULL || c == &body_waiting) {
 		const struct sl_conf_lua *conf = sl_lua_route(t->route);
+		int b;
 		if (conf->fn[SL_LUA_REQUEST] == NULL)
 			return SL_FILTER_GO;
+		if (conf->body > 0 &&
+		    (b = body_here(s, h->req, conf)) != SL_FILTER_GO) {
+			*slot = b == SL_FILTER_WAIT ? &body_waiting : NULL;
+			t->flags |= SL_TXN_F_FEND;
+			return b;
+		}
+		*slot = NULL;
 		if ((c = call_start(s, SL_LUA_REQUEST, 0)) == NULL) {
 			/* answered with on_error (lua_answer) */
 			t->flags |= SL_TXN_F_FEND;
@@ -930,6 +1002,8 @@ lua_answer(struct sl_seam *s)
 	struct sl_txn *t = s->txn;
 	struct lua_call *c = *lslot(t);
 
+	if (c == &body_waiting)
+		c = NULL;
 	if (c != NULL && c->status != 0) {
 		SL_STAT_INC(lcounts(s)->answers);
 		sl_exchange_answer_body(s, c->status, "lua_answer",
@@ -956,6 +1030,8 @@ lua_stop(struct sl_txn *t)
 {
 	struct lua_call *c = *lslot(t);
 
+	if (c == &body_waiting)
+		return;
 	if (c != NULL && c->queued) {
 		TAILQ_REMOVE(&lws(t->s->w)->runq, c, q);
 		c->queued = 0;
@@ -967,10 +1043,9 @@ lua_end(struct sl_seam *s)
 {
 	struct lua_call **slot = lslot(s->txn);
 
-	if (*slot != NULL) {
+	if (*slot != NULL && *slot != &body_waiting)
 		call_end(lws(s->w), *slot);
-		*slot = NULL;
-	}
+	*slot = NULL;
 }
 
 /* The response function: in one go (a response head does not wait). A

@@ -203,6 +203,110 @@ def a_maintenance_answer_for_one_host():
     gw.sl.stop()
 
 
+WEBHOOK_SECRET = "whsec_doc_example"
+
+
+def signed(body, t=None, secret=WEBHOOK_SECRET):
+    """Stripe-Signature's value for body, at time t (default now)."""
+    import hashlib
+    import hmac
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), b"%d." % t + body,
+                   hashlib.sha256).hexdigest()
+    return "t=%d,v1=%s" % (t, mac)
+
+
+def webhook_route():
+    return {"name": "hooks", "cluster": "app",
+            "lua": {"file": doc_script("webhook.lua"),
+                    "request": "on_request", "body": "64KiB",
+                    "consts": {"secret": WEBHOOK_SECRET,
+                               "tolerance": 300}}}
+
+
+def webhook_cases():
+    """(what, body, signature, status)."""
+    b = b'{"id":"evt_1","type":"payment_intent.succeeded"}'
+    return [("good", b, signed(b), 200),
+            ("two v1, one good", b, signed(b) + ",v1=" + "0" * 64, 200),
+            ("another body", b + b" ", signed(b), 401),
+            ("another secret", b, signed(b, secret="whsec_other"), 401),
+            ("an hour old", b, signed(b, t=int(time.time()) - 3600), 401),
+            ("none", b, None, 401)]
+
+
+@test
+def a_webhook_signature_over_http1():
+    built_with_lua()
+    up = Upstream("app")
+    cfg, port = make_config({"app": [up]}, routes=[webhook_route()])
+    s = start_sluice(cfg)
+    good = []
+    for what, body, sig, status in webhook_cases():
+        h = {"Content-Type": "application/json"}
+        if sig:
+            h["Stripe-Signature"] = sig
+        r = sltest.Client(port).request("POST", "/hook", headers=h,
+                                        body=body)
+        eq(r.status, status, what)
+        if status == 200:
+            good.append(sltest.sha256(body))
+        else:
+            eq(json.loads(r.body)["error"], "bad_signature", what)
+    check(up.wait_requests(len(good)), "the good ones upstream")
+    eq([q.body_sha for q in up.requests], good,
+       "only the signed bodies reached the upstream, whole")
+    # a body larger than lua.body: 413, never read by the script
+    big = b"x" * (65 * 1024)
+    r = sltest.Client(port).request(
+        "POST", "/hook", headers={"Stripe-Signature": signed(big)},
+        body=big)
+    eq(r.status, 413, "over lua.body")
+    eq(len(up.requests), len(good), "nothing more upstream")
+    s.stop()
+
+
+@test
+def a_webhook_signature_over_http2_and_http3_by_name():
+    built_with_lua()
+    up = Upstream("app")
+    gw = tls_gw(up, [webhook_route()])
+    n = 0
+    for what, body, sig, status in webhook_cases():
+        hd = [("Content-Type", "application/json")]
+        if sig:
+            hd.append(("Stripe-Signature", sig))
+        st, b, _ = h2_post(gw, "/hook", body, hd)
+        eq(st, status, "HTTP/2 " + what)
+        got, _ = gw.h3("/hook", headers=hd, method="POST", data=body)
+        eq(got[0]["status"], status, "HTTP/3 " + what)
+        n += 2 if status == 200 else 0
+    check(up.wait_requests(n), "%d upstream" % n)
+    eq(len(up.requests), n, "only the signed ones")
+    gw.sl.stop()
+
+
+def h2_post(gw, path, body, headers, host="pay.test"):
+    f = os.path.join(tmpdir(), "post")
+    with open(f, "wb") as o:
+        o.write(body)
+    d = tmpdir()
+    out = os.path.join(d, "b")
+    args = ["curl", "-s", "--http2", "-o", out, "-w",
+            "%{http_code} %{http_version}", "--resolve",
+            "%s:%d:127.0.0.1" % (host, gw.port), "--cacert", gw.ca,
+            "--data-binary", "@" + f]
+    for k, v in headers:
+        args += ["-H", "%s: %s" % (k, v)]
+    r = subprocess.run(args + ["https://%s:%d%s" % (host, gw.port, path)],
+                       capture_output=True, text=True, timeout=30)
+    eq(r.returncode, 0, "curl: %s" % r.stderr)
+    st, ver = r.stdout.split()
+    eq(ver, "2", "curl spoke HTTP/2")
+    with open(out, "rb") as o:
+        return int(st), o.read(), None
+
+
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()
