@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "lua_pat.h"
 
 const char *const sl_luavm_fail_names[SL_LUAVM_NFAIL] = {
@@ -345,6 +346,270 @@ h_now(lua_State *L)
 	return 1;
 }
 
+/* ---- JSON, through sluice's strict parser (json.c) -------------------- */
+
+/* The JSON null in what sluice.json_decode gives and json_encode takes
+ * (sluice.null): a light userdata no other value is. */
+static char json_null_mark;
+
+/* Pushes the value of tokens t[i] (its subtree) of text. Returns the index
+ * after it. Raises. */
+static int
+json_push(lua_State *L, const char *text, const struct sl_json_tok *t, int i)
+{
+	const struct sl_json_tok *k = &t[i];
+
+	luaL_checkstack(L, 3, "sluice.json_decode: too deep");
+	switch (k->type) {
+	case SL_JSON_OBJECT: {
+		int j = i + 1;
+		lua_createtable(L, 0, (int)k->size);
+		for (uint32_t m = 0; m < k->size; m++) {
+			j = json_push(L, text, t, j); /* the name */
+			j = json_push(L, text, t, j); /* its value */
+			if (lua_touserdata(L, -1) == &json_null_mark)
+				lua_pop(L, 2); /* an absent member */
+			else
+				lua_rawset(L, -3);
+		}
+		return j;
+	}
+	case SL_JSON_ARRAY: {
+		int j = i + 1;
+		lua_createtable(L, (int)k->size, 0);
+		for (uint32_t m = 0; m < k->size; m++) {
+			j = json_push(L, text, t, j);
+			lua_rawseti(L, -2, (lua_Integer)m + 1);
+		}
+		return j;
+	}
+	case SL_JSON_STRING: {
+		luaL_Buffer b;
+		char *o = luaL_buffinitsize(L, &b, k->len + 1);
+		long n = sl_json_str(text, t, i, o, k->len + 1);
+		if (n < 0)
+			luaL_error(L, "sluice.json_decode: a bad string");
+		luaL_pushresultsize(&b, (size_t)n);
+		return i + 1;
+	}
+	case SL_JSON_NUMBER: {
+		char num[64];
+		if (k->len >= sizeof(num))
+			luaL_error(L,
+				   "sluice.json_decode: a number of %d "
+				   "digits",
+				   (int)k->len);
+		memcpy(num, text + k->start, k->len);
+		num[k->len] = '\0';
+		if (lua_stringtonumber(L, num) == 0)
+			luaL_error(L, "sluice.json_decode: a bad number");
+		return i + 1;
+	}
+	case SL_JSON_TRUE:
+	case SL_JSON_FALSE:
+		lua_pushboolean(L, k->type == SL_JSON_TRUE);
+		return i + 1;
+	default:
+		lua_pushlightuserdata(L, &json_null_mark);
+		return i + 1;
+	}
+}
+
+/* sluice.json_decode(s): the value, or nil and why. Strict JSON (json.c):
+ * no duplicate names, at most 256 members an object, 32 levels; null is
+ * sluice.null in an array, an absent member in an object. */
+static int
+h_json_decode(lua_State *L)
+{
+	size_t n, max;
+	const char *s = luaL_checklstring(L, 1, &n);
+	struct sl_json_tok *t;
+	int r;
+
+	sl_luavm_charge(L, n);
+	max = n / 2 + 2; /* a token takes two bytes at least ("1,") */
+	if (max > (1u << 20))
+		max = 1u << 20;
+	t = lua_newuserdatauv(L, max * sizeof(*t), 0);
+	if ((r = sl_json_parse(s, n, t, max, 32, NULL)) < 0) {
+		static const char *const why[] = {"",
+						  "not strict JSON",
+						  "too many members or tokens",
+						  "nested too deep",
+						  "a name twice in an object",
+						  "bad UTF-8",
+						  "too long"};
+		lua_pushnil(L);
+		lua_pushstring(L, -r < 7 ? why[-r] : "not JSON");
+		return 2;
+	}
+	json_push(L, s, t, 0);
+	return 1;
+}
+
+/* What json_encode writes into: a userdata at stack index slot (so that
+ * its memory is the state's, counted and collected whatever error cuts
+ * the encoding), made twice as large when full. */
+struct jbuf {
+	char *p;
+	size_t n, cap;
+	int slot;
+};
+
+static void
+jb_add(lua_State *L, struct jbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->n < n) {
+		size_t cap = b->cap * 2 > b->n + n ? b->cap * 2 : b->n + n;
+		char *p = lua_newuserdatauv(L, cap, 0);
+		memcpy(p, b->p, b->n);
+		lua_replace(L, b->slot);
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+#define JB_LIT(L, b, s) jb_add(L, b, s, sizeof(s) - 1)
+
+static void json_put(lua_State *L, struct jbuf *b, int i, int depth);
+
+/* A string, quoted and escaped. */
+static void
+json_str(lua_State *L, struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	JB_LIT(L, b, "\"");
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		jb_add(L, b, s + run, k - run);
+		run = k + 1;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			jb_add(L, b, e, 2);
+		} else {
+			char e[6] = {'\\', 'u',		'0',
+				     '0',  hex[c >> 4], hex[c & 15]};
+			jb_add(L, b, e, 6);
+		}
+	}
+	jb_add(L, b, s + run, n - run);
+	JB_LIT(L, b, "\"");
+}
+
+/* The table at i: an array when its keys are 1..n (n > 0), else an
+ * object of string keys (an empty table: an empty object). */
+static void
+json_table(lua_State *L, struct jbuf *b, int i, int depth)
+{
+	lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+	int first = 1;
+
+	if (n > 0) {
+		JB_LIT(L, b, "[");
+		for (lua_Integer k = 1; k <= n; k++) {
+			if (k > 1)
+				JB_LIT(L, b, ",");
+			lua_rawgeti(L, i, k);
+			json_put(L, b, lua_gettop(L), depth + 1);
+			lua_pop(L, 1);
+		}
+		JB_LIT(L, b, "]");
+		return;
+	}
+	JB_LIT(L, b, "{");
+	lua_pushnil(L);
+	while (lua_next(L, i) != 0) {
+		size_t kn;
+		const char *k;
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "sluice.json_encode: a key that is not "
+				      "a string");
+		k = lua_tolstring(L, -2, &kn);
+		if (!first)
+			JB_LIT(L, b, ",");
+		first = 0;
+		json_str(L, b, k, kn);
+		JB_LIT(L, b, ":");
+		json_put(L, b, lua_gettop(L), depth + 1);
+		lua_pop(L, 1);
+	}
+	JB_LIT(L, b, "}");
+}
+
+static void
+json_put(lua_State *L, struct jbuf *b, int i, int depth)
+{
+	char num[64];
+	size_t n;
+	const char *s;
+
+	if (depth > 32)
+		luaL_error(L, "sluice.json_encode: nested too deep");
+	luaL_checkstack(L, 4, "sluice.json_encode: too deep");
+	sl_luavm_charge(L, 8);
+	switch (lua_type(L, i)) {
+	case LUA_TNIL:
+		JB_LIT(L, b, "null");
+		return;
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, i) == &json_null_mark) {
+			JB_LIT(L, b, "null");
+			return;
+		}
+		break;
+	case LUA_TBOOLEAN:
+		if (lua_toboolean(L, i))
+			JB_LIT(L, b, "true");
+		else
+			JB_LIT(L, b, "false");
+		return;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, i))
+			snprintf(num, sizeof(num), "%lld",
+				 (long long)lua_tointeger(L, i));
+		else {
+			lua_Number v = lua_tonumber(L, i);
+			if (v != v || v - v != 0)
+				luaL_error(L, "sluice.json_encode: %s",
+					   v != v ? "NaN" : "an infinity");
+			snprintf(num, sizeof(num), "%.17g", (double)v);
+		}
+		jb_add(L, b, num, strlen(num));
+		return;
+	case LUA_TSTRING:
+		s = lua_tolstring(L, i, &n);
+		sl_luavm_charge(L, n / 4);
+		json_str(L, b, s, n);
+		return;
+	case LUA_TTABLE:
+		json_table(L, b, i, depth);
+		return;
+	default:
+		break;
+	}
+	luaL_error(L, "sluice.json_encode: a %s", luaL_typename(L, i));
+}
+
+/* sluice.json_encode(v): JSON text. */
+static int
+h_json_encode(lua_State *L)
+{
+	struct jbuf b = {NULL, 0, 256, 2};
+
+	luaL_checkany(L, 1);
+	lua_settop(L, 1);
+	b.p = lua_newuserdatauv(L, b.cap, 0); /* at b.slot */
+	json_put(L, &b, 1, 0);
+	lua_pushlstring(L, b.p, b.n);
+	return 1;
+}
+
 /* setmetatable, without __gc: a finalizer would run outside any call's
  * budget (at a collection, or when the state closes). */
 static int
@@ -361,12 +626,17 @@ safe_setmetatable(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg helpers[] = {
-    {"sha256", h_sha256}, {"hmac_sha256", h_hmac_sha256},
-    {"hex", h_hex},	  {"unhex", h_unhex},
-    {"base64", h_base64}, {"unbase64", h_unbase64},
-    {"equal", h_equal},	  {"now", h_now},
-    {NULL, NULL}};
+static const luaL_Reg helpers[] = {{"sha256", h_sha256},
+				   {"hmac_sha256", h_hmac_sha256},
+				   {"hex", h_hex},
+				   {"unhex", h_unhex},
+				   {"base64", h_base64},
+				   {"unbase64", h_unbase64},
+				   {"equal", h_equal},
+				   {"now", h_now},
+				   {"json_decode", h_json_decode},
+				   {"json_encode", h_json_encode},
+				   {NULL, NULL}};
 
 static const char xpcall_src[] =
     "local pcall, table = ...\n"
@@ -417,6 +687,8 @@ vm_open(lua_State *L)
 	lua_setglobal(L, "xpcall");
 	sl_luapat_open(L, pat_steps);
 	luaL_newlib(L, helpers);
+	lua_pushlightuserdata(L, &json_null_mark);
+	lua_setfield(L, -2, "null");
 	lua_setglobal(L, "sluice");
 	return 0;
 }

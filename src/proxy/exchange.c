@@ -102,7 +102,7 @@ txn_req_advance(struct sl_seam *s)
 		txn_body_came(s);
 	return r;
 }
-static void txn_choose_cluster(struct sl_seam *s,
+static void txn_choose_cluster(struct sl_seam *s, unsigned pick,
 			       const struct sl_h1_request *req);
 
 /* ---- closing --------------------------------------------------------- */
@@ -778,6 +778,7 @@ txn_forward_filters(struct sl_seam *s, const struct sl_wroute *wr,
 	 * (doc/auth.md) */
 	h.extra = NULL;
 	h.mark = NULL;
+	h.split_pick = 0;
 	if (wr->fops & SL_FOP_REQ_HEAD) {
 		h.req = req;
 		h.caller = NULL;
@@ -820,7 +821,7 @@ txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
 	 * timeout bounds the wait for the 101 from now */
 	if (s->flags & SL_SEAM_F_XCONNECT)
 		t->clk.deadline_ms = now_ms() + t->route->timeout_ms;
-	txn_choose_cluster(s, req);
+	txn_choose_cluster(s, h->split_pick, req);
 	txn_retry_setup(s, req);
 	/* a gRPC call's deadline runs from its start, while its request
 	 * streams too; the route's, once it is whole, never passes it */
@@ -918,12 +919,14 @@ txn_upstream(struct sl_seam *s, const struct sl_wroute *wr,
 
 /*
  * The cluster of the route that takes this request: its cluster, or one of
- * its split, by the sticky key's race when the request has the key, else
- * in turn by weight (smooth weighted round robin, per worker). With a hash
+ * its split: the entry a filter chose (pick, plus one: a script's
+ * r:cluster), else by the sticky key's race when the request has the key,
+ * else in turn by weight (smooth weighted round robin, per worker). With a hash
  * balancer, its key is hashed now, while the request's fields are here.
  */
 static void
-txn_choose_cluster(struct sl_seam *s, const struct sl_h1_request *req)
+txn_choose_cluster(struct sl_seam *s, unsigned pick,
+		   const struct sl_h1_request *req)
 {
 	struct sl_txn *t = s->txn;
 	const struct sl_conf_route *r = t->route;
@@ -934,9 +937,11 @@ txn_choose_cluster(struct sl_seam *s, const struct sl_h1_request *req)
 	if (cc == NULL) {
 		const uint32_t *w = sl_exchange_split_weights(s, r);
 		size_t i;
-		if (r->sticky.source != SL_KEY_NONE &&
-		    sl_route_key(&r->sticky, req, &t->client_addr, &key,
-				 &len)) {
+		if (pick > 0 && pick <= r->nsplit)
+			i = pick - 1; /* a filter chose it (a script's) */
+		else if (r->sticky.source != SL_KEY_NONE &&
+			 sl_route_key(&r->sticky, req, &t->client_addr, &key,
+				      &len)) {
 			/* kept: a failover takes the key's next choice */
 			t->sticky_key = sl_hash64(key, len);
 			t->flags |= SL_TXN_F_STICKY_KEY;

@@ -75,12 +75,19 @@ keep_fhead_in(struct sl_txn_kept *k, const struct sl_fhead *h)
 	memcpy(d->room, h->room, h->room_used);
 	d->caller = moved(h->caller, h, sizeof(*h), d);
 	d->caller_len = h->caller_len;
+	d->split_pick = h->split_pick;
 	if (x != NULL) {
 		struct sl_fwd_extra *dx = sl_fhead_extra(d);
 		dx->drop_lens = x->drop_lens;
 		dx->ndrop = x->ndrop;
 		dx->nset = x->nset;
-		memcpy(dx->drop, x->drop, x->ndrop * sizeof(x->drop[0]));
+		/* a name a filter copied into the room (a script's) moves
+		 * with it; the configuration's stay */
+		for (unsigned i = 0; i < x->ndrop; i++) {
+			dx->drop[i] = x->drop[i];
+			dx->drop[i].name =
+			    moved(x->drop[i].name, h, sizeof(*h), d);
+		}
 		for (unsigned i = 0; i < x->nset; i++) {
 			dx->set[i] = x->set[i];
 			dx->set[i].name =
@@ -101,7 +108,7 @@ keep_fhead(struct sl_txn_kept *k, const struct sl_fhead *h)
 {
 	k->fh_used = 0;
 	if (h->extra == NULL && h->caller == NULL && h->mark == NULL &&
-	    h->room_used == 0)
+	    h->room_used == 0 && h->split_pick == 0)
 		return 0;
 	return keep_fhead_in(k, h);
 }
@@ -172,6 +179,7 @@ sl_exchange_unkeep(struct sl_seam *s, struct sl_txn *t, size_t head_len,
 		h->caller_len = 0;
 		h->mark = NULL;
 		h->room_used = 0;
+		h->split_pick = 0;
 	}
 	h->req = req;
 	if (base == ob)

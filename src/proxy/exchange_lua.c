@@ -629,6 +629,35 @@ m_route(lua_State *L)
 }
 
 /* The objects' methods: r's, resp's (status), and both's. */
+/* r:cluster(name): the request goes to that cluster of the route's
+ * split (or the route's own cluster, which it goes to anyway). Raises
+ * when the route has no such cluster. */
+static int
+req_cluster(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	const struct sl_conf_route *r = c->t->route;
+	const char *name = luaL_checkstring(L, 2);
+
+	if (r->cluster != NULL) {
+		if (strcmp(r->cluster->name, name) != 0)
+			return luaL_error(L,
+					  "r:cluster: the route's cluster is "
+					  "\"%s\", not \"%s\"",
+					  r->cluster->name, name);
+		return 0;
+	}
+	for (size_t i = 0; i < r->nsplit && i < 255; i++)
+		if (strcmp(r->split[i].cluster->name, name) == 0) {
+			c->h->split_pick = (uint8_t)(i + 1);
+			return 0;
+		}
+	return luaL_error(L,
+			  "r:cluster: \"%s\" is no cluster of the route's "
+			  "split",
+			  name);
+}
+
 /* r:body(): the request's body, its first lua.body bytes (the route
  * waited for them before the call began); "" without a body. */
 static int
@@ -654,15 +683,23 @@ req_body(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg methods[] = {
-    {"get", m_get},	     {"set", m_set},
-    {"del", m_del},	     {"route", m_route},
-    {"method", req_method},  {"target", req_target},
-    {"path", req_path},	     {"query", req_query},
-    {"host", req_host},	     {"client", req_client},
-    {"caller", req_caller},  {"tls_subject", req_tls_subject},
-    {"answer", req_answer},  {"body", req_body},
-    {"status", resp_status}, {NULL, NULL}};
+static const luaL_Reg methods[] = {{"get", m_get},
+				   {"set", m_set},
+				   {"del", m_del},
+				   {"route", m_route},
+				   {"method", req_method},
+				   {"target", req_target},
+				   {"path", req_path},
+				   {"query", req_query},
+				   {"host", req_host},
+				   {"client", req_client},
+				   {"caller", req_caller},
+				   {"tls_subject", req_tls_subject},
+				   {"answer", req_answer},
+				   {"body", req_body},
+				   {"cluster", req_cluster},
+				   {"status", resp_status},
+				   {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
 

@@ -84,6 +84,9 @@ struct sl_fhead {
 	const char *mark;
 	uint32_t mark_at;
 	uint32_t room_used; /* room's first bytes that are in use */
+	/* the entry of the route's split a filter chose for the request,
+	 * plus one (a script's r:cluster); 0: the split chooses */
+	uint8_t split_pick;
 	struct sl_fwd_extra xbuf;
 	/* bytes, as a filter's slot (fslot) and per-worker area (fws) are:
 	 * the filter that writes a struct there reads it back the same way,

@@ -307,6 +307,120 @@ def h2_post(gw, path, body, headers, host="pay.test"):
         return int(st), o.read(), None
 
 
+def currency_route():
+    return {"name": "pay",
+            "split": [{"cluster": "eu", "weight": 50},
+                      {"cluster": "us", "weight": 50}],
+            "lua": {"file": doc_script("route_by_body.lua"),
+                    "request": "on_request", "body": "16KiB",
+                    "consts": {"EUR": "eu", "USD": "us"}}}
+
+
+CURRENCIES = [("EUR", "eu"), ("USD", "us"), ("EUR", "eu"), ("USD", "us"),
+              ("USD", "us"), ("EUR", "eu")]
+
+
+def payment(cur, i):
+    return json.dumps({"amount": 1000 + i, "currency": cur,
+                       "note": "caf\u00e9 \"%d\"" % i}).encode()
+
+
+@test
+def a_cluster_chosen_from_a_json_body_field():
+    built_with_lua()
+    eu, us = Upstream("eu"), Upstream("us")
+    cfg, port = make_config({"eu": [eu], "us": [us]},
+                            routes=[currency_route()])
+    s = start_sluice(cfg)
+    for i, (cur, want) in enumerate(CURRENCIES):
+        r = sltest.Client(port).request(
+            "POST", "/pay", headers={"Content-Type": "application/json"},
+            body=payment(cur, i))
+        eq(r.status, 200, cur)
+        eq(json.loads(r.body)["upstream"], want, "%s -> %s" % (cur, want))
+    # not JSON, another currency: the split's weights (both get some)
+    for i in range(8):
+        r = sltest.Client(port).request("POST", "/pay",
+                                        body=b"not json %d" % i)
+        eq(r.status, 200, "not JSON")
+    eq(len(eu.requests) + len(us.requests), len(CURRENCIES) + 8, "all")
+    check(len(eu.requests) > 3 and len(us.requests) > 3,
+          "the weights for the rest: %d, %d"
+          % (len(eu.requests), len(us.requests)))
+    s.stop()
+
+
+class SplitGw:
+    """test_http3_names' gateway, with the clusters of currency_route():
+    a TLS listener with h2, http/1.1 and HTTP/3 on one port, the
+    certificate for pay.test; its h3 is Gw's."""
+
+    h3 = h3.Gw.h3
+
+    def __init__(self, eu, us):
+        h3.require()
+        certs, self.ca = h3.pki(("pay",))
+        cfg, self.port = make_config(
+            {"eu": [eu], "us": [us]}, routes=[currency_route()],
+            workers=1,
+            listener_opts={
+                "tls": {"certificates": [{"cert": certs["pay"][0],
+                                          "key": certs["pay"][1]}]},
+                "protocols": ["h2", "http/1.1"],
+                "http3": {"retry": "never"}})
+        self.sl = start_sluice(cfg)
+
+
+@test
+def a_cluster_chosen_from_a_json_body_field_over_http2_and_http3():
+    built_with_lua()
+    eu, us = Upstream("eu"), Upstream("us")
+    gw = SplitGw(eu, us)
+    for i, (cur, want) in enumerate(CURRENCIES):
+        body = payment(cur, i)
+        st, b, _ = h2_post(gw, "/pay", body,
+                           [("Content-Type", "application/json")])
+        eq((st, json.loads(b)["upstream"]), (200, want), "HTTP/2 " + cur)
+        got, _ = gw.h3("/pay", method="POST", data=body,
+                       headers=[("Content-Type", "application/json")])
+        eq((got[0]["status"], json.loads(got[0]["body"])["upstream"]),
+           (200, want), "HTTP/3 " + cur)
+    gw.sl.stop()
+
+
+@test
+def a_field_set_before_a_slice_ends_goes_up_as_set():
+    """A script sets a field, then runs past its slice (the request
+    waits in the run queue, its head's fields kept), then sets another:
+    both reach the upstream, the client's of the first name dropped."""
+    built_with_lua()
+    up = Upstream("app")
+    aport = free_port()
+    path = script("function on_request(r)\n"
+                  "  r:set('X-First', 'one')\n"
+                  "  local t0 = sluice.now()\n"
+                  "  while sluice.now() - t0 < 0.02 do end\n"
+                  "  r:set('X-Second', r:get('X-First') .. '+two')\n"
+                  "end\n")
+    cfg, port = make_config(
+        {"app": [up]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "time": "1s", "instructions": 10 ** 10}}],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    r = sltest.get(port, "/x", headers={"X-First": "client"})
+    eq(r.status, 200, "served")
+    check(up.wait_requests(1), "upstream")
+    h = up.requests[0].headers
+    eq((h.get_all("x-first"), h.get_all("x-second")),
+       (["one"], ["one+two"]), "as the script set them")
+    m = metrics(aport)
+    check(m.get('sluice_lua_yields_total{listener="main",route="pay"}',
+                0) >= 10, "it ran in slices: %r" % m)
+    s.stop()
+
+
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()

@@ -279,6 +279,51 @@ test_helpers(void **state)
 	sl_luavm_free(vm);
 }
 
+static void
+test_json(void **state)
+{
+	(void)state;
+	struct sl_luavm *vm = vm_with(
+	    "function f()\n"
+	    "  local d = sluice.json_decode('{\"a\":[1,2.5,\"x\\\\u00e9\",true,"
+	    "null],\"b\":{\"c\":null},\"n\":-7}')\n"
+	    "  assert(d.a[1] == 1 and math.type(d.a[1]) == 'integer')\n"
+	    "  assert(d.a[2] == 2.5 and d.a[3] == 'x\\u{e9}' and d.a[4])\n"
+	    "  assert(d.a[5] == sluice.null and d.b.c == nil and d.n == -7)\n"
+	    "  for _, bad in ipairs({'{\"a\":1,\"a\":2}', '[1,]', "
+	    "'\"\\xff\"',\n"
+	    "                        '01', '', ('['):rep(40) .. "
+	    "(']'):rep(40)}) do\n"
+	    "    local v, why = sluice.json_decode(bad)\n"
+	    "    assert(v == nil and type(why) == 'string', bad)\n"
+	    "  end\n"
+	    "  local e = sluice.json_encode({id = 'evt \"1\"\\n', n = 3, ok = "
+	    "true,\n"
+	    "                               list = {1, 2, sluice.null}, f = "
+	    "0.5})\n"
+	    "  local back = sluice.json_decode(e)\n"
+	    "  assert(back.id == 'evt \"1\"\\n' and back.n == 3 and back.ok, "
+	    "e)\n"
+	    "  assert(#back.list == 3 and back.list[3] == sluice.null, e)\n"
+	    "  assert(back.f == 0.5, e)\n"
+	    "  assert(sluice.json_encode({}) == '{}')\n"
+	    "  assert(not pcall(sluice.json_encode, {[{}] = 1}))\n"
+	    "  assert(not pcall(sluice.json_encode, 0/0))\n"
+	    "  local deep = {} local t = deep\n"
+	    "  for i = 1, 40 do t[1] = {} t = t[1] end\n"
+	    "  assert(not pcall(sluice.json_encode, deep))\n"
+	    "  local big = {} for i = 1, 1000 do big[i] = ('%d'):format(i) "
+	    "end\n"
+	    "  assert(#sluice.json_encode(big) > 4000)\n"
+	    "end\n",
+	    10000000, 1000000, 4 << 20);
+	struct sl_luavm_run run;
+
+	if (call(vm, "f", 1, &run, NULL) != SL_LUAVM_DONE)
+		fail_msg("%s", run.why);
+	sl_luavm_free(vm);
+}
+
 int
 main(void)
 {
@@ -292,6 +337,7 @@ main(void)
 	    cmocka_unit_test(test_an_error_says_where),
 	    cmocka_unit_test(test_a_syntax_error_says_where),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
