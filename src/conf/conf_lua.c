@@ -128,6 +128,32 @@ read_consts(struct sl_yaml_loader *ld, const char *lbl,
 	return 0;
 }
 
+/* calls: [cluster, ...]: the clusters r:http may call. The generation
+ * is the loader's (conf_int.h's sl_conf_find_cluster finds them). */
+static struct sl_conf *calls_conf;
+
+static int
+read_calls(struct sl_yaml_loader *ld, const char *lbl,
+	   const struct sl_yaml_node *v, void *base)
+{
+	struct sl_conf_lua *c = base;
+
+	if (sl_yaml_get_seq(ld, "calls", v) == -1)
+		return -1;
+	if ((c->calls = calloc(v->nkids + 1, sizeof(*c->calls))) == NULL) {
+		ld->oom = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < v->nkids; i++) {
+		struct sl_conf_cluster *cl = sl_conf_find_cluster(
+		    ld, lbl, "calls", v->kids[i], calls_conf);
+		if (cl == NULL)
+			return -1;
+		c->calls[c->ncalls++] = cl;
+	}
+	return 0;
+}
+
 static int
 read_on_error(struct sl_yaml_loader *ld, const char *lbl,
 	      const struct sl_yaml_node *v, void *base)
@@ -161,6 +187,7 @@ static const struct sl_conf_keydef route_table[] = {
      RC(budget.memory)},
     {"on_error", SL_CONF_SET, .set = read_on_error},
     {"body", SL_CONF_SIZE, 0, 16u << 20, 0, RC(body)},
+    {"calls", SL_CONF_SET, .set = read_calls},
     {.name = NULL},
 };
 #undef RC
@@ -205,7 +232,6 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 	    const struct sl_conf_route *r, struct sl_conf *conf)
 {
 	(void)r;
-	(void)conf;
 	struct sl_conf_lua *c;
 	int b;
 
@@ -227,7 +253,9 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	sl_conf_table_defaults(route_table, c);
 	c->on_error = 500;
+	calls_conf = conf;
 	sl_conf_table_read(ld, lbl, map, route_table, c, NULL);
+	calls_conf = NULL;
 	c->budget.time_us = c->time_ms * 1000;
 	if (c->file == NULL) {
 		sl_yaml_err_lacks(ld, map, "%s: lua: \"file\" is missing", lbl);
@@ -255,6 +283,7 @@ route_free(void *slot)
 		sl_luavm_free(c->vms[w]);
 #endif
 	free(c->vms);
+	free(c->calls);
 	free(c->file);
 	free(c->text);
 	for (int p = 0; p < SL_LUA_NPHASES; p++)
@@ -301,11 +330,12 @@ route_print(const struct sl_jout *o, const void *slot)
 	o->str(o->ctx, c->fn[SL_LUA_REQUEST]);
 	o->printf(o->ctx, ",\"response\":");
 	o->str(o->ctx, c->fn[SL_LUA_RESPONSE]);
-	/* the constants' names only: a value may be a secret */
-	o->printf(o->ctx, ",\"consts\":[");
-	for (size_t i = 0; i < c->nconsts; i++) {
+	/* how many constants, never their names or values: an API key
+	 * table's names are the keys */
+	o->printf(o->ctx, ",\"consts\":%zu,\"calls\":[", c->nconsts);
+	for (size_t i = 0; i < c->ncalls; i++) {
 		o->printf(o->ctx, "%s", i ? "," : "");
-		o->str(o->ctx, c->consts[i].name);
+		o->str(o->ctx, c->calls[i]->name);
 	}
 	o->printf(o->ctx,
 		  "],\"instructions\":%llu,\"time_ms\":%llu,"

@@ -42,9 +42,12 @@ struct sl_conf_lua {
 	struct sl_luavm_budget budget;
 	uint64_t time_ms;  /* budget.time_us, as written */
 	uint32_t on_error; /* 500 or 503: a call that failed */
-	uint64_t body;	   /* the request body's bytes the request function
-			      may read (r:body), 0: none; a larger body is
-			      answered 413 */
+	/* the clusters r:http may call (borrowed from the generation) */
+	const struct sl_conf_cluster **calls;
+	size_t ncalls;
+	uint64_t body; /* the request body's bytes the request function
+			  may read (r:body), 0: none; a larger body is
+			  answered 413 */
 	/* each worker's state of the script ([worker id], nworkers of
 	 * them, made by route_bind; each written by its worker only, at
 	 * its first request of the route; freed with the slot) */

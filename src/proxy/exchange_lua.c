@@ -27,6 +27,7 @@
 #include "filter.h"
 #include "log.h"
 #include "runtime.h"
+#include "subreq.h"
 #include "util.h"
 #include "wloop.h"
 #include "wproxy.h"
@@ -65,6 +66,18 @@ struct lua_call {
 	uint8_t phase; /* enum sl_lua_phase */
 	uint8_t queued;
 	uint8_t running; /* a call begun and not ended */
+	/* r:http: the subrequest in flight (NULL: none), and what came
+	 * back, for the call's continuation (owned until it takes it) */
+	struct sl_subreq *sub;
+	uint8_t http; /* enum http_state */
+	struct lua_http {
+		int status;
+		const char *why; /* static; NULL: an answer */
+		char *body;	 /* owned */
+		size_t blen;
+		char *fields; /* owned: "name\0value\0" pairs */
+		size_t flen;
+	} res;
 	/* what it answers (r:answer), or its failure's on_error */
 	int status;
 	char *body, *fields; /* owned */
@@ -520,6 +533,224 @@ req_answer(lua_State *L)
 	return 0;
 }
 
+/* ---- r:http: a request of the script's to a cluster ------------------ */
+
+enum http_state { HTTP_NONE = 0, HTTP_WAITING, HTTP_DONE };
+
+/* What r:http takes back of an answer: its body's bytes at most, and
+ * its head's fields. */
+#define HTTP_BODY_MAX (256u << 10)
+#define HTTP_HEAD_MAX 16384
+
+static void
+http_res_free(struct lua_call *c)
+{
+	free(c->res.body);
+	free(c->res.fields);
+	c->res.body = c->res.fields = NULL;
+}
+
+/* The subrequest ended: what came back is kept for the call, which the
+ * request's filters resume. */
+static void
+http_done(const struct sl_subreq_result *r, void *arg)
+{
+	struct lua_call *c = arg;
+	size_t o = 0;
+
+	c->sub = NULL;
+	c->http = HTTP_DONE;
+	c->res.status = r->status;
+	c->res.why =
+	    r->why != NULL ? r->why : (r->status == 0 ? "no_answer" : NULL);
+	if (r->closing)
+		return; /* the worker stops: the request goes with it */
+	if (c->res.why == NULL && r->body_len > 0 &&
+	    (c->res.body = malloc(r->body_len)) != NULL) {
+		memcpy(c->res.body, r->body, r->body_len);
+		c->res.blen = r->body_len;
+	}
+	for (size_t i = 0; c->res.why == NULL && i < r->nheaders; i++)
+		o += r->headers[i].name_len + r->headers[i].value_len + 2;
+	if (o > 0 && o <= HTTP_HEAD_MAX &&
+	    (c->res.fields = malloc(o)) != NULL) {
+		char *p = c->res.fields;
+		for (size_t i = 0; i < r->nheaders; i++) {
+			const struct sl_h1_header *h = &r->headers[i];
+			for (size_t k = 0; k < h->name_len; k++)
+				*p++ = (char)(h->name[k] >= 'A' &&
+						      h->name[k] <= 'Z'
+						  ? h->name[k] + 32
+						  : h->name[k]);
+			*p++ = '\0';
+			memcpy(p, h->value, h->value_len);
+			p += h->value_len;
+			*p++ = '\0';
+		}
+		c->res.flen = o;
+	}
+	sl_exchange_filters_woken(c->t);
+}
+
+/* r:http's results, on the call's thread once it is resumed: a table
+ * {status, body, headers} or nil and why. */
+static int
+http_k(lua_State *L, int st, lua_KContext k)
+{
+	struct lua_call *c = (struct lua_call *)(uintptr_t)k;
+
+	(void)st;
+	c->http = HTTP_NONE;
+	if (c->res.why != NULL) {
+		http_res_free(c);
+		lua_pushnil(L);
+		lua_pushstring(L, c->res.why);
+		return 2;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, c->res.status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, c->res.body != NULL ? c->res.body : "", c->res.blen);
+	lua_setfield(L, -2, "body");
+	lua_createtable(L, 0, 8);
+	for (size_t o = 0; o < c->res.flen;) {
+		const char *n = c->res.fields + o, *v = n + strlen(n) + 1;
+		o = (size_t)(v - c->res.fields) + strlen(v) + 1;
+		lua_pushstring(L, v);
+		lua_setfield(L, -2, n);
+	}
+	lua_setfield(L, -2, "headers");
+	http_res_free(c);
+	return 1;
+}
+
+/* A string field of the table at 2, or def. */
+static const char *
+opt_field(lua_State *L, const char *k, const char *def, size_t *n)
+{
+	const char *v;
+
+	lua_getfield(L, 2, k);
+	v = luaL_optlstring(L, -1, def, n);
+	lua_pop(L, 1);
+	return v;
+}
+
+/*
+ * r:http{cluster=, method=, path=, headers=, body=, timeout=}: a request
+ * to a cluster the route's lua.calls names, sent on the worker's pooled
+ * connections (proxy/subreq.c); the call waits for the answer holding
+ * nothing of the loop (its running time does not count the wait), then
+ * gets {status=, body=, headers=} (names in lower case) or nil and why
+ * ("timeout", "connect", ...).
+ */
+static int
+req_http(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	const struct sl_conf_lua *conf = c->conf;
+	struct sl_seam *s = c->s;
+	const struct sl_conf_cluster *cl = NULL;
+	size_t n, mn, pn, bn = 0, o;
+	const char *name, *method, *path, *body;
+	double timeout;
+	char *rq;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (L != c->run.co || !lua_isyieldable(L))
+		return luaL_error(L, "r:http: from the request function itself "
+				     "(not a coroutine of its own, a "
+				     "metamethod or a callback)");
+	name = opt_field(L, "cluster", NULL, &n);
+	for (size_t i = 0; name != NULL && i < conf->ncalls; i++)
+		if (strcmp(conf->calls[i]->name, name) == 0)
+			cl = conf->calls[i];
+	if (cl == NULL)
+		return luaL_error(L,
+				  "r:http: %s is no cluster of the route's "
+				  "lua.calls",
+				  name != NULL ? name : "nil");
+	method = opt_field(L, "method", "GET", &mn);
+	path = opt_field(L, "path", "/", &pn);
+	body = opt_field(L, "body", NULL, &bn);
+	lua_getfield(L, 2, "timeout");
+	timeout = luaL_optnumber(L, -1, 1.0);
+	lua_pop(L, 1);
+	if (!(timeout > 0 && timeout <= 60))
+		return luaL_error(L, "r:http: a timeout of 0 to 60 seconds");
+	for (size_t k = 0; k < mn; k++)
+		if (!tchars[(unsigned char)method[k]])
+			return luaL_error(L, "r:http: a bad method");
+	if (pn == 0 || path[0] != '/')
+		return luaL_error(L, "r:http: a path begins with /");
+	for (size_t k = 0; k < pn; k++)
+		if ((unsigned char)path[k] <= ' ' || path[k] == 0x7f)
+			return luaL_error(L, "r:http: a bad byte in the path");
+	if (bn > BODY_MAX)
+		return luaL_error(L, "r:http: a body is at most %d bytes",
+				  (int)BODY_MAX);
+	/* the head: checked fields of the script's, then sluice's */
+	lua_getfield(L, 2, "headers");
+	o = mn + pn + strlen(cl->name) + 128;
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		lua_pushnil(L);
+		while (lua_next(L, -2) != 0) {
+			size_t hn, hv;
+			if (lua_type(L, -2) != LUA_TSTRING ||
+			    lua_type(L, -1) != LUA_TSTRING)
+				return luaL_error(L, "r:http: headers are "
+						     "name = \"value\"");
+			check_name(L, c->run.vm, -2, &hn, "r:http");
+			check_value(L, c->run.vm, -1, &hv, "r:http");
+			o += hn + hv + 4;
+			lua_pop(L, 1);
+		}
+	}
+	if (o > HTTP_HEAD_MAX)
+		return luaL_error(L, "r:http: a head of at most %d bytes",
+				  HTTP_HEAD_MAX);
+	if ((rq = malloc(o + bn)) == NULL)
+		return luaL_error(L, "r:http: out of memory");
+	n = (size_t)snprintf(rq, o,
+			     "%.*s %.*s HTTP/1.1\r\nHost: %s\r\n"
+			     "X-Request-Id: %s\r\nContent-Length: %zu\r\n",
+			     (int)mn, method, (int)pn, path, cl->name,
+			     c->t->request_id, bn);
+	if (!lua_isnil(L, -1)) {
+		lua_pushnil(L);
+		while (lua_next(L, -2) != 0) {
+			size_t hn, hv;
+			const char *h = lua_tolstring(L, -2, &hn);
+			const char *v = lua_tolstring(L, -1, &hv);
+			memcpy(rq + n, h, hn);
+			memcpy(rq + n + hn, ": ", 2);
+			memcpy(rq + n + hn + 2, v, hv);
+			memcpy(rq + n + hn + 2 + hv, "\r\n", 2);
+			n += hn + hv + 4;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	memcpy(rq + n, "\r\n", 2);
+	n += 2;
+	if (bn > 0)
+		memcpy(rq + n, body, bn);
+	n += bn;
+	c->res.body = c->res.fields = NULL;
+	c->res.blen = c->res.flen = 0;
+	c->sub = sl_subreq_start(s->w, s->gen, &s->gen->clusters[cl->index], rq,
+				 n, HTTP_BODY_MAX, (uint64_t)(timeout * 1000),
+				 http_done, c);
+	if (c->sub == NULL) {
+		lua_pushnil(L);
+		lua_pushstring(L, "connect");
+		return 2;
+	}
+	c->http = HTTP_WAITING;
+	return lua_yieldk(L, 0, (lua_KContext)(uintptr_t)c, http_k);
+}
+
 /* ---- resp: the response ------------------------------------------------ */
 
 static int
@@ -683,23 +914,16 @@ req_body(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg methods[] = {{"get", m_get},
-				   {"set", m_set},
-				   {"del", m_del},
-				   {"route", m_route},
-				   {"method", req_method},
-				   {"target", req_target},
-				   {"path", req_path},
-				   {"query", req_query},
-				   {"host", req_host},
-				   {"client", req_client},
-				   {"caller", req_caller},
-				   {"tls_subject", req_tls_subject},
-				   {"answer", req_answer},
-				   {"body", req_body},
-				   {"cluster", req_cluster},
-				   {"status", resp_status},
-				   {NULL, NULL}};
+static const luaL_Reg methods[] = {
+    {"get", m_get},	      {"set", m_set},
+    {"del", m_del},	      {"route", m_route},
+    {"method", req_method},   {"target", req_target},
+    {"path", req_path},	      {"query", req_query},
+    {"host", req_host},	      {"client", req_client},
+    {"caller", req_caller},   {"tls_subject", req_tls_subject},
+    {"answer", req_answer},   {"body", req_body},
+    {"cluster", req_cluster}, {"http", req_http},
+    {"status", resp_status},  {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
 
@@ -789,6 +1013,9 @@ call_take(struct lua_ws *ws)
 	} else if ((c = malloc(sizeof(*c))) == NULL)
 		return NULL;
 	c->queued = c->running = 0;
+	c->sub = NULL;
+	c->http = HTTP_NONE;
+	c->res.body = c->res.fields = NULL;
 	c->status = 0;
 	c->body = c->fields = NULL;
 	c->blen = 0;
@@ -804,6 +1031,11 @@ call_end(struct lua_ws *ws, struct lua_call *c)
 		TAILQ_REMOVE(&ws->runq, c, q);
 		c->queued = 0;
 	}
+	if (c->sub != NULL) {
+		sl_subreq_cancel(c->sub);
+		c->sub = NULL;
+	}
+	http_res_free(c);
 	if (c->running) {
 		sl_luavm_end(&c->run);
 		c->running = 0;
@@ -1008,11 +1240,14 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 	} else {
 		c->h = h; /* kept while it waited: it may have moved */
 		c->s = s;
-		SL_STAT_INC(lcounts(s)->slices);
+		if (c->http != HTTP_DONE)
+			SL_STAT_INC(lcounts(s)->slices);
 		rc = call_run(s, c, 0);
 	}
 	switch (rc) {
 	case SL_LUAVM_YIELD:
+		if (c->http == HTTP_WAITING)
+			return SL_FILTER_WAIT; /* its answer wakes it */
 		TAILQ_INSERT_TAIL(&ws->runq, c, q);
 		c->queued = 1;
 		runq_arm(ws);
@@ -1061,7 +1296,8 @@ lua_answer(struct sl_seam *s)
 			   "lua_failed", 0, NULL);
 }
 
-/* The request is answered while its call waits for a slice: it stops. */
+/* The request is answered while its call waits for a slice or an
+ * answer of r:http's: it stops. */
 static void
 lua_stop(struct sl_txn *t)
 {
@@ -1069,6 +1305,10 @@ lua_stop(struct sl_txn *t)
 
 	if (c == &body_waiting)
 		return;
+	if (c != NULL && c->sub != NULL) {
+		sl_subreq_cancel(c->sub);
+		c->sub = NULL;
+	}
 	if (c != NULL && c->queued) {
 		TAILQ_REMOVE(&lws(t->s->w)->runq, c, q);
 		c->queued = 0;

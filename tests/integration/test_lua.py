@@ -350,19 +350,18 @@ def a_cluster_chosen_from_a_json_body_field():
     s.stop()
 
 
-class SplitGw:
-    """test_http3_names' gateway, with the clusters of currency_route():
-    a TLS listener with h2, http/1.1 and HTTP/3 on one port, the
-    certificate for pay.test; its h3 is Gw's."""
+class TlsGw:
+    """test_http3_names' gateway with clusters and routes of the
+    caller's: a TLS listener with h2, http/1.1 and HTTP/3 on one port,
+    the certificate for pay.test; its h3 is Gw's."""
 
     h3 = h3.Gw.h3
 
-    def __init__(self, eu, us):
+    def __init__(self, clusters, routes):
         h3.require()
         certs, self.ca = h3.pki(("pay",))
         cfg, self.port = make_config(
-            {"eu": [eu], "us": [us]}, routes=[currency_route()],
-            workers=1,
+            clusters, routes=routes, workers=1,
             listener_opts={
                 "tls": {"certificates": [{"cert": certs["pay"][0],
                                           "key": certs["pay"][1]}]},
@@ -375,7 +374,7 @@ class SplitGw:
 def a_cluster_chosen_from_a_json_body_field_over_http2_and_http3():
     built_with_lua()
     eu, us = Upstream("eu"), Upstream("us")
-    gw = SplitGw(eu, us)
+    gw = TlsGw({"eu": [eu], "us": [us]}, [currency_route()])
     for i, (cur, want) in enumerate(CURRENCIES):
         body = payment(cur, i)
         st, b, _ = h2_post(gw, "/pay", body,
@@ -419,6 +418,77 @@ def a_field_set_before_a_slice_ends_goes_up_as_set():
     check(m.get('sluice_lua_yields_total{listener="main",route="pay"}',
                 0) >= 10, "it ran in slices: %r" % m)
     s.stop()
+
+
+def authz_handler(req):
+    key = req.headers.get("x-api-key")
+    if key == "k-good":
+        return sltest.Reply(200, b"ok", {"X-Partner": "acme"})
+    if key == "k-slow":
+        return sltest.Reply(200, b"late", {"X-Partner": "late"}, delay=1.0)
+    return sltest.Reply(403, b"no")
+
+
+def authz_route():
+    return {"name": "pay", "cluster": "app",
+            "lua": {"file": doc_script("authorize.lua"),
+                    "request": "on_request", "calls": ["authz"]}}
+
+
+AUTHZ_CASES = [("k-good", 200), ("k-bad", 403), ("k-slow", 503),
+               ("k-good", 200)]
+
+
+@test
+def a_call_to_an_authorization_cluster_with_its_timeout():
+    built_with_lua()
+    up, authz = Upstream("app"), Upstream("authz", authz_handler)
+    aport = free_port()
+    cfg, port = make_config(
+        {"app": [up], "authz": [authz]}, routes=[authz_route()],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    for key, status in AUTHZ_CASES:
+        r = sltest.get(port, "/pay", headers={"X-Api-Key": key})
+        eq(r.status, status, key)
+    check(up.wait_requests(2), "two upstream")
+    eq([(q.headers.get("x-partner"), q.headers.get("x-api-key"))
+        for q in up.requests], [("acme", None), ("acme", None)],
+       "the authorization's partner, never the key")
+    eq(sorted(q.headers.get("x-api-key") for q in authz.requests),
+       ["k-bad", "k-good", "k-good", "k-slow"], "each asked")
+    m = metrics(aport)
+    eq(m.get('sluice_lua_answers_total{listener="main",route="pay"}'), 2,
+       "the 403 and the 503 answered by the script")
+    # while a call waits, the worker serves others: a slow authorization
+    # and a quick one at once, the quick one answered first
+    done = []
+    t = threading.Thread(target=lambda: done.append(
+        ("slow", sltest.get(port, "/pay",
+                            headers={"X-Api-Key": "k-slow"}).status)))
+    t.start()
+    time.sleep(0.05)
+    done.append(("good", sltest.get(port, "/pay",
+                                    headers={"X-Api-Key": "k-good"}).status))
+    t.join()
+    eq(done, [("good", 200), ("slow", 503)], "the loop was not held")
+    s.stop()
+
+
+@test
+def a_call_to_an_authorization_cluster_over_http2_and_http3():
+    built_with_lua()
+    up, authz = Upstream("app"), Upstream("authz", authz_handler)
+    gw = TlsGw({"app": [up], "authz": [authz]}, [authz_route()])
+    for key, status in AUTHZ_CASES:
+        st, b, _ = h2_get(gw, "/pay", headers=[("X-Api-Key", key)])
+        eq(st, status, "HTTP/2 " + key)
+        got, _ = gw.h3("/pay", headers=[("X-Api-Key", key)])
+        eq(got[0]["status"], status, "HTTP/3 " + key)
+    check(up.wait_requests(4), "four upstream")
+    eq({q.headers.get("x-partner") for q in up.requests}, {"acme"},
+       "X-Partner from the authorization")
+    gw.sl.stop()
 
 
 BUDGET_SCRIPT = r'''
