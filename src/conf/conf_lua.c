@@ -188,6 +188,7 @@ static const struct sl_conf_keydef route_table[] = {
     {"on_error", SL_CONF_SET, .set = read_on_error},
     {"body", SL_CONF_SIZE, 0, 16u << 20, 0, RC(body)},
     {"calls", SL_CONF_SET, .set = read_calls},
+    {"kv_entries", SL_CONF_UINT, 1, 1u << 20, 1024, RC(budget.kv_entries)},
     {.name = NULL},
 };
 #undef RC
@@ -339,10 +340,12 @@ route_print(const struct sl_jout *o, const void *slot)
 	}
 	o->printf(o->ctx,
 		  "],\"instructions\":%llu,\"time_ms\":%llu,"
-		  "\"memory\":%llu,\"body\":%llu,\"on_error\":%u}",
+		  "\"memory\":%llu,\"kv_entries\":%llu,\"body\":%llu,"
+		  "\"on_error\":%u}",
 		  (unsigned long long)c->budget.instructions,
 		  (unsigned long long)c->time_ms,
 		  (unsigned long long)c->budget.memory,
+		  (unsigned long long)c->budget.kv_entries,
 		  (unsigned long long)c->body, c->on_error);
 }
 

@@ -610,6 +610,146 @@ h_json_encode(lua_State *L)
 	return 1;
 }
 
+/* ---- sluice.kv_*: the state's key-value table with expiry ------------ */
+
+/* Its two tables on the stack (values, ends): the state's. */
+static struct sl_luavm *
+kv_tables(lua_State *L)
+{
+	struct sl_luavm *vm = vm_of(L);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, vm->kv_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, vm->kv_exp_ref);
+	return vm;
+}
+
+static const char *
+kv_key(lua_State *L)
+{
+	size_t n;
+	const char *k = luaL_checklstring(L, 1, &n);
+
+	if (n == 0 || n > 256)
+		luaL_error(L, "sluice.kv: a key of 1 to 256 bytes");
+	return k;
+}
+
+/* sluice.kv_get(key): its value, or nil (none, or past its end). */
+static int
+h_kv_get(lua_State *L)
+{
+	struct sl_luavm *vm;
+	double now = (double)mono_ns() / 1e9;
+
+	kv_key(L);
+	lua_settop(L, 1);
+	vm = kv_tables(L); /* 2: values, 3: ends */
+	lua_pushvalue(L, 1);
+	if (lua_rawget(L, 3) == LUA_TNIL)
+		return 1;
+	if (lua_tonumber(L, -1) < now) {
+		lua_pushvalue(L, 1);
+		lua_pushnil(L);
+		lua_rawset(L, 2);
+		lua_pushvalue(L, 1);
+		lua_pushnil(L);
+		lua_rawset(L, 3);
+		vm->kv_n--;
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_pushvalue(L, 1);
+	lua_rawget(L, 2);
+	return 1;
+}
+
+/* Drops the entries past their end (values at vi, ends at ei); charged
+ * to the call. */
+static void
+kv_sweep(lua_State *L, struct sl_luavm *vm, double now, int vi, int ei)
+{
+	sl_luavm_charge(L, vm->kv_n * 4);
+	lua_pushnil(L);
+	while (lua_next(L, ei) != 0) {
+		int gone = lua_tonumber(L, -1) < now;
+		lua_pop(L, 1);
+		if (!gone)
+			continue;
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_rawset(L, vi);
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_rawset(L, ei); /* clearing a field keeps next going */
+		vm->kv_n--;
+	}
+}
+
+/* sluice.kv_set(key, value, ttl): true, or false and "full" when the
+ * table holds lua.kv_entries live entries. value: a string, a number or
+ * a boolean; ttl: seconds, to a day. */
+static int
+h_kv_set(lua_State *L)
+{
+	struct sl_luavm *vm;
+	double now = (double)mono_ns() / 1e9, ttl;
+	int t;
+
+	kv_key(L);
+	t = lua_type(L, 2);
+	if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN)
+		return luaL_error(L, "sluice.kv_set: a value is a string, a "
+				     "number or a boolean");
+	ttl = luaL_checknumber(L, 3);
+	if (!(ttl > 0 && ttl <= 86400))
+		return luaL_error(L, "sluice.kv_set: a ttl of 0 to 86400 "
+				     "seconds");
+	lua_settop(L, 3);
+	vm = kv_tables(L); /* 4: values, 5: ends */
+	lua_pushvalue(L, 1);
+	if (lua_rawget(L, 5) == LUA_TNIL) {
+		if (vm->kv_n >= vm->budget.kv_entries)
+			kv_sweep(L, vm, now, 4, 5);
+		if (vm->kv_n >= vm->budget.kv_entries) {
+			lua_pushboolean(L, 0);
+			lua_pushliteral(L, "full");
+			return 2;
+		}
+		vm->kv_n++;
+	}
+	lua_pop(L, 1);
+	lua_pushvalue(L, 1);
+	lua_pushvalue(L, 2);
+	lua_rawset(L, 4);
+	lua_pushvalue(L, 1);
+	lua_pushnumber(L, now + ttl);
+	lua_rawset(L, 5);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sluice.kv_del(key). */
+static int
+h_kv_del(lua_State *L)
+{
+	struct sl_luavm *vm;
+
+	kv_key(L);
+	lua_settop(L, 1);
+	vm = kv_tables(L);
+	lua_pushvalue(L, 1);
+	if (lua_rawget(L, 3) != LUA_TNIL) {
+		lua_pushvalue(L, 1);
+		lua_pushnil(L);
+		lua_rawset(L, 2);
+		lua_pushvalue(L, 1);
+		lua_pushnil(L);
+		lua_rawset(L, 3);
+		vm->kv_n--;
+	}
+	return 0;
+}
+
 /* setmetatable, without __gc: a finalizer would run outside any call's
  * budget (at a collection, or when the state closes). */
 static int
@@ -636,6 +776,9 @@ static const luaL_Reg helpers[] = {{"sha256", h_sha256},
 				   {"now", h_now},
 				   {"json_decode", h_json_decode},
 				   {"json_encode", h_json_encode},
+				   {"kv_get", h_kv_get},
+				   {"kv_set", h_kv_set},
+				   {"kv_del", h_kv_del},
 				   {NULL, NULL}};
 
 static const char xpcall_src[] =
@@ -686,6 +829,10 @@ vm_open(lua_State *L)
 	lua_call(L, 2, 1);
 	lua_setglobal(L, "xpcall");
 	sl_luapat_open(L, pat_steps);
+	lua_newtable(L);
+	vm_of(L)->kv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	vm_of(L)->kv_exp_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	luaL_newlib(L, helpers);
 	lua_pushlightuserdata(L, &json_null_mark);
 	lua_setfield(L, -2, "null");

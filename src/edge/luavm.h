@@ -39,6 +39,7 @@ struct sl_luavm_budget {
 	uint64_t instructions; /* VM instructions and pattern steps */
 	uint64_t time_us;      /* running time, over all its slices */
 	uint64_t memory;       /* the state's cap, bytes */
+	uint64_t kv_entries;   /* the state's key-value table, entries */
 };
 
 /* A running time is spent in slices of this many microseconds: a call
@@ -89,6 +90,10 @@ struct sl_luavm {
 	int pool_ref[SL_LUAVM_POOL];
 	unsigned npool;
 	unsigned calls_live; /* calls begun and not ended */
+	/* sluice.kv_*'s table: its values and their ends (registry
+	 * references), and how many it holds */
+	int kv_ref, kv_exp_ref;
+	uint64_t kv_n;
 	/* strings a caller checked and found good, by kind (their text's
 	 * address), each held in the registry so that the address is never
 	 * another string's while it is here (sl_luavm_seen) */

@@ -23,7 +23,7 @@
 static struct sl_luavm *
 vm_with(const char *src, uint64_t insns, uint64_t time_us, uint64_t mem)
 {
-	struct sl_luavm_budget b = {insns, time_us, mem};
+	struct sl_luavm_budget b = {insns, time_us, mem, 4};
 	struct sl_luavm *vm = sl_luavm_new(&b);
 	char err[256];
 
@@ -195,7 +195,7 @@ test_time_is_cut(void **state)
 {
 	(void)state;
 	/* a budget of instructions far beyond the time's */
-	struct sl_luavm_budget b = {(uint64_t)1 << 40, 3000, 1 << 20};
+	struct sl_luavm_budget b = {(uint64_t)1 << 40, 3000, 1 << 20, 4};
 	struct sl_luavm *vm = sl_luavm_new(&b);
 	struct sl_luavm_run run;
 	const char *src = "function f() while true do end end\n";
@@ -227,7 +227,7 @@ static void
 test_a_syntax_error_says_where(void **state)
 {
 	(void)state;
-	struct sl_luavm_budget b = {1000000, 100000, 1 << 20};
+	struct sl_luavm_budget b = {1000000, 100000, 1 << 20, 4};
 	struct sl_luavm *vm = sl_luavm_new(&b);
 	const char *src = "function f()\n  x = = 1\nend\n";
 	char err[256];
@@ -324,6 +324,47 @@ test_json(void **state)
 	sl_luavm_free(vm);
 }
 
+/* The key-value table: a value till its end, four entries at most (the
+ * budget's), a full table swept of the ended ones before it refuses. */
+static void
+test_kv(void **state)
+{
+	(void)state;
+	struct sl_luavm *vm = vm_with(
+	    "function f()\n"
+	    "  assert(sluice.kv_get('a') == nil)\n"
+	    "  assert(sluice.kv_set('a', 'one', 60))\n"
+	    "  assert(sluice.kv_get('a') == 'one')\n"
+	    "  assert(sluice.kv_set('a', 2, 60) and sluice.kv_get('a') == 2)\n"
+	    "  assert(sluice.kv_set('b', true, 60))\n"
+	    "  assert(sluice.kv_set('c', 'x', 0.001))\n"
+	    "  assert(sluice.kv_set('d', 'y', 60))\n"
+	    "  local ok, why = sluice.kv_set('e', 'z', 60)\n"
+	    "  assert(ok == false and why == 'full', why)\n"
+	    "  local t0 = sluice.now()\n"
+	    "  while sluice.now() - t0 < 0.01 do end\n"
+	    "  assert(sluice.kv_get('c') == nil)\n"
+	    "  assert(sluice.kv_set('e', 'z', 60))\n"
+	    "  sluice.kv_del('b')\n"
+	    "  assert(sluice.kv_set('c2', 'w', 0.001))\n"
+	    "  t0 = sluice.now()\n"
+	    "  while sluice.now() - t0 < 0.01 do end\n"
+	    "  assert(sluice.kv_set('f', 'v', 60))\n"
+	    "  sluice.kv_del('a')\n"
+	    "  assert(sluice.kv_get('a') == nil and sluice.kv_set('g', 1, "
+	    "60))\n"
+	    "  assert(not pcall(sluice.kv_set, 'h', {}, 60))\n"
+	    "  assert(not pcall(sluice.kv_set, 'h', 1, 0))\n"
+	    "  assert(not pcall(sluice.kv_set, '', 1, 1))\n"
+	    "end\n",
+	    100000000, 1000000, 4 << 20);
+	struct sl_luavm_run run;
+
+	if (call(vm, "f", 1, &run, NULL) != SL_LUAVM_DONE)
+		fail_msg("%s", run.why);
+	sl_luavm_free(vm);
+}
+
 int
 main(void)
 {
@@ -338,6 +379,7 @@ main(void)
 	    cmocka_unit_test(test_a_syntax_error_says_where),
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_kv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
