@@ -24,6 +24,7 @@
 
 #include "conf_lua.h"
 #include "exchange_int.h"
+#include "fieldcheck.h"
 #include "filter.h"
 #include "log.h"
 #include "runtime.h"
@@ -40,9 +41,8 @@ extern struct sl_filter sl_filter_lua;
 
 /* The loop serves the run queue this long a turn. */
 #define RUNQ_TURN_NS 500000
-/* What a script may put in a head: a value's bytes, an answer's body. */
-#define VALUE_MAX 8192
-#define BODY_MAX  (1u << 20)
+/* What a script may put in an answer's body. */
+#define BODY_MAX (1u << 20)
 /* calls kept for reuse, per worker */
 #define CACHE_MAX 64
 
@@ -150,121 +150,44 @@ callof(lua_State *L, int phase)
 	return c;
 }
 
-/* RFC 9110's tchar. */
-static const unsigned char tchars[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
-    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
-    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
-    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
-    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
-    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
-    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
-
-/* Whether the n bytes at p name a field a script never sets nor drops:
- * the framing's and sluice's own forwarding's (doc/lua.md). */
-static int
-is_framing(const char *p, size_t n)
-{
-#define IS(s) (strncasecmp(p, s, n) == 0)
-	switch (n) {
-	case 2:
-		return IS("te");
-	case 4:
-		return IS("host");
-	case 6:
-		return IS("expect");
-	case 7:
-		return IS("trailer") || IS("upgrade");
-	case 9:
-		return IS("forwarded");
-	case 10:
-		return IS("connection") || IS("keep-alive");
-	case 12:
-		return IS("x-request-id");
-	case 14:
-		return IS("content-length");
-	case 15:
-		return IS("x-forwarded-for");
-	case 16:
-		return IS("proxy-connection");
-	case 17:
-		return IS("transfer-encoding") || IS("x-forwarded-proto");
-	default:
-		return 0;
-	}
-#undef IS
-}
-
-/* A field's name a script may set: a token, no field of is_framing's.
- * Raises. */
+/* A field's name a script may set (http/fieldcheck.c): the name, or an
+ * error raised that says why (the call fails: on_error). A short string
+ * is one object for its text: a name checked good is remembered by its
+ * address (a script's constant is checked once). */
 static const char *
 check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n, const char *who)
 {
 	const char *p = lua_tolstring(L, i, n);
-	unsigned char bad = 0;
+	enum sl_fieldcheck e;
 
 	if (p == NULL)
 		luaL_error(L, "%s: a field's name is a string", who);
 	if (sl_luavm_seen(vm, 0, p))
 		return p;
-	if (*n == 0 || *n > 256)
-		luaL_error(L, "%s: a field's name is 1 to 256 bytes", who);
-	for (size_t k = 0; k < *n; k++)
-		bad |= !tchars[(unsigned char)p[k]];
-	if (bad)
-		luaL_error(L, "%s: \"%s\" is no field name", who, p);
-	if (is_framing(p, *n))
-		luaL_error(L,
-			   "%s: \"%s\" is a field of the framing or of "
-			   "sluice's forwarding, which a script does not set",
-			   who, p);
-	if (*n <= 40) /* a short string: one object for its text */
+	if ((e = sl_fieldcheck_name(p, *n)) != SL_FC_OK)
+		luaL_error(L, "%s: \"%s\": %s", who,
+			   e == SL_FC_NAME_LENGTH ? "(long)" : p,
+			   sl_fieldcheck_str(e));
+	if (*n <= 40)
 		sl_luavm_see(vm, 0, L, i, p);
 	return p;
 }
 
-/* The bytes a value may not hold: controls but the tab, and DEL. */
-static const unsigned char ctl[256] = {
-    [0] = 1,  [1] = 1,	[2] = 1,  [3] = 1,  [4] = 1,  [5] = 1,	[6] = 1,
-    [7] = 1,  [8] = 1,	[10] = 1, [11] = 1, [12] = 1, [13] = 1, [14] = 1,
-    [15] = 1, [16] = 1, [17] = 1, [18] = 1, [19] = 1, [20] = 1, [21] = 1,
-    [22] = 1, [23] = 1, [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1,
-    [29] = 1, [30] = 1, [31] = 1, [127] = 1};
-
-/* A field's value: at most VALUE_MAX bytes, no control character but a
- * tab, no space or tab at either end. Raises. */
+/* A field's value (http/fieldcheck.c), as check_name. */
 static const char *
 check_value(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
 	    const char *who)
 {
 	const char *p = lua_tolstring(L, i, n);
+	enum sl_fieldcheck e;
 
 	if (p == NULL)
 		luaL_error(L, "%s: a value is a string or a number", who);
 	if (sl_luavm_seen(vm, 1, p))
 		return p;
-	if (*n > VALUE_MAX)
-		luaL_error(L, "%s: a value is at most %d bytes", who,
-			   VALUE_MAX);
-	{
-		unsigned char bad = 0;
-		for (size_t k = 0; k < *n; k++)
-			bad |= ctl[(unsigned char)p[k]];
-		if (bad)
-			luaL_error(L, "%s: a value holds a control character",
-				   who);
-	}
-	if (*n > 0 && (p[0] == ' ' || p[0] == '\t' || p[*n - 1] == ' ' ||
-		       p[*n - 1] == '\t'))
-		luaL_error(L, "%s: a value begins or ends with white space",
-			   who);
-	if (*n <= 40) /* a short string: one object for its text */
+	if ((e = sl_fieldcheck_value(p, *n)) != SL_FC_OK)
+		luaL_error(L, "%s: %s", who, sl_fieldcheck_str(e));
+	if (*n <= 40)
 		sl_luavm_see(vm, 1, L, i, p);
 	return p;
 }
@@ -679,7 +602,7 @@ req_http(lua_State *L)
 	if (!(timeout > 0 && timeout <= 60))
 		return luaL_error(L, "r:http: a timeout of 0 to 60 seconds");
 	for (size_t k = 0; k < mn; k++)
-		if (!tchars[(unsigned char)method[k]])
+		if (sl_fieldcheck_name(method + k, 1) == SL_FC_NAME_TOKEN)
 			return luaL_error(L, "r:http: a bad method");
 	if (pn == 0 || path[0] != '/')
 		return luaL_error(L, "r:http: a path begins with /");

@@ -31,6 +31,7 @@ FUZZ_CORPUS = \
 	tests/fuzz/corpus/jwt \
 	tests/fuzz/corpus/keepalive \
 	tests/fuzz/corpus/lpat \
+	tests/fuzz/corpus/fieldcheck \
 	tests/fuzz/corpus/pan \
 	tests/fuzz/corpus/proxy \
 	tests/fuzz/corpus/qpack \

@@ -91,7 +91,8 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_h2conn $(OUT)/fuzz_h2diff $(OUT)/fuzz_json $(OUT)/fuzz_jwt \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
-	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route $(OUT)/fuzz_lpat
+	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route $(OUT)/fuzz_lpat \
+	$(OUT)/fuzz_fieldcheck
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
 TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
@@ -216,6 +217,15 @@ $(OUT)/fuzz_lpat: $(top_srcdir)/tests/fuzz/fuzz_lpat.c $(LPAT_SRCS) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(LPAT_SRCS) \
 		$(LPAT_LUA)
+
+# what crosses from a Lua script into a head (fuzz_fieldcheck.c), the
+# HTTP/1.1 parser its oracle
+$(OUT)/fuzz_fieldcheck: $(top_srcdir)/tests/fuzz/fuzz_fieldcheck.c \
+		$(top_srcdir)/src/http/fieldcheck.c \
+		$(top_srcdir)/src/http/fieldcheck.h $(PARSE_SRCS) $(PARSE_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
+		$(top_srcdir)/src/http/fieldcheck.c $(PARSE_SRCS)
 
 # the WAF's loop-side checks (fuzz_wafcheck.c), json.c their JSON oracle
 WAFCHECK_SRCS = $(top_srcdir)/src/edge/wafcheck.c $(JSON_SRCS)
