@@ -78,6 +78,8 @@ struct lua_call {
 		char *fields; /* owned: "name\0value\0" pairs */
 		size_t flen;
 	} res;
+	/* the access log's lua field (r:log), "": none */
+	char logword[65];
 	/* what it answers (r:answer), or its failure's on_error */
 	int status;
 	char *body, *fields; /* owned */
@@ -783,6 +785,32 @@ m_route(lua_State *L)
 }
 
 /* The objects' methods: r's, resp's (status), and both's. */
+/* r:log(word): the access log's field "lua" for the request (1 to 64
+ * bytes of [A-Za-z0-9._:-]: a word of the script's, written as it is in
+ * either format). */
+static int
+req_log(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	size_t n;
+	const char *w = luaL_checklstring(L, 2, &n);
+
+	if (n == 0 || n > 64)
+		return luaL_error(L, "r:log: a word of 1 to 64 bytes");
+	for (size_t k = 0; k < n; k++) {
+		char ch = w[k];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == ':' || ch == '-'))
+			return luaL_error(L, "r:log: a word of letters, "
+					     "digits and . _ : -");
+	}
+	memcpy(c->logword, w, n);
+	c->logword[n] = '\0';
+	c->t->flags |= SL_TXN_F_LOGF;
+	return 0;
+}
+
 /* r:cluster(name): the request goes to that cluster of the route's
  * split (or the route's own cluster, which it goes to anyway). Raises
  * when the route has no such cluster. */
@@ -837,16 +865,25 @@ req_body(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg methods[] = {
-    {"get", m_get},	      {"set", m_set},
-    {"del", m_del},	      {"route", m_route},
-    {"method", req_method},   {"target", req_target},
-    {"path", req_path},	      {"query", req_query},
-    {"host", req_host},	      {"client", req_client},
-    {"caller", req_caller},   {"tls_subject", req_tls_subject},
-    {"answer", req_answer},   {"body", req_body},
-    {"cluster", req_cluster}, {"http", req_http},
-    {"status", resp_status},  {NULL, NULL}};
+static const luaL_Reg methods[] = {{"get", m_get},
+				   {"set", m_set},
+				   {"del", m_del},
+				   {"route", m_route},
+				   {"method", req_method},
+				   {"target", req_target},
+				   {"path", req_path},
+				   {"query", req_query},
+				   {"host", req_host},
+				   {"client", req_client},
+				   {"caller", req_caller},
+				   {"tls_subject", req_tls_subject},
+				   {"answer", req_answer},
+				   {"body", req_body},
+				   {"cluster", req_cluster},
+				   {"http", req_http},
+				   {"log", req_log},
+				   {"status", resp_status},
+				   {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
 
@@ -939,6 +976,7 @@ call_take(struct lua_ws *ws)
 	c->sub = NULL;
 	c->http = HTTP_NONE;
 	c->res.body = c->res.fields = NULL;
+	c->logword[0] = '\0';
 	c->status = 0;
 	c->body = c->fields = NULL;
 	c->blen = 0;
@@ -1182,6 +1220,13 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 	default:
 		if (c->status != 0)
 			return SL_FILTER_ANSWER;
+		if (c->logword[0] != '\0') {
+			/* its thread goes back; what it logs stays till the
+			 * line is written (lua_end frees it) */
+			sl_luavm_end(&c->run);
+			c->running = 0;
+			return SL_FILTER_GO;
+		}
 		/* the fields it set are in the head's room: the call goes */
 		call_end(ws, c);
 		*slot = NULL;
@@ -1319,9 +1364,20 @@ lua_worker_free(struct sl_worker *w, void *p)
 	ws->ev = NULL;
 }
 
+/* The access log's "lua" field: the word a request function logged. */
+static void
+lua_log_fields(struct sl_txn *t, struct sl_flog *l)
+{
+	struct lua_call *c = *lslot(t);
+
+	if (c != NULL && c != &body_waiting && c->logword[0] != '\0')
+		sl_flog_add(l, 25, "lua", c->logword);
+}
+
 struct sl_filter sl_filter_lua = {
     .name = "lua",
     .phase = SL_FPHASE_CHECK,
+    .log_fields = lua_log_fields,
     .ctx_size = sizeof(struct lua_call *), /* no begin: starts at zero */
     .wsize = sizeof(struct lua_ws),
     .worker_init = lua_worker_init,

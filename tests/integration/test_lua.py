@@ -491,6 +491,34 @@ def a_call_to_an_authorization_cluster_over_http2_and_http3():
     gw.sl.stop()
 
 
+@test
+def a_word_for_the_access_log():
+    """r:log's word is the access line's "lua" field, in both formats
+    (the JSON line here), on a forwarded request as on one the script
+    answered; a word of other bytes is an error of the call."""
+    built_with_lua()
+    up = Upstream("app")
+    log = os.path.join(tmpdir(), "access.log")
+    path = script("function on_request(r)\n"
+                  "  if r:path() == '/bad' then r:log('a b') end\n"
+                  "  r:log('partner:acme-1')\n"
+                  "  if r:path() == '/answer' then r:answer(204) end\n"
+                  "end\n")
+    cfg, port = make_config(
+        {"app": [up]}, access_log=log,
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request"}}])
+    s = start_sluice(cfg)
+    eq(sltest.get(port, "/up").status, 200, "/up")
+    eq(sltest.get(port, "/answer").status, 204, "/answer")
+    eq(sltest.get(port, "/bad").status, 500, "/bad")
+    lines = read_json_lines(log, min_count=3, timeout=5)
+    by = {j["path"]: j.get("lua") for j in lines}
+    eq(by, {"/up": "partner:acme-1", "/answer": "partner:acme-1",
+            "/bad": None}, "the lua field")
+    s.stop()
+
+
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()
