@@ -15,6 +15,10 @@
 #include "conf_lua.h"
 #include "util.h"
 
+#ifdef HAVE_LUA
+#include <lua.h>
+#endif
+
 /* A script's file is read whole, up to this many bytes. */
 #define SCRIPT_MAX (4u << 20)
 
@@ -408,6 +412,18 @@ static const struct sl_mstatus status[] = {
 };
 #undef W
 
+/* -V's line. */
+static const char *
+lua_lib_version(void)
+{
+#ifdef HAVE_LUA
+	return LUA_RELEASE " (the headers built with)";
+#else
+	return "Lua: none (./configure --without-lua: a route's lua: is "
+	       "refused)";
+#endif
+}
+
 struct sl_module sl_module_lua = {
     .name = "lua",
     .key = "lua",
@@ -416,6 +432,7 @@ struct sl_module sl_module_lua = {
     .route_bind = route_bind,
     .route_print = route_print,
     .route_sec = &route_sec,
+    .version = lua_lib_version,
     .route_words = sizeof(struct sl_lua_counts) / sizeof(uint64_t),
     .families = families,
     .nfamilies = SL_NELEM(families),

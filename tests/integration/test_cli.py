@@ -169,6 +169,12 @@ def version_flag_names_nghttp2_and_hiredis():
         want = pkg_version(name)
         if want is not None:
             eq(got, want, "%s version (pkg-config --modversion)" % name)
+    # issue 80: Lua's release, or why there is none
+    lu = [ln for ln in lines if ln.startswith("Lua")]
+    eq(len(lu), 1, "Lua lines in %r" % out)
+    check(re.match(r"Lua (5\.4\.\d+ \(the headers built with\)|: none "
+                   r"\(\./configure --without-lua: a route's lua: is "
+                   r"refused\))$", lu[0]), "Lua line %r" % lu[0])
     # in the order of the other libraries, before the build line
     names = [ln.split()[0] for ln in lines]
     eq(names[:6], ["sluice", "libevent", "OpenSSL", "libyaml", "libnghttp2",
