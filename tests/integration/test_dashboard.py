@@ -368,7 +368,7 @@ SCHEMA = {
                             "waf_blocked": NUM,
                             "idempotency_replayed": NUM,
                             "idempotency_conflicts": NUM,
-                            "compress_ratio": NUM},
+                            "compress_ratio": NUM, "lua_failures": NUM},
             "split": None, "guard": None}],
         "routes_total": int, "routes_matched": int, "routes_offset": int}],
     "clusters_total": int, "clusters_matched": int, "clusters_offset": int,

@@ -22,6 +22,7 @@
 #include "conf_compress.h"
 #include "conf_guard.h"
 #include "conf_idem.h"
+#include "conf_lua.h"
 #include "conf_int.h"
 #include "conf_trace.h"
 #include "conf_waf.h"
@@ -87,6 +88,8 @@ static struct tbl tables[] = {
      "ROUTES/idempotency", &sl_module_idem},
     {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_guard), 8, "ROUTES/guard",
      &sl_module_guard},
+    {NULL, SEC_MOD_ROUTE, sizeof(struct sl_conf_lua), 14, "LUA",
+     &sl_module_lua},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -213,16 +216,20 @@ test_module_keys(void **state)
 	/* the WAF, compress and idempotency have both; the mirror a
 	 * route's only; tracing both and a listener's key of its own,
 	 * after the listener's list; the canary guard, a route's only; rate
-	 * limits, last, a route's key and a top-level key of another name */
+	 * limits, a route's key and a top-level key of another name; Lua,
+	 * last, a route's only */
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
-				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 3],
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 4],
 			    "tracing");
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
-				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 2],
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 3],
 			    "guard");
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
-				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 2],
 			    "rate_limit");
+	assert_string_equal(full[SL_CONF_SEC_ROUTE]
+				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
+			    "lua");
 	assert_string_equal(
 	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 1],
 	    "rate_limit_store");
