@@ -29,18 +29,10 @@
 
 #include "json.h"
 #include "lua_pat.h"
+#include "util.h"
 
 const char *const sl_luavm_fail_names[SL_LUAVM_NFAIL] = {
     "ok", "error", "instructions", "time", "memory"};
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static struct sl_luavm *
 vm_of(lua_State *L)
@@ -138,7 +130,7 @@ hook(lua_State *L, lua_Debug *ar)
 		return;
 	}
 	run->insns_left -= SL_LUAVM_HOOK_EVERY;
-	now = mono_ns();
+	now = sl_mono_ns();
 	if (now >= run->stop_ns)
 		run_fail(L, run, ar, SL_LUAVM_TIME, "time budget exhausted");
 	else if (now >= run->yield_ns && L == run->co && lua_isyieldable(L))
@@ -639,7 +631,7 @@ static int
 h_kv_get(lua_State *L)
 {
 	struct sl_luavm *vm;
-	double now = (double)mono_ns() / 1e9;
+	double now = (double)sl_mono_ns() / 1e9;
 
 	kv_key(L);
 	lua_settop(L, 1);
@@ -692,7 +684,7 @@ static int
 h_kv_set(lua_State *L)
 {
 	struct sl_luavm *vm;
-	double now = (double)mono_ns() / 1e9, ttl;
+	double now = (double)sl_mono_ns() / 1e9, ttl;
 	int t;
 
 	kv_key(L);
@@ -930,7 +922,7 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 	uint64_t budget_ns = vm->budget.time_us * 1000;
 	int nres = 0, st;
 
-	run->slice_ns = start_ns != 0 ? start_ns : mono_ns();
+	run->slice_ns = start_ns != 0 ? start_ns : sl_mono_ns();
 	run->stop_ns =
 	    run->slice_ns +
 	    (budget_ns > run->used_ns ? budget_ns - run->used_ns : 0);
@@ -940,7 +932,7 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 	vm->run = run;
 	st = lua_resume(run->co, vm->L, nargs, &nres);
 	vm->run = NULL;
-	run->used_ns += mono_ns() - run->slice_ns;
+	run->used_ns += sl_mono_ns() - run->slice_ns;
 	if (st == LUA_OK)
 		return SL_LUAVM_DONE;
 	if (st == LUA_YIELD && run->fail == SL_LUAVM_OK) {

@@ -116,15 +116,6 @@ lcounts(struct sl_seam *s)
 	    &s->txn->route->state->counts[s->w->id], &sl_module_lua);
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- what crosses from Lua into a head ------------------------------- */
 
 /* The call an object's method was called on, which must be the call
@@ -1099,7 +1090,7 @@ static void
 lua_on_runq(evutil_socket_t fd, short what, void *arg)
 {
 	struct lua_ws *ws = arg;
-	uint64_t until = mono_ns() + RUNQ_TURN_NS;
+	uint64_t until = sl_mono_ns() + RUNQ_TURN_NS;
 	struct lua_call *c;
 
 	(void)fd;
@@ -1110,7 +1101,7 @@ lua_on_runq(evutil_socket_t fd, short what, void *arg)
 		c->queued = 0;
 		sl_now_refresh(); /* each slice starts now */
 		sl_exchange_filters_woken(c->t);
-		if (mono_ns() >= until)
+		if (sl_mono_ns() >= until)
 			break;
 	}
 	runq_arm(ws);
