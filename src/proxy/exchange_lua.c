@@ -933,8 +933,17 @@ vm_get(struct sl_seam *s, const struct sl_conf_lua *c)
 
 	if (vm != NULL)
 		return vm->broken ? NULL : vm;
-	if ((vm = sl_luavm_new(&c->budget)) == NULL)
-		return NULL; /* tried again at the next request */
+	if ((vm = sl_luavm_new(&c->budget)) == NULL) {
+		/* tried again at the next request; said once a second */
+		static _Thread_local uint64_t said_ms;
+		if (now_ms() - said_ms >= 1000) {
+			said_ms = now_ms();
+			log_warnx("worker %u: route %s: lua: no memory for the "
+				  "script's state",
+				  s->w->id, s->txn->route->name);
+		}
+		return NULL;
+	}
 	c->vms[s->w->id] = vm;
 	if (sl_luavm_pcall(vm, p_setup, (void *)c) == -1 ||
 	    sl_luavm_load(vm, c->file, c->text, c->text_len, err,
@@ -1243,14 +1252,8 @@ lua_answer(struct sl_seam *s)
 					c->blen);
 		return;
 	}
-	if (c == NULL) {
+	if (c == NULL) /* no state: vm_get said why, once */
 		SL_STAT_INC(lcounts(s)->failures[SL_LUAVM_MEMORY]);
-		log_warnx("conn=%llu request_id=%s route=%s: lua: no state "
-			  "for the script (out of memory, or it failed to "
-			  "load)",
-			  (unsigned long long)s->id, t->request_id,
-			  t->route->name);
-	}
 	sl_exchange_answer(s, (int)sl_lua_route(t->route)->on_error,
 			   "lua_failed", 0, NULL);
 }
@@ -1291,27 +1294,32 @@ static int
 lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
 	const struct sl_conf_lua *conf = sl_lua_route(s->txn->route);
-	struct sl_h1_header saved[64];
+	struct sl_h1_header few[32], *saved = few;
 	size_t nsaved = resp->nheaders;
 	struct lua_call *c;
 
-	if (conf->fn[SL_LUA_RESPONSE] == NULL ||
-	    (c = call_start(s, SL_LUA_RESPONSE, 1)) == NULL)
+	if (conf->fn[SL_LUA_RESPONSE] == NULL)
 		return 0;
-	if (nsaved > SL_NELEM(saved))
-		nsaved = SL_NELEM(saved); /* taken back only this far */
-	memcpy(saved, resp->headers, nsaved * sizeof(saved[0]));
+	/* what the call changes is taken back if it fails: the head as it
+	 * came, every field of it */
+	if (nsaved > SL_NELEM(few) &&
+	    (saved = malloc(nsaved * sizeof(*saved))) == NULL)
+		return 0; /* no memory to undo with: the call does not run */
+	if ((c = call_start(s, SL_LUA_RESPONSE, 1)) == NULL)
+		goto out;
+	memcpy(saved, resp->headers, nsaved * sizeof(*saved));
 	c->resp = resp;
 	c->scratch = scratch;
 	c->scratch_used = 0;
 	if (call_run(s, c, 2) == SL_LUAVM_FAILED) {
 		call_failed(s, c);
-		if (resp->nheaders >= nsaved) {
-			memcpy(resp->headers, saved, nsaved * sizeof(saved[0]));
-			resp->nheaders = nsaved;
-		}
+		memcpy(resp->headers, saved, nsaved * sizeof(*saved));
+		resp->nheaders = nsaved;
 	}
 	call_end(lws(s->w), c);
+out:
+	if (saved != few)
+		free(saved);
 	return 0;
 }
 

@@ -519,6 +519,44 @@ def a_word_for_the_access_log():
     s.stop()
 
 
+@test
+def a_failed_response_function_leaves_the_head_as_it_came():
+    """A response function that changes the head and then fails: the
+    client gets the upstream's head as it was (every field, the removed
+    one back, the added one gone), the failure counted and logged."""
+    built_with_lua()
+    fields = {"Server": "upstream/1"}
+    for i in range(40):  # more than the call's room on the stack
+        fields["X-F%d" % i] = str(i)
+    up = Upstream("app", handler=lambda req: sltest.Reply(200, b"ok",
+                                                          fields))
+    aport = free_port()
+    path = script("function on_response(resp)\n"
+                  "  resp:del('Server')\n"
+                  "  resp:del('X-F39')\n"
+                  "  resp:set('X-Added', 'yes')\n"
+                  "  error('late')\n"
+                  "end\n")
+    cfg, port = make_config(
+        {"app": [up]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "response": "on_response"}}],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    r = sltest.get(port, "/x")
+    eq(r.status, 200, "the upstream's answer")
+    eq(r.headers.get("server"), "upstream/1", "Server back")
+    eq(r.headers.get("x-f39"), "39", "the 40th field back")
+    eq(r.headers.get("x-added"), None, "the added one gone")
+    check("on_response failed (error)" in s.stderr(), "logged")
+    m = metrics(aport)
+    eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
+             'kind="error"}'), 1, "counted")
+    eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
+             'function="response"}'), 1, "one call")
+    s.stop()
+
+
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()
