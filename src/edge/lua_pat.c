@@ -22,6 +22,7 @@
  * userdata: a function pointer does not fit a light one portably). */
 struct luapat_cfg {
 	sl_luapat_steps_fn steps;
+	sl_luapat_slice_fn slice;
 };
 
 /* gmatch's iterator state, a userdata kept by the iterator's closure
@@ -107,25 +108,55 @@ push_captures(lua_State *L, struct sl_lpat *m, const char *s, const char *e)
 	return n;
 }
 
-/* string.find (find 1) and string.match (find 0) */
+/* The steps a try may take: its allowance (0: the slice's, from the
+ * config), within the budget; 0 with *yields 0: the whole budget. */
+static uint64_t
+try_steps(lua_State *L, uint64_t allow, const uint64_t *steps, int *yields)
+{
+	const struct luapat_cfg *cfg = lua_touserdata(L, lua_upvalueindex(1));
+
+	if (allow == 0 && cfg->slice != NULL)
+		allow = cfg->slice(L);
+	*yields = allow > 0 && allow < *steps;
+	return *yields ? allow : *steps;
+}
+
+static int find_k(lua_State *L, int st, lua_KContext k);
+
+/* A try after one that ran out: twice its steps, up to TRY_MAX (about
+ * 1.8 ms at 7 ns a step: the longest the loop is held by a pattern). */
+#define TRY_MAX ((uint64_t)1 << 18)
+static uint64_t
+next_try(uint64_t tried)
+{
+	return tried * 2 < TRY_MAX ? tried * 2 : TRY_MAX;
+}
+
+/* string.find (find 1) and string.match (find 0), a try of allow steps
+ * (0: a slice's): when they run out before the budget does, the call
+ * yields and the try starts again with twice as many, up to TRY_MAX (the
+ * budget pays for each try, so a pattern that needs S steps costs at
+ * most about 2S, or S plus a try for every TRY_MAX past it). */
 static int
-find_aux(lua_State *L, int find)
+find_aux(lua_State *L, int find, uint64_t allow)
 {
 	size_t ls, lp, st, en;
 	const char *s = luaL_checklstring(L, 1, &ls);
 	const char *p = luaL_checklstring(L, 2, &lp);
 	size_t init = start_pos(luaL_optinteger(L, 3, 1), ls) - 1;
-	uint64_t *steps;
+	uint64_t *steps, tried, left;
 	struct sl_lpat m;
 	ptrdiff_t at;
-	int rc;
+	int rc, yields;
 
 	if (init > ls) {
 		luaL_pushfail(L);
 		return 1;
 	}
 	steps = budget(L);
+	tried = left = try_steps(L, allow, steps, &yields);
 	if (find && (lua_toboolean(L, 4) || sl_lpat_is_plain(p, lp))) {
+		/* linear in the subject: the whole budget */
 		at = sl_lpat_memfind(s + init, ls - init, p, lp, steps);
 		if (at == SL_LPAT_E_BUDGET)
 			return luaL_error(L, BUDGET_MSG);
@@ -139,8 +170,14 @@ find_aux(lua_State *L, int find)
 		luaL_pushfail(L);
 		return 1;
 	}
-	sl_lpat_init(&m, s, ls, p, lp, steps);
-	if ((rc = sl_lpat_find(&m, init, &st, &en)) < 0)
+	sl_lpat_init(&m, s, ls, p, lp, &left);
+	rc = sl_lpat_find(&m, init, &st, &en);
+	*steps -= tried - left;
+	if (rc == SL_LPAT_E_BUDGET && yields && *steps > 0)
+		return lua_yieldk(
+		    L, 0, (lua_KContext)(next_try(tried) << 1 | (unsigned)find),
+		    find_k);
+	if (rc < 0)
 		return throw_err(L, &m);
 	if (rc == 0) {
 		luaL_pushfail(L);
@@ -154,42 +191,79 @@ find_aux(lua_State *L, int find)
 	return push_captures(L, &m, s + st, s + en);
 }
 
+/* find_aux resumed: its arguments are as they were. */
+static int
+find_k(lua_State *L, int st, lua_KContext k)
+{
+	(void)st;
+	return find_aux(L, (int)(k & 1), (uint64_t)k >> 1);
+}
+
 static int
 luapat_find(lua_State *L)
 {
-	return find_aux(L, 1);
+	return find_aux(L, 1, 0);
 }
 
 static int
 luapat_match(lua_State *L)
 {
-	return find_aux(L, 0);
+	return find_aux(L, 0, 0);
 }
 
+static int gmatch_k(lua_State *L, int st, lua_KContext k);
+
 /* gmatch's iterator: the next match from where the last one ended, never
- * an empty match where the last one ended (Lua 5.4's rule). */
+ * an empty match where the last one ended (Lua 5.4's rule); a try of
+ * allow steps, as find_aux's (the positions it passed stay passed). */
 static int
-luapat_gmatch_next(lua_State *L)
+gmatch_next(lua_State *L, uint64_t allow)
 {
 	struct luapat_gmatch *gm = lua_touserdata(L, lua_upvalueindex(4));
 	struct sl_lpat *m = &gm->m;
 	size_t len = (size_t)(m->src_end - m->src);
 	const char *s, *e;
+	uint64_t *steps, tried, left;
+	int yields;
 
 	/* The budget is the caller's now, perhaps another coroutine's. */
-	m->steps = budget(L);
+	steps = budget(L);
+	tried = left = try_steps(L, allow, steps, &yields);
+	m->steps = &left;
 	for (; gm->pos <= len; gm->pos++) {
 		s = m->src + gm->pos;
 		e = sl_lpat_match(m, s, m->pat);
-		if (e == NULL && m->status != 0)
+		if (e == NULL && m->status != 0) {
+			*steps -= tried - left;
+			if (m->status == SL_LPAT_E_BUDGET && yields &&
+			    *steps > 0)
+				return lua_yieldk(L, 0,
+						  (lua_KContext)next_try(tried),
+						  gmatch_k);
 			return throw_err(L, m);
+		}
 		if (e != NULL && e != gm->lastmatch) {
+			*steps -= tried - left;
 			gm->pos = (size_t)(e - m->src);
 			gm->lastmatch = e;
 			return push_captures(L, m, s, e);
 		}
 	}
+	*steps -= tried - left;
 	return 0;
+}
+
+static int
+gmatch_k(lua_State *L, int st, lua_KContext k)
+{
+	(void)st;
+	return gmatch_next(L, (uint64_t)k);
+}
+
+static int
+luapat_gmatch_next(lua_State *L)
+{
+	return gmatch_next(L, 0);
 }
 
 /* string.gmatch (s, pattern [, init]): '^' is an ordinary character here,
@@ -361,13 +435,14 @@ set_funcs(lua_State *L, int t, int cfg)
 }
 
 void
-sl_luapat_open(lua_State *L, sl_luapat_steps_fn steps)
+sl_luapat_open(lua_State *L, sl_luapat_steps_fn steps, sl_luapat_slice_fn slice)
 {
 	struct luapat_cfg *cfg;
 	int top = lua_gettop(L), c, t;
 
 	cfg = lua_newuserdatauv(L, sizeof(*cfg), 0);
 	cfg->steps = steps;
+	cfg->slice = slice;
 	c = lua_gettop(L);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	if (lua_getfield(L, -1, "string") == LUA_TTABLE) {

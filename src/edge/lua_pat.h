@@ -20,6 +20,15 @@
 typedef uint64_t *(*sl_luapat_steps_fn)(lua_State *L);
 
 /*
+ * How many steps a try of find, match or a gmatch iterator may take before
+ * it gives the loop back (it yields, and is tried again with twice as
+ * many when resumed: the budget is charged for every try), or 0 when the
+ * running call cannot yield there (it then has the whole budget). NULL:
+ * never.
+ */
+typedef uint64_t (*sl_luapat_slice_fn)(lua_State *L);
+
+/*
  * Replaces string.find, string.match, string.gmatch and string.gsub in
  * L's string library (package.loaded.string, and the strings' metatable
  * __index when it is another table) by bounded ones that draw steps from
@@ -27,6 +36,7 @@ typedef uint64_t *(*sl_luapat_steps_fn)(lua_State *L);
  * malformed pattern; when the budget runs out they raise "pattern step
  * budget exhausted". The string library must be open in L.
  */
-void sl_luapat_open(lua_State *L, sl_luapat_steps_fn steps);
+void sl_luapat_open(lua_State *L, sl_luapat_steps_fn steps,
+		    sl_luapat_slice_fn slice);
 
 #endif

@@ -66,6 +66,7 @@ struct lua_call {
 	uint8_t phase; /* enum sl_lua_phase */
 	uint8_t queued;
 	uint8_t running; /* a call begun and not ended */
+	uint8_t started; /* its function was resumed once */
 	/* r:http: the subrequest in flight (NULL: none), and what came
 	 * back, for the call's continuation (owned until it takes it) */
 	struct sl_subreq *sub;
@@ -92,6 +93,10 @@ struct lua_ws {
 	TAILQ_HEAD(, lua_call) cache;
 	unsigned ncache;
 	uint64_t serial; /* the last call's */
+	/* the first slices run at once (when the request's head is read):
+	 * the time they took in the millisecond from win_ns (RUNQ_TURN_NS
+	 * at most; then a new call waits its turn in the run queue) */
+	uint64_t win_ns, win_used_ns;
 	struct event *ev;
 };
 
@@ -972,7 +977,7 @@ call_take(struct lua_ws *ws)
 		ws->ncache--;
 	} else if ((c = malloc(sizeof(*c))) == NULL)
 		return NULL;
-	c->queued = c->running = 0;
+	c->queued = c->running = c->started = 0;
 	c->sub = NULL;
 	c->http = HTTP_NONE;
 	c->res.body = c->res.fields = NULL;
@@ -1124,6 +1129,22 @@ lua_used(const struct sl_conf_route *r)
 	return sl_lua_route(r) != NULL;
 }
 
+/* Whether a new call may run its first slice now: its worker's first
+ * slices took less than RUNQ_TURN_NS in the millisecond (the event's
+ * time), as the run queue's turns do. */
+static int
+inline_ok(struct lua_ws *ws)
+{
+	uint64_t now = (uint64_t)sl_now_ts.tv_sec * 1000000000u +
+		       (uint64_t)sl_now_ts.tv_nsec;
+
+	if (now - ws->win_ns >= 1000000) {
+		ws->win_ns = now;
+		ws->win_used_ns = 0;
+	}
+	return ws->win_used_ns < RUNQ_TURN_NS;
+}
+
 /* The slot of a request whose function waits for the body's bytes
  * before it begins (no call yet). */
 static struct lua_call body_waiting;
@@ -1197,13 +1218,22 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 		*slot = c;
 		t->flags |= SL_TXN_F_FEND;
 		c->h = h;
-		rc = call_run(s, c, 2);
+		if (!inline_ok(ws)) {
+			/* the first slices of this millisecond are spent (a
+			 * burst of calls): this one waits its turn */
+			rc = SL_LUAVM_YIELD;
+		} else {
+			c->started = 1;
+			rc = call_run(s, c, 2);
+			ws->win_used_ns += c->run.used_ns;
+		}
 	} else {
 		c->h = h; /* kept while it waited: it may have moved */
 		c->s = s;
-		if (c->http != HTTP_DONE)
+		if (c->started && c->http != HTTP_DONE)
 			SL_STAT_INC(lcounts(s)->slices);
-		rc = call_run(s, c, 0);
+		rc = call_run(s, c, c->started ? 0 : 2);
+		c->started = 1;
 	}
 	switch (rc) {
 	case SL_LUAVM_YIELD:

@@ -140,7 +140,7 @@ new_state(int bounded)
 	CHECK(L != NULL);
 	luaL_openlibs(L);
 	if (bounded)
-		sl_luapat_open(L, fuzz_steps);
+		sl_luapat_open(L, fuzz_steps, NULL);
 	CHECK(luaL_dostring(L, chunk) == LUA_OK);
 	return L;
 }

@@ -401,7 +401,7 @@ new_state(int bounded)
 	assert_non_null(L);
 	luaL_openlibs(L);
 	if (bounded)
-		sl_luapat_open(L, test_steps);
+		sl_luapat_open(L, test_steps, NULL);
 	if (luaL_dostring(L, chunk) != LUA_OK)
 		fail_msg("chunk: %s", lua_tostring(L, -1));
 	return L;

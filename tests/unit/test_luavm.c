@@ -195,7 +195,7 @@ test_time_is_cut(void **state)
 {
 	(void)state;
 	/* a budget of instructions far beyond the time's */
-	struct sl_luavm_budget b = {(uint64_t)1 << 40, 3000, 1 << 20, 4};
+	struct sl_luavm_budget b = {(uint64_t)1 << 40, 50000, 1 << 20, 4};
 	struct sl_luavm *vm = sl_luavm_new(&b);
 	struct sl_luavm_run run;
 	const char *src = "function f() while true do end end\n";
@@ -206,9 +206,11 @@ test_time_is_cut(void **state)
 	    sl_luavm_load(vm, "t.lua", src, strlen(src), err, sizeof(err)), 0);
 	assert_int_equal(call(vm, "f", 0, &run, &slices), SL_LUAVM_FAILED);
 	assert_int_equal(run.fail, SL_LUAVM_TIME);
-	/* 3 ms in slices of 0.2 ms */
-	assert_true(slices >= 5);
-	assert_true(run.used_ns >= 3000000);
+	/* 50 ms in slices of 0.2 ms: about 250 of them, and more than one
+	 * however often a loaded machine takes the CPU away (a slice's
+	 * time is the clock's, not the thread's) */
+	assert_true(slices >= 2);
+	assert_true(run.used_ns >= 50000000);
 	sl_luavm_free(vm);
 }
 
