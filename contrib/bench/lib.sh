@@ -1,7 +1,8 @@
 # contrib/bench/lib.sh -- the plumbing the benchmark scripts here share,
 # written once: sourced (". "$HERE/lib.sh"") by run.sh, icount.sh,
-# count.sh, grpc.sh, compress.sh, idem.sh, waf.sh, ws.sh, hpack.sh, h3.sh and
-# uring-trial/bench.sh, all of them bash scripts (so this is bash too).
+# count.sh, grpc.sh, compress.sh, idem.sh, waf.sh, ws.sh, hpack.sh, h3.sh,
+# lua.sh, lua_burst.sh and uring-trial/bench.sh, all of them bash scripts
+# (so this is bash too).
 #
 # What it gives them:
 #   die, log               messages on stderr, die's prefixed with the

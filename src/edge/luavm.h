@@ -46,7 +46,7 @@ struct sl_luavm_budget {
  * that runs longer yields back to the loop (doc/lua.md, "Budgets"). */
 #define SL_LUAVM_SLICE_US 200
 /* The count hook fires every this many VM instructions. */
-#define SL_LUAVM_HOOK_EVERY 1000
+#define SL_LUAVM_HOOK_EVERY 100
 
 struct sl_luavm;
 
