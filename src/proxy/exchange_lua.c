@@ -47,7 +47,7 @@ extern struct sl_filter sl_filter_lua;
 #define CACHE_MAX 64
 
 /* The registry references a state keeps (struct sl_luavm's refs). */
-enum { REF_CONSTS = 0 };
+enum { REF_CONSTS = 0, REF_OBJ };
 
 /* One call of a route's function: on the worker's cache, or the
  * request's while it runs or waits (its slot points at it). */
@@ -60,8 +60,6 @@ struct lua_call {
 	struct sl_h1_response *resp; /* the response function's */
 	char *scratch;		     /* its room for values */
 	size_t scratch_used;
-	uint64_t serial; /* its objects' value (r, resp: a light
-			    userdata), unique in the worker */
 	const struct sl_conf_lua *conf;
 	uint8_t phase; /* enum sl_lua_phase */
 	uint8_t queued;
@@ -92,7 +90,6 @@ struct lua_ws {
 	TAILQ_HEAD(, lua_call) runq;
 	TAILQ_HEAD(, lua_call) cache;
 	unsigned ncache;
-	uint64_t serial; /* the last call's */
 	/* the first slices run at once (when the request's head is read):
 	 * the time they took in the millisecond from win_ns (RUNQ_TURN_NS
 	 * at most; then a new call waits its turn in the run queue) */
@@ -123,9 +120,8 @@ lcounts(struct sl_seam *s)
 
 /* ---- what crosses from Lua into a head ------------------------------- */
 
-/* The call an object's method was called on, which must be the call
- * running now (a script that kept its object for later gets an error),
- * in phase (-1: either). Raises. */
+/* The call a method acts on: the one running now (raises outside any
+ * call), in phase (-1: either; raises for the other). */
 static struct lua_call *
 callof(lua_State *L, int phase)
 {
@@ -139,8 +135,8 @@ callof(lua_State *L, int phase)
 		? (struct lua_call *)(void *)((char *)run -
 					      offsetof(struct lua_call, run))
 		: NULL;
-	if (c == NULL || lua_touserdata(L, 1) != (void *)(uintptr_t)c->serial)
-		luaL_error(L, "a request's object used outside its call");
+	if (c == NULL)
+		luaL_error(L, "a request's object used outside a call");
 	if (phase >= 0 && c->phase != phase)
 		luaL_error(L, "a %s method called on the other object",
 			   phase == SL_LUA_REQUEST ? "request's"
@@ -466,9 +462,11 @@ enum http_state { HTTP_NONE = 0, HTTP_WAITING, HTTP_DONE };
 static void
 http_res_free(struct lua_call *c)
 {
-	free(c->res.body);
-	free(c->res.fields);
-	c->res.body = c->res.fields = NULL;
+	if (c->res.body != NULL || c->res.fields != NULL) {
+		free(c->res.body);
+		free(c->res.fields);
+		c->res.body = c->res.fields = NULL;
+	}
 }
 
 /* The subrequest ended: what came back is kept for the call, which the
@@ -884,6 +882,13 @@ static const luaL_Reg methods[] = {{"get", m_get},
 /* ---- states and calls -------------------------------------------------- */
 
 static int
+obj_newindex(lua_State *L)
+{
+	return luaL_error(L, "the request's object is sluice's: a script "
+			     "does not write to it");
+}
+
+static int
 consts_newindex(lua_State *L)
 {
 	return luaL_error(L, "the route's constants are read-only");
@@ -898,18 +903,19 @@ p_setup(lua_State *L)
 	struct sl_luavm *vm;
 
 	lua_getallocf(L, (void **)&vm);
-	/* the objects are light userdata (a call's serial): the state's
-	 * one metatable of them holds the methods, hidden from
-	 * getmetatable; no object is allocated for a call */
-	lua_pushlightuserdata(L, NULL);
-	lua_createtable(L, 0, 2);
+	/* the object every call is given (r, resp): one table of the
+	 * state's with the methods in it (a method is a table's hit, not a
+	 * metatable's), which the script cannot write to; a method finds
+	 * the call running now, so nothing is made for a call */
 	lua_createtable(L, 0, (int)SL_NELEM(methods));
 	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
+	lua_createtable(L, 0, 2);
+	lua_pushcfunction(L, obj_newindex);
+	lua_setfield(L, -2, "__newindex");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
 	lua_setmetatable(L, -2);
-	lua_pop(L, 1);
+	vm->refs[REF_OBJ] = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_createtable(L, 0, (int)c->nconsts);
 	for (size_t i = 0; i < c->nconsts; i++) {
 		lua_pushstring(L, c->consts[i].value);
@@ -1006,8 +1012,10 @@ call_end(struct lua_ws *ws, struct lua_call *c)
 		sl_luavm_end(&c->run);
 		c->running = 0;
 	}
-	free(c->body);
-	free(c->fields);
+	if (c->body != NULL || c->fields != NULL) {
+		free(c->body);
+		free(c->fields);
+	}
 	if (ws->ncache < CACHE_MAX) {
 		TAILQ_INSERT_HEAD(&ws->cache, c, q);
 		ws->ncache++;
@@ -1077,11 +1085,10 @@ call_start(struct sl_seam *s, int phase, int no_yield)
 	}
 	c->running = 1;
 	SL_STAT_INC(lcounts(s)->calls[phase]);
-	/* the function, its object and the route's constants: nothing
+	/* the function, the object and the route's constants: nothing
 	 * allocated (a thread has room for them) */
-	c->serial = ++ws->serial;
 	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->fn[phase]);
-	lua_pushlightuserdata(co, (void *)(uintptr_t)c->serial);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->refs[REF_OBJ]);
 	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->refs[REF_CONSTS]);
 	return c;
 }

@@ -585,7 +585,7 @@ KINDS = {"/loop": "instructions", "/pcall": "instructions",
 LINES = {"/loop": ":4:", "/pcall": ":6:", "/error": ":15:",
          "/ctl": "control character", "/framing": "framing",
          "/long": "at most 8192 bytes", "/alloc": "memory cap",
-         "/pattern": "pattern step budget", "/slow/loop": ":4:"}
+         "/pattern": "budget exhausted", "/slow/loop": ":4:"}
 
 
 @test
