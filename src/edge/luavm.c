@@ -806,6 +806,7 @@ vm_open(lua_State *L)
 					{LUA_UTF8LIBNAME, luaopen_utf8},
 					{NULL, NULL}};
 	static const char *const gone[] = {"dofile",	     "loadfile", "load",
+					   "rawset",
 					   "collectgarbage", "print",	 NULL};
 
 	for (const luaL_Reg *l = libs; l->name != NULL; l++) {
@@ -994,22 +995,56 @@ sl_luavm_end(struct sl_luavm_run *run)
 	}
 }
 
-int
-sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
-	      size_t len, char *err, size_t errsz)
+/* Run once the script's top level has: its globals, and the tables
+ * they hold, become read-only (doc/lua.md, "The standard library"), so
+ * that a call keeps nothing for the next but in sluice.kv (a global a
+ * call sets, the usual slip of a forgotten "local", is an error there,
+ * with its FILE:LINE). */
+static const char seal_src[] =
+    "local G, setmetatable, next, type, error, rawlen, tostring =\n"
+    "  _G, setmetatable, next, type, error, rawlen, tostring\n"
+    "local seen = {}\n"
+    "local function ro(t)\n"
+    "  local p = seen[t]\n"
+    "  if p then return p end\n"
+    "  p = {}\n"
+    "  seen[t] = p\n"
+    "  for k, v in next, t do\n"
+    "    if type(v) == 'table' then t[k] = ro(v) end\n"
+    "  end\n"
+    "  return setmetatable(p, {__index = t, __len = function()\n"
+    "    return rawlen(t) end, __pairs = function() return next, t, nil end,\n"
+    "    __newindex = function() error('a table of the script\\'s ' ..\n"
+    "      'globals is read-only in a call (doc/lua.md)', 2) end,\n"
+    "    __metatable = false})\n"
+    "end\n"
+    "local kept, names = {}, {}\n"
+    "for k, v in next, G do\n"
+    "  names[#names + 1] = k\n"
+    "  kept[k] = (type(v) == 'table' and v ~= G) and ro(v) or v\n"
+    "end\n"
+    "for i = 1, #names do G[names[i]] = nil end\n"
+    "kept._G = G\n"
+    "setmetatable(G, {__index = kept, __newindex = function(_, k)\n"
+    "  error('a global (' .. tostring(k) .. ') set in a call: a local, ' ..\n"
+    "    'or sluice.kv (doc/lua.md)', 2) end, __metatable = false})\n";
+
+/* Loads and runs chunk text (name for messages) as a call of its own,
+ * in one go. Returns 0, or -1 with the error in err. */
+static int
+run_chunk(struct sl_luavm *vm, const char *name, const char *text,
+	  size_t len, char *err, size_t errsz)
 {
 	struct sl_luavm_run run;
-	char chunk[512];
 	lua_State *co;
 	int rc = 0;
 
-	snprintf(chunk, sizeof(chunk), "@%s", name);
 	if ((co = sl_luavm_begin(vm, &run, 1)) == NULL) {
 		snprintf(err, errsz, "%s", run.why);
 		return -1;
 	}
 	vm->run = &run;
-	if (luaL_loadbufferx(co, text, len, chunk, "t") != LUA_OK) {
+	if (luaL_loadbufferx(co, text, len, name, "t") != LUA_OK) {
 		const char *m = lua_tostring(co, -1);
 		snprintf(err, errsz, "%s", m != NULL ? m : "cannot load");
 		run.fail = SL_LUAVM_ERROR;
@@ -1022,6 +1057,19 @@ sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
 	}
 	sl_luavm_end(&run);
 	return rc;
+}
+
+int
+sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
+	      size_t len, char *err, size_t errsz)
+{
+	char chunk[512];
+
+	snprintf(chunk, sizeof(chunk), "@%s", name);
+	if (run_chunk(vm, chunk, text, len, err, errsz) == -1)
+		return -1;
+	return run_chunk(vm, "=sluice", seal_src, sizeof(seal_src) - 1, err,
+			 errsz);
 }
 
 /* The global function named by the light userdata, as a reference (nil

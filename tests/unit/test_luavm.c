@@ -367,6 +367,42 @@ test_kv(void **state)
 	sl_luavm_free(vm);
 }
 
+/* What a call keeps for the next is sluice.kv's: globals and the tables
+ * they hold are read-only once the script has loaded (a global a call
+ * sets, an existing one, a field of a global table: errors), while
+ * reading them (a field, #, pairs, ipairs) works. */
+static void
+test_globals_are_sealed(void **state)
+{
+	(void)state;
+	struct sl_luavm *vm = vm_with(
+	    "count = 0\n"
+	    "limits = {a = 1, list = {10, 20, 30}}\n"
+	    "function f()\n"
+	    "  assert(count == 0 and limits.a == 1 and #limits.list == 3)\n"
+	    "  local n = 0\n"
+	    "  for k, v in pairs(limits) do n = n + 1 end\n"
+	    "  for i, v in ipairs(limits.list) do n = n + v end\n"
+	    "  assert(n == 62, n)\n"
+	    "  assert(not pcall(function() count = count + 1 end))\n"
+	    "  assert(not pcall(function() fresh = 1 end))\n"
+	    "  assert(not pcall(function() limits.a = 2 end))\n"
+	    "  assert(not pcall(function() limits.list[4] = 40 end))\n"
+	    "  assert(not pcall(function() string.x = 1 end))\n"
+	    "  assert(not pcall(setmetatable, _G, nil))\n"
+	    "  assert(rawset == nil)\n"
+	    "  assert(('x'):rep(2) == 'xx' and string.rep('y', 2) == 'yy')\n"
+	    "  local ok, why = pcall(function() leak = 1 end)\n"
+	    "  assert(tostring(why):find('t.lua:17:', 1, true), why)\n"
+	    "end\n",
+	    1000000, 1000000, 1 << 20);
+	struct sl_luavm_run run;
+
+	if (call(vm, "f", 1, &run, NULL) != SL_LUAVM_DONE)
+		fail_msg("%s", run.why);
+	sl_luavm_free(vm);
+}
+
 int
 main(void)
 {
@@ -382,6 +418,7 @@ main(void)
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_kv),
+	    cmocka_unit_test(test_globals_are_sealed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
