@@ -563,6 +563,121 @@ def a_failed_response_function_leaves_the_head_as_it_came():
     s.stop()
 
 
+@test
+def check_refuses_each_bad_lua_key():
+    """-t on each mistake a route's lua: can hold names the key and what
+    is wrong; /config shows the budgets and how many constants, never
+    their names or values."""
+    built_with_lua()
+    ok = script("function on_request(r) end\nfunction on_response(r) end\n")
+    cases = [
+        (True, "expected a mapping"),
+        ({"request": "on_request"}, '"file" is missing'),
+        ({"file": "/nonexistent/x.lua", "request": "f"}, "cannot read"),
+        ({"file": ok}, "names no function"),
+        ({"file": ok, "request": "on-request"}, "not the name of a function"),
+        ({"file": ok, "request": "on_request", "consts": {"a": [1]}},
+         "expected a string or a number"),
+        ({"file": ok, "request": "on_request", "on_error": 404},
+         "on_error"),
+        ({"file": ok, "request": "on_request", "calls": ["nope"]},
+         "nope"),
+        ({"file": ok, "request": "on_request", "time": "2m"}, "time"),
+        ({"file": ok, "request": "on_request", "budget": 1}, "budget"),
+    ]
+    for lua, want in cases:
+        cfg, _ = make_config({"a": ["127.0.0.1:1"]},
+                             routes=[{"name": "r", "cluster": "a",
+                                      "lua": lua}])
+        p = os.path.join(tmpdir(), "c.yaml")
+        with open(p, "w") as f:
+            f.write(to_yaml(cfg))
+        rc, out, err = run_sluice(["-t", "-c", p])
+        check(rc != 0, "-t refused %r" % (lua,))
+        check(want in out + err, "%r: -t says %r: %s" % (lua, want,
+                                                          out + err))
+    # false is no lua at all
+    cfg, _ = make_config({"a": ["127.0.0.1:1"]},
+                         routes=[{"name": "r", "cluster": "a",
+                                  "lua": False}])
+    p = os.path.join(tmpdir(), "c.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    eq(rc, 0, "lua: false: %s" % (out + err))
+    # /config: the budgets, the calls, the constants' count only
+    up, authz = Upstream("app"), Upstream("authz")
+    aport = free_port()
+    cfg, port = make_config(
+        {"app": [up], "authz": [authz]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": ok, "request": "on_request",
+                         "response": "on_response", "calls": ["authz"],
+                         "consts": {"k-secret-1": "acme"},
+                         "time": "7ms", "on_error": 503}}],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    s = start_sluice(cfg)
+    r = sltest.get(aport, "/config", host="127.0.0.1:%d" % aport)
+    eq(r.status, 200, "/config")
+    check(b"k-secret-1" not in r.body and b"acme" not in r.body,
+          "no constant's name or value on /config")
+    lua = [x for x in json.loads(r.body)["listeners"][0]["routes"]
+           if x["name"] == "pay"][0]["lua"]
+    eq((lua["request"], lua["response"], lua["consts"], lua["calls"],
+        lua["time_ms"], lua["on_error"]),
+       ("on_request", "on_response", 1, ["authz"], 7, 503), "/config")
+    s.stop()
+
+
+@test
+def what_a_script_may_not_put_in_a_head():
+    """Each rule of a field crossing from Lua into a head (a name that is
+    no token, an empty name, a value with white space at an end, a
+    framing field set or dropped, in the request's head, an answer's and
+    the response's): the call fails, the request gets on_error, nothing
+    goes upstream, and the log says which rule."""
+    built_with_lua()
+    up = Upstream("app")
+    path = script(
+        "local bad = {\n"
+        "  ['/token'] = function(r) r:set('X Bad', 'v') end,\n"
+        "  ['/empty'] = function(r) r:set('', 'v') end,\n"
+        "  ['/space'] = function(r) r:set('X-S', ' v') end,\n"
+        "  ['/del-host'] = function(r) r:del('Host') end,\n"
+        "  ['/answer-te'] = function(r)\n"
+        "    r:answer(200, 'x', {['Transfer-Encoding'] = 'chunked'}) end,\n"
+        "  ['/nil-value'] = function(r) r:set('X-N', nil) end,\n"
+        "}\n"
+        "function on_request(r)\n"
+        "  local f = bad[r:path()]\n"
+        "  if f then f(r) end\n"
+        "end\n"
+        "function on_response(resp)\n"
+        "  resp:set('Content-Length', '0')\n"
+        "end\n")
+    cfg, port = make_config(
+        {"app": [up]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "response": "on_response"}}])
+    s = start_sluice(cfg)
+    want = {"/token": "a byte a token does not", "/empty": "1 to 256 bytes",
+            "/space": "white space", "/del-host": "framing",
+            "/answer-te": "framing", "/nil-value": "a string or a number"}
+    for p, why in want.items():
+        r = sltest.get(port, p)
+        eq(r.status, 500, p)
+        time.sleep(1.05)  # the log's one line a second
+        check(why in s.stderr(), "%s: %r in the log: %s"
+              % (p, why, s.stderr()[-1500:]))
+    eq(len(up.requests), 0, "nothing upstream")
+    # the response function's Content-Length: the head as it came
+    r = sltest.get(port, "/fine")
+    eq((r.status, r.body.startswith(b"{")), (200, True), "/fine")
+    check(up.wait_requests(1), "one upstream")
+    s.stop()
+
+
 BUDGET_SCRIPT = r'''
 function on_request(r)
   local p = r:path()
