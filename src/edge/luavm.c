@@ -805,9 +805,9 @@ vm_open(lua_State *L)
 					{LUA_MATHLIBNAME, luaopen_math},
 					{LUA_UTF8LIBNAME, luaopen_utf8},
 					{NULL, NULL}};
-	static const char *const gone[] = {"dofile",	     "loadfile", "load",
-					   "rawset",
-					   "collectgarbage", "print",	 NULL};
+	static const char *const gone[] = {"dofile", "loadfile",       "load",
+					   "rawset", "collectgarbage", "print",
+					   NULL};
 
 	for (const luaL_Reg *l = libs; l->name != NULL; l++) {
 		luaL_requiref(L, l->name, l->func, 1);
@@ -1032,8 +1032,8 @@ static const char seal_src[] =
 /* Loads and runs chunk text (name for messages) as a call of its own,
  * in one go. Returns 0, or -1 with the error in err. */
 static int
-run_chunk(struct sl_luavm *vm, const char *name, const char *text,
-	  size_t len, char *err, size_t errsz)
+run_chunk(struct sl_luavm *vm, const char *name, const char *text, size_t len,
+	  char *err, size_t errsz)
 {
 	struct sl_luavm_run run;
 	lua_State *co;
