@@ -925,7 +925,6 @@ sl_luavm_begin(struct sl_luavm *vm, struct sl_luavm_run *run, int no_yield)
 		run->co_at = (int)lua_tointeger(vm->L, -1);
 		lua_pop(vm->L, 2);
 	}
-	vm->calls_live++;
 	return run->co;
 }
 
@@ -978,7 +977,6 @@ sl_luavm_end(struct sl_luavm_run *run)
 	if (co == NULL)
 		return;
 	run->co = NULL;
-	vm->calls_live--;
 	/* a thread is used again only after a call that ended well: one
 	 * cut by an error keeps hooks off (Lua turns them off while a hook
 	 * runs, and an error raised there never turns them back on outside

@@ -89,7 +89,6 @@ struct sl_luavm {
 	struct lua_State *pool[SL_LUAVM_POOL];
 	int pool_ref[SL_LUAVM_POOL];
 	unsigned npool;
-	unsigned calls_live; /* calls begun and not ended */
 	/* sluice.kv_*'s table: its values and their ends (registry
 	 * references), and how many it holds */
 	int kv_ref, kv_exp_ref;
