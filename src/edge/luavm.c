@@ -1063,11 +1063,23 @@ sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
 {
 	char chunk[512];
 
+	struct sl_luavm_budget calls = vm->budget;
+	int rc;
+
+	/* the top level and the seal run once, at a load: a budget of their
+	 * own, at least 10 million instructions and a second (a slow machine,
+	 * a sanitizer's build, must not refuse a file a call's 5 ms would) */
+	if (vm->budget.instructions < 10000000)
+		vm->budget.instructions = 10000000;
+	if (vm->budget.time_us < 1000000)
+		vm->budget.time_us = 1000000;
 	snprintf(chunk, sizeof(chunk), "@%s", name);
-	if (run_chunk(vm, chunk, text, len, err, errsz) == -1)
-		return -1;
-	return run_chunk(vm, "=sluice", seal_src, sizeof(seal_src) - 1, err,
-			 errsz);
+	rc = run_chunk(vm, chunk, text, len, err, errsz);
+	if (rc == 0)
+		rc = run_chunk(vm, "=sluice", seal_src, sizeof(seal_src) - 1,
+			       err, errsz);
+	vm->budget = calls;
+	return rc;
 }
 
 /* The global function named by the light userdata, as a reference (nil

@@ -113,8 +113,10 @@ struct sl_luavm {
 struct sl_luavm *sl_luavm_new(const struct sl_luavm_budget *budget);
 void sl_luavm_free(struct sl_luavm *vm);
 
-/* Loads and runs the script's text (name: its file, for FILE:LINE)
- * under the call budget. Returns 0, or -1 with the error in err. */
+/* Loads and runs the script's text (name: its file, for FILE:LINE), then
+ * makes its globals read-only, under a load's budget (the calls', but at
+ * least 10 million instructions and 1 s). Returns 0, or -1 with the error
+ * in err. */
 int sl_luavm_load(struct sl_luavm *vm, const char *name, const char *text,
 		  size_t len, char *err, size_t errsz);
 

@@ -106,7 +106,9 @@ test_the_sandbox_holds_no_io(void **state)
 static void
 cut(const char *src, enum sl_luavm_fail kind, const char *line)
 {
-	struct sl_luavm *vm = vm_with(src, 2000000, 50000, 4 << 20);
+	/* time enough for any of them to meet its own budget first, on a
+	 * sanitizer's build too (an allocation of 4 MiB took over 50 ms) */
+	struct sl_luavm *vm = vm_with(src, 2000000, 10000000, 4 << 20);
 	struct sl_luavm_run run;
 
 	assert_int_equal(call(vm, "f", 0, &run, NULL), SL_LUAVM_FAILED);
