@@ -152,8 +152,8 @@ fi
 echo "== B: quickstart.sh and check.sh, then by hand in place, then both again"
 b=$tmp/b
 copy "$b" || exit 99
-# nowaf: $b/build, configured --without-modsecurity (and --without-lua,
-# --without-brotli, --without-zstd), has no ModSecurity
+# nowaf: $b/build, configured --without-modsecurity (and --without-brotli,
+# --without-zstd), has no ModSecurity
 # and its -t refuses a route's waf, saying what it needs
 nowaf() {
 	cat >"$tmp/waf.yaml" <<'EOF'
@@ -208,6 +208,22 @@ EOF
 	else
 		echo "ok   --without-brotli --without-zstd: -t says br needs its library"
 	fi
+}
+
+# noquic: $b/build-noquic, configured --without-quic (and --without-lua:
+# -t refuses a route's lua:, saying what it needs) in a directory of its
+# own (reconfiguring build/ without it would leave its QUIC objects there,
+# older than buildflags.h, as leftovers of a folder no longer built):
+# nothing links libngtcp2, -V says the build has no HTTP/3
+noquic() {
+	if nm "$b/build-noquic/src/sluice" | grep -q ' U ngtcp2_'; then
+		fail "--without-quic: src/sluice still links libngtcp2"
+	elif ! "$b/build-noquic/src/sluice" -V |
+		grep -q '^libngtcp2 (not built: no HTTP/3'; then
+		fail "--without-quic: -V said: $("$b/build-noquic/src/sluice" -V)"
+	else
+		echo "ok   --without-quic: -V says the build has no HTTP/3"
+	fi
 	# and without Lua: a route's lua: is refused, saying what it needs
 	echo 'function f(r) end' >"$tmp/f.lua"
 	cat >"$tmp/lua.yaml" <<EOF
@@ -222,29 +238,14 @@ clusters:
   - name: app
     endpoints: [127.0.0.1:2]
 EOF
-	out=$("$b/build/src/sluice" -t -c "$tmp/lua.yaml" 2>&1)
+	out=$("$b/build-noquic/src/sluice" -t -c "$tmp/lua.yaml" 2>&1)
 	if [ $? -eq 0 ] || ! echo "$out" | grep -q \
 		'lua: this sluice was built without Lua (Debian: liblua5.4-dev)'; then
 		fail "--without-lua: -t said: $out"
-	elif nm "$b/build/src/sluice" | grep -q ' U lua_'; then
+	elif nm "$b/build-noquic/src/sluice" | grep -q ' U lua_'; then
 		fail "--without-lua: src/sluice still links liblua5.4"
 	else
 		echo "ok   --without-lua: -t says a route's lua needs it"
-	fi
-}
-
-# noquic: $b/build-noquic, configured --without-quic in a directory of its
-# own (reconfiguring build/ without it would leave its QUIC objects there,
-# older than buildflags.h, as leftovers of a folder no longer built):
-# nothing links libngtcp2, -V says the build has no HTTP/3
-noquic() {
-	if nm "$b/build-noquic/src/sluice" | grep -q ' U ngtcp2_'; then
-		fail "--without-quic: src/sluice still links libngtcp2"
-	elif ! "$b/build-noquic/src/sluice" -V |
-		grep -q '^libngtcp2 (not built: no HTTP/3'; then
-		fail "--without-quic: -V said: $("$b/build-noquic/src/sluice" -V)"
-	else
-		echo "ok   --without-quic: -V says the build has no HTTP/3"
 	fi
 }
 
@@ -262,7 +263,7 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	# without the WAF's library: -t names what a route's waf needs
 	if step B-reconfigure-werror "$b/build" sh -c \
 		'../configure -q --enable-werror --without-modsecurity \
-		--without-brotli --without-zstd --without-lua &&
+		--without-brotli --without-zstd &&
 		make -j2 >/dev/null'; then
 		strict "$b/build" yes
 		fresh "$b/build"
@@ -270,7 +271,8 @@ if step B-quickstart "$b" contrib/quickstart.sh --build-only &&
 	fi
 	mkdir -p "$b/build-noquic"
 	if step B-noquic "$b/build-noquic" sh -c \
-		'../configure -q --without-quic && make -j2 >/dev/null'; then
+		'../configure -q --without-quic --without-lua &&
+		make -j2 >/dev/null'; then
 		fresh "$b/build-noquic"
 		noquic
 	fi
