@@ -477,12 +477,23 @@ put_extra(struct out *o, int blk, const struct sl_fwd *fwd)
 				*fwd->mark_at = (uint32_t)at;
 			continue;
 		}
-		puts_(o, "\r\n");
-		put(o, x->set[i].name, x->set[i].nlen);
-		puts_(o, ": ");
-		if (x->set[i].value == fwd->mark && !o->overflow)
-			*fwd->mark_at = (uint32_t)o->len;
-		put(o, x->set[i].value, x->set[i].vlen);
+		/* CRLF "Name: value", with one test of the room */
+		size_t nl = x->set[i].nlen, vl = x->set[i].vlen;
+		char *p;
+		if (o->overflow || o->cap - o->len < nl + vl + 4) {
+			o->overflow = 1;
+			return;
+		}
+		p = o->p + o->len;
+		p[0] = '\r';
+		p[1] = '\n';
+		sl_copy_short(p + 2, x->set[i].name, nl);
+		p[2 + nl] = ':';
+		p[3 + nl] = ' ';
+		if (x->set[i].value == fwd->mark)
+			*fwd->mark_at = (uint32_t)(o->len + nl + 4);
+		sl_copy_short(p + 4 + nl, x->set[i].value, vl);
+		o->len += nl + vl + 4;
 	}
 }
 
