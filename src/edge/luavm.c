@@ -14,6 +14,7 @@
  */
 #include "luavm.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -21,11 +22,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "lua_pat.h"
@@ -123,6 +128,10 @@ hook(lua_State *L, lua_Debug *ar)
 		lua_error(L);
 		return;
 	}
+	if (lua_gethookcount(L) != SL_LUAVM_HOOK_EVERY)
+		/* set to fire at once (the slice's timer, a new thread):
+		 * from now on, every SL_LUAVM_HOOK_EVERY */
+		lua_sethook(L, hook, LUA_MASKCOUNT, SL_LUAVM_HOOK_EVERY);
 	if (run->insns_left <= SL_LUAVM_HOOK_EVERY) {
 		run->insns_left = 0;
 		run_fail(L, run, ar, SL_LUAVM_INSTRUCTIONS,
@@ -135,6 +144,132 @@ hook(lua_State *L, lua_Debug *ar)
 		run_fail(L, run, ar, SL_LUAVM_TIME, "time budget exhausted");
 	else if (now >= run->yield_ns && L == run->co && lua_isyieldable(L))
 		lua_yield(L, 0); /* the slice is over: back to the loop */
+}
+
+/*
+ * A call's first slice runs without the hook: the count hook makes Lua
+ * trace every instruction (a third of a short call's cost), so a call
+ * that ends within its first slice, as nearly every call does, is
+ * bounded by time alone. The worker's slice timer (a POSIX timer whose
+ * signal goes to the worker's thread) fires when the slice ends; its
+ * handler sets the hook on the running call's thread, as lua.c stops a
+ * script at SIGINT (lua_sethook may be called from a signal handler),
+ * and from the hook's first firing on the call runs as every other
+ * slice does: counted, and yielding when its slice is over. A script's
+ * own coroutines are hooked from the start (co_create), since the
+ * handler knows only the call's thread. A budget of fewer than
+ * SL_LUAVM_LAZY_MIN instructions is counted from the first one.
+ */
+static _Thread_local struct sl_luavm_run *volatile slice_run;
+static _Thread_local volatile sig_atomic_t slice_armed;
+static _Thread_local timer_t slice_timer;
+static _Thread_local int slice_timer_made; /* 1 made, -1 cannot be */
+static int slice_signo;
+static pthread_once_t slice_once = PTHREAD_ONCE_INIT;
+static pthread_key_t slice_key;
+/* a whole slice; none */
+static const struct itimerspec slice_whole = {{0, 0},
+					      {0, SL_LUAVM_SLICE_US * 1000}};
+static const struct itimerspec slice_off;
+
+/* When the slice's timer ends the running call's slice. */
+static inline uint64_t
+slice_due(const struct sl_luavm_run *run)
+{
+	return run->yield_ns < run->stop_ns ? run->yield_ns : run->stop_ns;
+}
+
+/* Arms the thread's timer for ns from now (a slice: under a second;
+ * at least 1). */
+static void
+slice_set(uint64_t ns)
+{
+	struct itimerspec it = {{0, 0}, {0, 1}};
+
+	if (ns > 0)
+		it.it_value.tv_nsec = ns < 1000000000u ? (long)ns : 999999999;
+	slice_armed = timer_settime(slice_timer, 0, &it, NULL) == 0;
+}
+
+static void
+slice_sig(int signo)
+{
+	struct sl_luavm_run *run = slice_run;
+	int e;
+	uint64_t now;
+
+	(void)signo;
+	slice_armed = 0;
+	if (run == NULL)
+		return; /* the call it was set for ended */
+	e = errno;
+	{
+		uint64_t due = slice_due(run);
+		now = sl_mono_ns();
+		if (now >= due) {
+			run->hooked = 1;
+			lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
+		} else
+			slice_set(due - now);
+	}
+	errno = e;
+}
+
+/* A thread's timer goes with it. */
+static void
+slice_timer_gone(void *p)
+{
+	timer_delete(*(timer_t *)p);
+	free(p);
+	slice_timer_made = 0;
+	slice_armed = 0;
+}
+
+static void
+slice_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = slice_sig;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	slice_signo = SIGRTMIN + 2;
+	if (pthread_key_create(&slice_key, slice_timer_gone) != 0 ||
+	    sigaction(slice_signo, &sa, NULL) == -1)
+		slice_signo = 0;
+}
+
+/* The thread's slice timer, made at its first lazy slice: 0, or -1 when
+ * it cannot be (its calls are then counted from their start). */
+static int
+slice_timer_get(void)
+{
+	struct sigevent ev;
+	timer_t *kept;
+
+	if (slice_timer_made != 0)
+		return slice_timer_made > 0 ? 0 : -1;
+	(void)pthread_once(&slice_once, slice_install);
+	slice_timer_made = -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = slice_signo;
+	ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (slice_signo == 0 || (kept = malloc(sizeof(*kept))) == NULL)
+		return -1;
+	if (timer_create(CLOCK_MONOTONIC, &ev, &slice_timer) == -1) {
+		free(kept);
+		return -1;
+	}
+	*kept = slice_timer;
+	if (pthread_setspecific(slice_key, kept) != 0) {
+		timer_delete(slice_timer);
+		free(kept);
+		return -1;
+	}
+	slice_timer_made = 1;
+	return 0;
 }
 
 void
@@ -794,6 +929,29 @@ static const char xpcall_src[] =
     "  return false, msgh(r[2])\n"
     "end\n";
 
+/* coroutine.create and coroutine.wrap (the upvalue): the thread they
+ * make runs under the count hook from its start, since the slice timer
+ * sets the hook on the call's own thread alone (sl_luavm_resume). */
+static int
+co_make(lua_State *L)
+{
+	int n = lua_gettop(L);
+	lua_State *co;
+
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, n, 1);
+	if ((co = lua_tothread(L, -1)) == NULL &&
+	    lua_getupvalue(L, -1, 1) != NULL) {
+		co = lua_tothread(L, -1); /* wrap's function holds it */
+		lua_pop(L, 1);
+	}
+	if (co == NULL)
+		return luaL_error(L, "coroutine: no thread made");
+	lua_sethook(co, hook, LUA_MASKCOUNT, SL_LUAVM_HOOK_EVERY);
+	return 1;
+}
+
 /* The sandbox, on a state made now. */
 static int
 vm_open(lua_State *L)
@@ -820,6 +978,14 @@ vm_open(lua_State *L)
 	lua_getglobal(L, "string");
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump");
+	lua_pop(L, 1);
+	lua_getglobal(L, "coroutine");
+	lua_getfield(L, -1, "create");
+	lua_pushcclosure(L, co_make, 1);
+	lua_setfield(L, -2, "create");
+	lua_getfield(L, -1, "wrap");
+	lua_pushcclosure(L, co_make, 1);
+	lua_setfield(L, -2, "wrap");
 	lua_pop(L, 1);
 	lua_getglobal(L, "setmetatable");
 	lua_pushcclosure(L, safe_setmetatable, 1);
@@ -857,6 +1023,7 @@ sl_luavm_new(const struct sl_luavm_budget *budget)
 		return NULL;
 	vm->budget = *budget;
 	vm->mem_cap = budget->memory;
+	vm->lazy = budget->instructions >= SL_LUAVM_LAZY_MIN;
 	vm->fn[0] = vm->fn[1] = LUA_NOREF;
 	for (size_t i = 0; i < sizeof(vm->refs) / sizeof(vm->refs[0]); i++)
 		vm->refs[i] = LUA_NOREF;
@@ -900,11 +1067,16 @@ new_thread(lua_State *L)
 lua_State *
 sl_luavm_begin(struct sl_luavm *vm, struct sl_luavm_run *run, int no_yield)
 {
-	memset(run, 0, offsetof(struct sl_luavm_run, why));
-	run->why[0] = '\0';
 	run->vm = vm;
+	run->co = NULL;
+	run->done = 0;
+	run->used_ns = 0;
+	run->fail = SL_LUAVM_OK;
+	run->why[0] = '\0';
 	run->no_yield = no_yield;
 	run->insns_left = vm->budget.instructions;
+	/* the first slice without the hook (the slice timer ends it) */
+	run->hooked = no_yield || !vm->lazy;
 	if (vm->npool > 0) {
 		vm->npool--;
 		run->co = vm->pool[vm->npool];
@@ -942,12 +1114,52 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 	run->yield_ns = run->no_yield
 			    ? UINT64_MAX
 			    : run->slice_ns + SL_LUAVM_SLICE_US * 1000;
-	vm->run = run;
-	st = lua_resume(run->co, vm->L, nargs, &nres);
+	if (!run->hooked && !slice_armed && slice_timer_get() == -1)
+		run->hooked = 1; /* no timer: counted from the start */
+	if (run->hooked) {
+		if (lua_gethookmask(run->co) == 0)
+			lua_sethook(run->co, hook, LUA_MASKCOUNT,
+				    SL_LUAVM_HOOK_EVERY);
+		vm->run = run;
+		st = lua_resume(run->co, vm->L, nargs, &nres);
+	} else {
+		if (lua_gethookmask(run->co) != 0)
+			lua_sethook(run->co, NULL, 0, 0);
+		vm->run = run;
+		slice_run = run;
+		if (!slice_armed) {
+			if (run->yield_ns <= run->stop_ns)
+				slice_armed =
+				    timer_settime(slice_timer, 0, &slice_whole,
+						  NULL) == 0;
+			else
+				slice_set(run->stop_ns - run->slice_ns);
+			if (!slice_armed) {
+				/* no timer (or it fired already): the
+				 * hook bounds the slice */
+				run->hooked = 1;
+				lua_sethook(run->co, hook, LUA_MASKCOUNT,
+					    SL_LUAVM_HOOK_EVERY);
+			}
+		}
+		st = lua_resume(run->co, vm->L, nargs, &nres);
+		slice_run = NULL;
+		/* not left to fire once the loop waits: a signal then cuts
+		 * the loop's wait short for nothing */
+		if (slice_armed) {
+			(void)timer_settime(slice_timer, 0, &slice_off, NULL);
+			slice_armed = 0;
+		}
+		/* a call that comes back runs its later slices counted */
+		run->hooked = 1;
+	}
 	vm->run = NULL;
 	run->used_ns += sl_mono_ns() - run->slice_ns;
-	if (st == LUA_OK)
+	if (st == LUA_OK) {
+		run->done = 1;
+		run->nres = nres;
 		return SL_LUAVM_DONE;
+	}
 	if (st == LUA_YIELD && run->fail == SL_LUAVM_OK) {
 		lua_pop(run->co, nres);
 		if (nres == 0 && !run->no_yield)
@@ -980,10 +1192,11 @@ sl_luavm_end(struct sl_luavm_run *run)
 	/* a thread is used again only after a call that ended well: one
 	 * cut by an error keeps hooks off (Lua turns them off while a hook
 	 * runs, and an error raised there never turns them back on outside
-	 * a pcall), so it goes, closed by the collector */
-	if (vm->npool < SL_LUAVM_POOL && lua_status(co) == LUA_OK &&
-	    run->fail == SL_LUAVM_OK) {
-		if (lua_gettop(co) != 0)
+	 * a pcall), so it goes, closed by the collector; nor is one that
+	 * did not return (its status is not LUA_OK) */
+	if (run->done && run->fail == SL_LUAVM_OK &&
+	    vm->npool < SL_LUAVM_POOL) {
+		if (run->nres != 0) /* what it returned: all it holds */
 			lua_settop(co, 0);
 		vm->pool[vm->npool] = co;
 		vm->pool_ref[vm->npool++] = run->co_at;

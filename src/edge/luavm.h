@@ -47,6 +47,10 @@ struct sl_luavm_budget {
 #define SL_LUAVM_SLICE_US 200
 /* The count hook fires every this many VM instructions. */
 #define SL_LUAVM_HOOK_EVERY 100
+/* A call's first slice runs without the count hook, its end set by the
+ * worker's slice timer (luavm.c), unless its instruction budget is
+ * below this: instructions are counted from the first slice's end. */
+#define SL_LUAVM_LAZY_MIN 100000
 
 struct sl_luavm;
 
@@ -62,6 +66,9 @@ struct sl_luavm_run {
 	uint64_t slice_ns; /* the slice's start */
 	uint64_t stop_ns;  /* when the time budget ends, this slice */
 	uint64_t yield_ns; /* when the slice ends */
+	int hooked;	   /* its slices run under the count hook */
+	int done;	   /* it returned (its thread may serve another) */
+	int nres;	   /* what it returned, on co */
 	enum sl_luavm_fail fail;
 	char why[200]; /* the failure, with the script's FILE:LINE */
 };
@@ -81,6 +88,7 @@ struct sl_luavm {
 	uint64_t mem, mem_cap;
 	struct sl_luavm_run *run; /* the call running now, NULL: none */
 	struct sl_luavm_budget budget;
+	int lazy; /* a call's first slice runs without the hook */
 	/* the script's functions (registry references; LUA_NOREF: none)
 	 * that the caller resolved by name, and what else it keeps there */
 	int fn[2];

@@ -37,7 +37,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-extern struct sl_filter sl_filter_lua;
+extern struct sl_filter sl_filter_lua, sl_filter_lua_resp;
 
 /* The loop serves the run queue this long a turn. */
 #define RUNQ_TURN_NS 500000
@@ -53,7 +53,9 @@ enum { REF_CONSTS = 0, REF_OBJ };
  * request's while it runs or waits (its slot points at it). */
 struct lua_call {
 	struct sl_luavm_run run;
-	TAILQ_ENTRY(lua_call) q; /* the run queue, or the cache */
+	TAILQ_ENTRY(lua_call) q;      /* the run queue */
+	struct lua_call *next_free;   /* the worker's cache */
+	struct sl_lua_counts *counts; /* its route's, in its worker */
 	struct sl_seam *s;
 	struct sl_txn *t;
 	struct sl_fhead *h;	     /* the request's (it may move at a wait) */
@@ -88,8 +90,8 @@ struct lua_call {
 struct lua_ws {
 	struct sl_worker *w;
 	TAILQ_HEAD(, lua_call) runq;
-	TAILQ_HEAD(, lua_call) cache;
-	unsigned ncache;
+	struct lua_call *free; /* calls kept for reuse, a stack */
+	unsigned nfree;
 	/* the first slices run at once (when the request's head is read):
 	 * the time they took in the millisecond from win_ns (RUNQ_TURN_NS
 	 * at most; then a new call waits its turn in the run queue) */
@@ -122,19 +124,13 @@ lcounts(struct sl_seam *s)
 
 /* The call a method acts on: the one running now (raises outside any
  * call), in phase (-1: either; raises for the other). */
+static _Thread_local struct lua_call *lua_running; /* call_run's */
+
 static struct lua_call *
 callof(lua_State *L, int phase)
 {
-	struct sl_luavm *vm;
-	struct sl_luavm_run *run;
-	struct lua_call *c;
+	struct lua_call *c = lua_running;
 
-	lua_getallocf(L, (void **)&vm);
-	run = vm->run;
-	c = run != NULL
-		? (struct lua_call *)(void *)((char *)run -
-					      offsetof(struct lua_call, run))
-		: NULL;
 	if (c == NULL)
 		luaL_error(L, "a request's object used outside a call");
 	if (phase >= 0 && c->phase != phase)
@@ -148,60 +144,81 @@ callof(lua_State *L, int phase)
  * error raised that says why (the call fails: on_error). A short string
  * is one object for its text: a name checked good is remembered by its
  * address (a script's constant is checked once). */
-static const char *
-check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n, const char *who)
+static __attribute__((noinline, cold)) const char *
+check_name_slow(lua_State *L, struct sl_luavm *vm, int i, const char *p,
+		size_t n, const char *who)
 {
-	const char *p = lua_tolstring(L, i, n);
 	enum sl_fieldcheck e;
 
 	if (p == NULL)
 		luaL_error(L, "%s: a field's name is a string", who);
-	if (sl_luavm_seen(vm, 0, p))
-		return p;
-	if ((e = sl_fieldcheck_name(p, *n)) != SL_FC_OK)
+	if ((e = sl_fieldcheck_name(p, n)) != SL_FC_OK)
 		luaL_error(L, "%s: \"%s\": %s", who,
 			   e == SL_FC_NAME_LENGTH ? "(long)" : p,
 			   sl_fieldcheck_str(e));
-	if (*n <= 40)
+	if (n <= 40)
 		sl_luavm_see(vm, 0, L, i, p);
 	return p;
 }
 
-/* A field's value (http/fieldcheck.c), as check_name. */
-static const char *
-check_value(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
-	    const char *who)
+static SL_INLINE const char *
+check_name(lua_State *L, struct sl_luavm *vm, int i, size_t *n, const char *who)
 {
 	const char *p = lua_tolstring(L, i, n);
+
+	if (p != NULL && sl_luavm_seen(vm, 0, p))
+		return p;
+	return check_name_slow(L, vm, i, p, *n, who);
+}
+
+/* A field's value (http/fieldcheck.c), as check_name. */
+static __attribute__((noinline, cold)) const char *
+check_value_slow(lua_State *L, struct sl_luavm *vm, int i, const char *p,
+		 size_t n, const char *who)
+{
 	enum sl_fieldcheck e;
 
 	if (p == NULL)
 		luaL_error(L, "%s: a value is a string or a number", who);
-	if (sl_luavm_seen(vm, 1, p))
-		return p;
-	if ((e = sl_fieldcheck_value(p, *n)) != SL_FC_OK)
+	if ((e = sl_fieldcheck_value(p, n)) != SL_FC_OK)
 		luaL_error(L, "%s: %s", who, sl_fieldcheck_str(e));
-	if (*n <= 40)
+	if (n <= 40)
 		sl_luavm_see(vm, 1, L, i, p);
 	return p;
 }
 
+static SL_INLINE const char *
+check_value(lua_State *L, struct sl_luavm *vm, int i, size_t *n,
+	    const char *who)
+{
+	const char *p = lua_tolstring(L, i, n);
+
+	if (p != NULL && sl_luavm_seen(vm, 1, p))
+		return p;
+	return check_value_slow(L, vm, i, p, *n, who);
+}
+
 /* ---- r: the request ---------------------------------------------------- */
+
+static __attribute__((noreturn, noinline, cold)) void
+room_full(lua_State *L)
+{
+	luaL_error(L, "r:set: no room left for fields (%d bytes a request)",
+		   SL_FHEAD_ROOM);
+	abort();
+}
 
 /* Copies n bytes into the head's room (it lasts until the head is
  * written). */
-static const char *
+static SL_INLINE const char *
 room_copy(lua_State *L, struct sl_fhead *h, const char *p, size_t n)
 {
 	char *d;
 
 	if (h->room_used + n > sizeof(h->room))
-		luaL_error(L,
-			   "r:set: no room left for fields (%d bytes a "
-			   "request)",
-			   SL_FHEAD_ROOM);
+		room_full(L);
 	d = (char *)h->room + h->room_used;
-	memcpy(d, p, n);
+	sl_copy_short(d, p, n);
 	h->room_used += (uint32_t)n;
 	return d;
 }
@@ -239,7 +256,14 @@ req_get(lua_State *L, struct lua_call *c)
 
 /* Drops name from what goes up (the client's field of the name, and
  * what was set before): the name as the drop list holds it. */
-static const char *
+static __attribute__((noreturn, noinline, cold)) void
+too_many(lua_State *L)
+{
+	luaL_error(L, "r:set: at most %d fields a request", SL_FWD_EXTRA_MAX);
+	abort();
+}
+
+static SL_INLINE const char *
 req_drop(lua_State *L, struct lua_call *c, const char *name, size_t n)
 {
 	struct sl_fwd_extra *x = sl_fhead_extra(c->h);
@@ -255,8 +279,7 @@ req_drop(lua_State *L, struct lua_call *c, const char *name, size_t n)
 		    strncasecmp(x->drop[i].name, name, n) == 0)
 			return x->drop[i].name;
 	if (x->ndrop >= SL_FWD_EXTRA_MAX)
-		luaL_error(L, "r:set: at most %d fields a request",
-			   SL_FWD_EXTRA_MAX);
+		too_many(L);
 	x->drop[x->ndrop].name = room_copy(L, c->h, name, n);
 	x->drop[x->ndrop].len = n;
 	x->drop_lens |= (uint64_t)1 << (n & 63);
@@ -273,8 +296,7 @@ req_set(lua_State *L, struct lua_call *c)
 	struct sl_fwd_extra *x = c->h->extra;
 
 	if (x->nset >= SL_FWD_EXTRA_MAX)
-		luaL_error(L, "r:set: at most %d fields a request",
-			   SL_FWD_EXTRA_MAX);
+		too_many(L);
 	x->set[x->nset].name = kept;
 	x->set[x->nset].nlen = n;
 	x->set[x->nset].value = room_copy(L, c->h, v, vn);
@@ -936,14 +958,14 @@ p_setup(lua_State *L)
 /* The worker's state of route conf's script, made at its first request
  * (NULL: it cannot be: out of memory, or the script fails as it loads,
  * said once). */
-static struct sl_luavm *
-vm_get(struct sl_seam *s, const struct sl_conf_lua *c)
+static __attribute__((noinline)) struct sl_luavm *
+vm_make(struct sl_seam *s, const struct sl_conf_lua *c)
 {
-	struct sl_luavm *vm = c->vms[s->w->id];
+	struct sl_luavm *vm;
 	char err[512];
 
-	if (vm != NULL)
-		return vm->broken ? NULL : vm;
+	if (c->vms[s->w->id] != NULL)
+		return NULL; /* broken */
 	if ((vm = sl_luavm_new(&c->budget)) == NULL) {
 		/* tried again at the next request; said once a second */
 		static _Thread_local uint64_t said_ms;
@@ -973,23 +995,34 @@ vm_get(struct sl_seam *s, const struct sl_conf_lua *c)
 	return vm;
 }
 
+static SL_INLINE struct sl_luavm *
+vm_get(struct sl_seam *s, const struct sl_conf_lua *c)
+{
+	struct sl_luavm *vm = c->vms[s->w->id];
+
+	return vm != NULL && !vm->broken ? vm : vm_make(s, c);
+}
+
 static struct lua_call *
 call_take(struct lua_ws *ws)
 {
-	struct lua_call *c = TAILQ_FIRST(&ws->cache);
+	struct lua_call *c = ws->free;
 
 	if (c != NULL) {
-		TAILQ_REMOVE(&ws->cache, c, q);
-		ws->ncache--;
-	} else if ((c = malloc(sizeof(*c))) == NULL)
+		/* call_end left it off every list, holding nothing */
+		ws->free = c->next_free;
+		ws->nfree--;
+	} else if ((c = malloc(sizeof(*c))) != NULL) {
+		c->queued = c->running = 0;
+		c->sub = NULL;
+		c->res.body = c->res.fields = NULL;
+		c->body = c->fields = NULL;
+	} else
 		return NULL;
-	c->queued = c->running = c->started = 0;
-	c->sub = NULL;
+	c->started = 0;
 	c->http = HTTP_NONE;
-	c->res.body = c->res.fields = NULL;
 	c->logword[0] = '\0';
 	c->status = 0;
-	c->body = c->fields = NULL;
 	c->blen = 0;
 	return c;
 }
@@ -1015,10 +1048,12 @@ call_end(struct lua_ws *ws, struct lua_call *c)
 	if (c->body != NULL || c->fields != NULL) {
 		free(c->body);
 		free(c->fields);
+		c->body = c->fields = NULL;
 	}
-	if (ws->ncache < CACHE_MAX) {
-		TAILQ_INSERT_HEAD(&ws->cache, c, q);
-		ws->ncache++;
+	if (ws->nfree < CACHE_MAX) {
+		c->next_free = ws->free;
+		ws->free = c;
+		ws->nfree++;
 	} else
 		free(c);
 }
@@ -1031,7 +1066,7 @@ call_failed(struct sl_seam *s, struct lua_call *c)
 	struct sl_txn *t = s->txn;
 	uint64_t skipped;
 
-	SL_STAT_INC(lcounts(s)->failures[c->run.fail]);
+	SL_STAT_INC(c->counts->failures[c->run.fail]);
 	if (sl_luavm_warn_ok(c->run.vm, now_ms(), &skipped))
 		log_warnx("conn=%llu request_id=%s route=%s: lua: %s "
 			  "function %s failed (%s): %s%s",
@@ -1048,16 +1083,18 @@ call_failed(struct sl_seam *s, struct lua_call *c)
 /* Runs c for a slice (nargs: 2 the first time: the object and the constants).
  */
 static enum sl_luavm_rc
-call_run(struct sl_seam *s, struct lua_call *c, int nargs)
+call_run(struct lua_call *c, int nargs)
 {
 	uint64_t before = c->run.used_ns;
-	/* from the event's time (the loop's clock, read as it began) */
-	enum sl_luavm_rc rc =
-	    sl_luavm_resume(&c->run, nargs,
-			    (uint64_t)sl_now_ts.tv_sec * 1000000000u +
-				(uint64_t)sl_now_ts.tv_nsec);
+	enum sl_luavm_rc rc;
 
-	SL_STAT_ADD(lcounts(s)->us, (c->run.used_ns - before) / 1000);
+	lua_running = c;
+	/* from the event's time (the loop's clock, read as it began) */
+	rc = sl_luavm_resume(&c->run, nargs,
+			     (uint64_t)sl_now_ts.tv_sec * 1000000000u +
+				 (uint64_t)sl_now_ts.tv_nsec);
+	lua_running = NULL;
+	SL_STAT_ADD(c->counts->us, (c->run.used_ns - before) / 1000);
 	return rc;
 }
 
@@ -1077,6 +1114,7 @@ call_start(struct sl_seam *s, int phase, int no_yield)
 	c->s = s;
 	c->t = s->txn;
 	c->conf = conf;
+	c->counts = lcounts(s);
 	c->phase = (uint8_t)phase;
 	if ((co = sl_luavm_begin(vm, &c->run, no_yield)) == NULL) {
 		call_failed(s, c);
@@ -1084,7 +1122,7 @@ call_start(struct sl_seam *s, int phase, int no_yield)
 		return NULL;
 	}
 	c->running = 1;
-	SL_STAT_INC(lcounts(s)->calls[phase]);
+	SL_STAT_INC(c->counts->calls[phase]);
 	/* the function, the object and the route's constants: nothing
 	 * allocated (a thread has room for them) */
 	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->fn[phase]);
@@ -1130,10 +1168,23 @@ lua_on_runq(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the filter ---------------------------------------------------------- */
 
+/* The request's filter, for a route with a request function; the
+ * response's (sl_filter_lua_resp), for one with a response function:
+ * neither costs a route what it does not use. */
 static int
 lua_used(const struct sl_conf_route *r)
 {
-	return sl_lua_route(r) != NULL;
+	const struct sl_conf_lua *c = sl_lua_route(r);
+
+	return c != NULL && c->fn[SL_LUA_REQUEST] != NULL;
+}
+
+static int
+lua_resp_used(const struct sl_conf_route *r)
+{
+	const struct sl_conf_lua *c = sl_lua_route(r);
+
+	return c != NULL && c->fn[SL_LUA_RESPONSE] != NULL;
 }
 
 /* Whether a new call may run its first slice now: its worker's first
@@ -1208,8 +1259,6 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 	if (c == NULL || c == &body_waiting) {
 		const struct sl_conf_lua *conf = sl_lua_route(t->route);
 		int b;
-		if (conf->fn[SL_LUA_REQUEST] == NULL)
-			return SL_FILTER_GO;
 		if (conf->body > 0 &&
 		    (b = body_here(s, h->req, conf)) != SL_FILTER_GO) {
 			*slot = b == SL_FILTER_WAIT ? &body_waiting : NULL;
@@ -1222,8 +1271,9 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 			t->flags |= SL_TXN_F_FEND;
 			return SL_FILTER_ANSWER;
 		}
+		/* the slot holds it; the exchange's end frees it only if
+		 * it outlives this function (SL_TXN_F_FEND below) */
 		*slot = c;
-		t->flags |= SL_TXN_F_FEND;
 		c->h = h;
 		if (!inline_ok(ws)) {
 			/* the first slices of this millisecond are spent (a
@@ -1231,19 +1281,20 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 			rc = SL_LUAVM_YIELD;
 		} else {
 			c->started = 1;
-			rc = call_run(s, c, 2);
+			rc = call_run(c, 2);
 			ws->win_used_ns += c->run.used_ns;
 		}
 	} else {
 		c->h = h; /* kept while it waited: it may have moved */
 		c->s = s;
 		if (c->started && c->http != HTTP_DONE)
-			SL_STAT_INC(lcounts(s)->slices);
-		rc = call_run(s, c, c->started ? 0 : 2);
+			SL_STAT_INC(c->counts->slices);
+		rc = call_run(c, c->started ? 0 : 2);
 		c->started = 1;
 	}
 	switch (rc) {
 	case SL_LUAVM_YIELD:
+		t->flags |= SL_TXN_F_FEND;
 		if (c->http == HTTP_WAITING)
 			return SL_FILTER_WAIT; /* its answer wakes it */
 		TAILQ_INSERT_TAIL(&ws->runq, c, q);
@@ -1251,13 +1302,17 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 		runq_arm(ws);
 		return SL_FILTER_WAIT;
 	case SL_LUAVM_FAILED:
+		t->flags |= SL_TXN_F_FEND;
 		call_failed(s, c);
 		c->status = 0;
 		return SL_FILTER_ANSWER;
 	default:
-		if (c->status != 0)
+		if (c->status != 0) {
+			t->flags |= SL_TXN_F_FEND;
 			return SL_FILTER_ANSWER;
+		}
 		if (c->logword[0] != '\0') {
+			t->flags |= SL_TXN_F_FEND;
 			/* its thread goes back; what it logs stays till the
 			 * line is written (lua_end frees it) */
 			sl_luavm_end(&c->run);
@@ -1282,7 +1337,7 @@ lua_answer(struct sl_seam *s)
 	if (c == &body_waiting)
 		c = NULL;
 	if (c != NULL && c->status != 0) {
-		SL_STAT_INC(lcounts(s)->answers);
+		SL_STAT_INC(c->counts->answers);
 		sl_exchange_answer_body(s, c->status, "lua_answer",
 					c->fields != NULL ? c->fields : "",
 					c->body != NULL ? c->body : "",
@@ -1330,13 +1385,10 @@ lua_end(struct sl_seam *s)
 static int
 lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
-	const struct sl_conf_lua *conf = sl_lua_route(s->txn->route);
 	struct sl_h1_header few[32], *saved = few;
 	size_t nsaved = resp->nheaders;
 	struct lua_call *c;
 
-	if (conf->fn[SL_LUA_RESPONSE] == NULL)
-		return 0;
 	/* what the call changes is taken back if it fails: the head as it
 	 * came, every field of it */
 	if (nsaved > SL_NELEM(few) &&
@@ -1348,7 +1400,7 @@ lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 	c->resp = resp;
 	c->scratch = scratch;
 	c->scratch_used = 0;
-	if (call_run(s, c, 2) == SL_LUAVM_FAILED) {
+	if (call_run(c, 2) == SL_LUAVM_FAILED) {
 		call_failed(s, c);
 		memcpy(resp->headers, saved, nsaved * sizeof(*saved));
 		resp->nheaders = nsaved;
@@ -1368,7 +1420,6 @@ lua_worker_init(struct sl_worker *w, void *p, const struct sl_conf *conf)
 	(void)conf;
 	ws->w = w;
 	TAILQ_INIT(&ws->runq);
-	TAILQ_INIT(&ws->cache);
 	if ((ws->ev = evtimer_new(w->base, lua_on_runq, ws)) == NULL)
 		return -1;
 	return 0;
@@ -1391,8 +1442,8 @@ lua_worker_free(struct sl_worker *w, void *p)
 	struct lua_call *c;
 
 	(void)w;
-	while ((c = TAILQ_FIRST(&ws->cache)) != NULL) {
-		TAILQ_REMOVE(&ws->cache, c, q);
+	while ((c = ws->free) != NULL) {
+		ws->free = c->next_free;
 		free(c);
 	}
 	if (ws->ev != NULL)
@@ -1423,8 +1474,16 @@ struct sl_filter sl_filter_lua = {
     .req_head = lua_req_head,
     .answer = lua_answer,
     .stop = lua_stop,
-    .resp_head = lua_resp_head,
     .end = lua_end,
+};
+
+/* The response function's filter: its call begins and ends in its
+ * resp_head, on the worker's calls of sl_filter_lua's state. */
+struct sl_filter sl_filter_lua_resp = {
+    .name = "lua_resp",
+    .phase = SL_FPHASE_CHECK,
+    .used = lua_resp_used,
+    .resp_head = lua_resp_head,
 };
 
 #else /* !HAVE_LUA: -t refuses a route's lua:, so no route uses it */
@@ -1438,6 +1497,10 @@ lua_used(const struct sl_conf_route *r)
 
 struct sl_filter sl_filter_lua = {
     .name = "lua",
+    .used = lua_used,
+};
+struct sl_filter sl_filter_lua_resp = {
+    .name = "lua_resp",
     .used = lua_used,
 };
 #endif

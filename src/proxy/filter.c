@@ -26,6 +26,7 @@ extern struct sl_filter sl_filter_zip;	     /* exchange_zip.c */
 extern struct sl_filter sl_filter_mirror;    /* exchange_mirror.c */
 extern struct sl_filter sl_filter_guard;     /* exchange_guard.c */
 extern struct sl_filter sl_filter_lua;	     /* exchange_lua.c */
+extern struct sl_filter sl_filter_lua_resp;  /* exchange_lua.c */
 
 /*
  * The order is the contract of doc/auth.md and doc/operations.md. The
@@ -33,8 +34,10 @@ extern struct sl_filter sl_filter_lua;	     /* exchange_lua.c */
  * route's allow and deny rules and its body limit, its rate limits (a
  * flood never costs a token's check); the token before the WAF (a forged
  * one never costs the rules a look), the WAF before the authorization
- * service (which never sees what the rules stop), a route's Lua function
- * after every check (it reads what they verified; doc/lua.md), and the
+ * service (which never sees what the rules stop), a route's Lua request
+ * function after every check (it reads what they verified; doc/lua.md;
+ * its response function a filter of its own, so that a route pays only
+ * for the functions it has), and the
  * Idempotency-Key store once every check let the request through (a refused
  * request never takes a key). Compression only notes what the client accepts;
  * on the way back the store keeps the answer before compression rewrites it.
@@ -43,9 +46,10 @@ extern struct sl_filter sl_filter_lua;	     /* exchange_lua.c */
  * every other filter.
  */
 static struct sl_filter *const sl_filters[] = {
-    &sl_filter_trace, &sl_filter_access,  &sl_filter_ratelimit, &sl_filter_jwt,
-    &sl_filter_waf,   &sl_filter_extauth, &sl_filter_lua,	&sl_filter_idem,
-    &sl_filter_zip,   &sl_filter_mirror,  &sl_filter_guard,
+    &sl_filter_trace, &sl_filter_access,   &sl_filter_ratelimit,
+    &sl_filter_jwt,   &sl_filter_waf,	   &sl_filter_extauth,
+    &sl_filter_lua,   &sl_filter_lua_resp, &sl_filter_idem,
+    &sl_filter_zip,   &sl_filter_mirror,   &sl_filter_guard,
 };
 #define SL_FID_N SL_NELEM(sl_filters)
 

@@ -216,6 +216,40 @@ test_time_is_cut(void **state)
 	sl_luavm_free(vm);
 }
 
+/* A call's first slice runs without the count hook (the slice timer
+ * sets it): a loop in a coroutine the call made must still be cut, as
+ * must one on the call's own thread, by time alone. */
+static void
+test_a_first_slice_without_the_hook_is_cut(void **state)
+{
+	(void)state;
+	struct sl_luavm_budget b = {(uint64_t)1 << 40, 20000, 1 << 20, 4};
+	struct sl_luavm *vm = sl_luavm_new(&b);
+	struct sl_luavm_run run;
+	const char *src =
+	    "function f() while true do end end\n"
+	    "function g() coroutine.wrap(function() while true do end end)() "
+	    "end\n"
+	    "function h() local co = coroutine.create(function() while true "
+	    "do end end) coroutine.resume(co) end\n";
+	const char *fs[] = {"f", "g", "h"};
+	char err[128];
+	int slices;
+
+	assert_true(b.instructions >= SL_LUAVM_LAZY_MIN);
+	assert_int_equal(
+	    sl_luavm_load(vm, "t.lua", src, strlen(src), err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(call(vm, fs[i], 0, &run, &slices),
+				 SL_LUAVM_FAILED);
+		assert_int_equal(run.fail, SL_LUAVM_TIME);
+		assert_true(run.used_ns >= 20000000);
+		if (strstr(run.why, "t.lua:") == NULL)
+			fail_msg("%s", run.why);
+	}
+	sl_luavm_free(vm);
+}
+
 static void
 test_an_error_says_where(void **state)
 {
@@ -415,6 +449,7 @@ main(void)
 	    cmocka_unit_test(test_a_coroutine_does_not_escape),
 	    cmocka_unit_test(test_an_allocation_is_cut),
 	    cmocka_unit_test(test_time_is_cut),
+	    cmocka_unit_test(test_a_first_slice_without_the_hook_is_cut),
 	    cmocka_unit_test(test_an_error_says_where),
 	    cmocka_unit_test(test_a_syntax_error_says_where),
 	    cmocka_unit_test(test_helpers),
