@@ -1099,7 +1099,7 @@ call_run(struct lua_call *c, int nargs)
 }
 
 /* Starts phase's call of route's function: NULL when it could not start
- * (counted and said as a failure with *fail_status the answer). */
+ * (counted as a failure, and said; the caller answers on_error). */
 static struct lua_call *
 call_start(struct sl_seam *s, int phase, int no_yield)
 {
@@ -1109,8 +1109,11 @@ call_start(struct sl_seam *s, int phase, int no_yield)
 	struct lua_call *c;
 	lua_State *co;
 
-	if (vm == NULL || (c = call_take(ws)) == NULL)
+	if (vm == NULL || (c = call_take(ws)) == NULL) {
+		/* no state (vm_make said why, once), no memory */
+		SL_STAT_INC(lcounts(s)->failures[SL_LUAVM_MEMORY]);
 		return NULL;
+	}
 	c->s = s;
 	c->t = s->txn;
 	c->conf = conf;
@@ -1344,8 +1347,6 @@ lua_answer(struct sl_seam *s)
 					c->blen);
 		return;
 	}
-	if (c == NULL) /* no state: vm_get said why, once */
-		SL_STAT_INC(lcounts(s)->failures[SL_LUAVM_MEMORY]);
 	sl_exchange_answer(s, (int)sl_lua_route(t->route)->on_error,
 			   "lua_failed", 0, NULL);
 }
@@ -1380,36 +1381,33 @@ lua_end(struct sl_seam *s)
 }
 
 /* The response function: in one go (a response head does not wait). A
- * call that fails leaves the head as the upstream sent it (what it set
- * before it failed is taken back): counted and said. */
+ * call that fails, or cannot run, answers the route's on_error in the
+ * head's place (lua_resp_answer): what it changed never goes out,
+ * counted and said. */
 static int
 lua_resp_head(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
-	struct sl_h1_header few[32], *saved = few;
-	size_t nsaved = resp->nheaders;
 	struct lua_call *c;
+	int r = 0;
 
-	/* what the call changes is taken back if it fails: the head as it
-	 * came, every field of it */
-	if (nsaved > SL_NELEM(few) &&
-	    (saved = malloc(nsaved * sizeof(*saved))) == NULL)
-		return 0; /* no memory to undo with: the call does not run */
 	if ((c = call_start(s, SL_LUA_RESPONSE, 1)) == NULL)
-		goto out;
-	memcpy(saved, resp->headers, nsaved * sizeof(*saved));
+		return SL_FILTER_R_ANSWER; /* counted */
 	c->resp = resp;
 	c->scratch = scratch;
 	c->scratch_used = 0;
 	if (call_run(c, 2) == SL_LUAVM_FAILED) {
 		call_failed(s, c);
-		memcpy(resp->headers, saved, nsaved * sizeof(*saved));
-		resp->nheaders = nsaved;
+		r = SL_FILTER_R_ANSWER;
 	}
 	call_end(lws(s->w), c);
-out:
-	if (saved != few)
-		free(saved);
-	return 0;
+	return r;
+}
+
+static void
+lua_resp_answer(struct sl_seam *s)
+{
+	sl_exchange_answer(s, (int)sl_lua_route(s->txn->route)->on_error,
+			   "lua_failed", 0, NULL);
 }
 
 static int
@@ -1484,6 +1482,7 @@ struct sl_filter sl_filter_lua_resp = {
     .phase = SL_FPHASE_CHECK,
     .used = lua_resp_used,
     .resp_head = lua_resp_head,
+    .answer = lua_resp_answer,
 };
 
 #else /* !HAVE_LUA: -t refuses a route's lua:, so no route uses it */

@@ -317,7 +317,8 @@ resp_block(struct sl_seam *s, struct sl_upconn *u, struct sl_h1_response *resp)
 
 /* The route's filters see the final response head (filter.h). Returns 1
  * when one transforms the body (t->xf, its output the client's), else 0;
- * one that is to see the body sets SL_TXN_F_TAP. */
+ * one that is to see the body sets SL_TXN_F_TAP; -1 when one answered in
+ * the head's place. */
 static int
 resp_filters(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 {
@@ -332,6 +333,12 @@ resp_filters(struct sl_seam *s, struct sl_h1_response *resp, char *scratch)
 		if (f->resp_head == NULL ||
 		    (r = f->resp_head(s, resp, scratch)) == 0)
 			continue;
+		if (r & SL_FILTER_R_ANSWER) {
+			t->xf = NULL;
+			t->flags &= ~SL_TXN_F_TAP;
+			f->answer(s);
+			return -1;
+		}
 		if (r & SL_FILTER_R_TAP)
 			t->flags |= SL_TXN_F_TAP;
 		if (r & SL_FILTER_R_TRANSFORM)
@@ -474,8 +481,9 @@ resp_head_final(struct sl_seam *s, struct sl_upconn *u,
 	/* the route's filters see it (filter.h): the Idempotency-Key
 	 * store keeps it as the upstream sent it, compression
 	 * rewrites its fields and makes its body pieces */
-	if (t->fops & SL_FOP_RESP_HEAD)
-		(void)resp_filters(s, resp, zscratch);
+	if ((t->fops & SL_FOP_RESP_HEAD) &&
+	    resp_filters(s, resp, zscratch) == -1)
+		return -1; /* answered in its place */
 	/* the codec gets a chunked body's payload as pieces, and frames
 	 * them itself; an HTTP/1.0 client's run to the close */
 	if (resp->body == SL_H1_BODY_CHUNKED)

@@ -154,6 +154,10 @@ struct sl_fattempt {
 /* What a filter's resp_head says (bits). */
 #define SL_FILTER_R_TRANSFORM 1 /* it transforms the body (its xf) */
 #define SL_FILTER_R_TAP	      2 /* it is to see the body (resp_data) */
+/* it answers in the head's place, by its answer op: nothing of the
+ * upstream's answer goes out, its connection goes, and the filters after
+ * it do not see the head (a Lua response function that failed) */
+#define SL_FILTER_R_ANSWER 4
 
 /* Room for the values a filter's resp_head rewrites, until the head is
  * written. */

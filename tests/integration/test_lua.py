@@ -526,41 +526,74 @@ def a_word_for_the_access_log():
 
 
 @test
-def a_failed_response_function_leaves_the_head_as_it_came():
+def a_failed_response_function_answers_on_error_in_the_heads_place():
     """A response function that changes the head and then fails: the
-    client gets the upstream's head as it was (every field, the removed
-    one back, the added one gone), the failure counted and logged."""
+    client gets the route's on_error, nothing of the upstream's answer
+    (neither its fields, nor what the function set, nor its body), over
+    HTTP/1.1, HTTP/2 and HTTP/3; counted and logged once each; the next
+    request on the same connection is answered by the upstream again. A
+    route with a response function alone runs it (its own filter)."""
     built_with_lua()
     fields = {"Server": "upstream/1"}
-    for i in range(40):  # more than the call's room on the stack
+    for i in range(40):
         fields["X-F%d" % i] = str(i)
-    up = Upstream("app", handler=lambda req: sltest.Reply(200, b"ok",
-                                                          fields))
+
+    def handler(req):
+        if req.target.startswith("/fail"):
+            return sltest.Reply(200, b"upstream body", fields)
+        return sltest.Reply(200, b"ok", {"Server": "upstream/1"})
+    up = Upstream("app", handler=handler)
     aport = free_port()
     path = script("function on_response(resp)\n"
-                  "  resp:del('Server')\n"
-                  "  resp:del('X-F39')\n"
-                  "  resp:set('X-Added', 'yes')\n"
-                  "  error('late')\n"
+                  "  resp:set('X-Seen', 'yes')\n"
+                  "  if resp:get('X-F39') then\n"
+                  "    resp:del('Server')\n"
+                  "    resp:set('X-Added', 'yes')\n"
+                  "    error('late')\n"
+                  "  end\n"
                   "end\n")
     cfg, port = make_config(
         {"app": [up]},
         routes=[{"name": "pay", "cluster": "app",
-                 "lua": {"file": path, "response": "on_response"}}],
+                 "lua": {"file": path, "response": "on_response",
+                         "on_error": 503}}],
         extra={"admin": {"address": "127.0.0.1:%d" % aport}})
     s = start_sluice(cfg)
-    r = sltest.get(port, "/x")
-    eq(r.status, 200, "the upstream's answer")
-    eq(r.headers.get("server"), "upstream/1", "Server back")
-    eq(r.headers.get("x-f39"), "39", "the 40th field back")
-    eq(r.headers.get("x-added"), None, "the added one gone")
+    c = sltest.Client(port)
+    r = c.request("GET", "/fail")
+    eq(r.status, 503, "on_error in the head's place")
+    eq(json.loads(r.body).get("error"), "lua_failed", "its code")
+    for k in ("server", "x-f39", "x-added", "x-seen"):
+        eq(r.headers.get(k), None, "no %s of the upstream's or the "
+           "script's" % k)
+    check(b"upstream body" not in r.body, "nor the upstream's body")
+    r = c.request("GET", "/ok")
+    eq((r.status, r.headers.get("x-seen"), r.body), (200, "yes", b"ok"),
+       "the next request on the connection, answered and seen")
+    c.close()
     check("on_response failed (error)" in s.stderr(), "logged")
+    check("lua_failed" in s.stderr(), "the access line says why")
     m = metrics(aport)
     eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
              'kind="error"}'), 1, "counted")
     eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
-             'function="response"}'), 1, "one call")
+             'function="response"}'), 2, "two calls")
+    eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
+             'function="request"}'), 0, "no request function")
     s.stop()
+    gw = tls_gw(up, [{"name": "pay", "cluster": "app",
+                      "lua": {"file": path, "response": "on_response"}}])
+    st, b, hd = h2_get(gw, "/fail")
+    eq((st, hd.get("server"), hd.get("x-added")), (500, None, None),
+       "HTTP/2: on_error (500 by default), nothing of the upstream's")
+    st, b, hd = h2_get(gw, "/ok")
+    eq((st, hd.get("x-seen")), (200, "yes"), "HTTP/2: the next one")
+    got, _ = gw.h3("/fail", sni="pay.test")
+    eq(got[0]["status"], 500, "HTTP/3: on_error")
+    check("upstream body" not in got[0]["body"], "HTTP/3: no body of it")
+    got, _ = gw.h3("/ok", sni="pay.test")
+    eq(got[0]["status"], 200, "HTTP/3: the next one")
+    gw.sl.stop()
 
 
 @test
