@@ -27,8 +27,10 @@
 #include "fieldcheck.h"
 #include "filter.h"
 #include "log.h"
+#include "pan.h"
 #include "runtime.h"
 #include "subreq.h"
+#include "trace.h"
 #include "util.h"
 #include "wloop.h"
 #include "wproxy.h"
@@ -43,6 +45,15 @@ extern struct sl_filter sl_filter_lua, sl_filter_lua_resp;
 #define RUNQ_TURN_NS 500000
 /* What a script may put in an answer's body. */
 #define BODY_MAX (1u << 20)
+/* r:span: the attributes a request, their names' and values' bytes, and
+ * the room of a call's for them ("name\0value\0" each) */
+#define SPAN_MAX       8
+#define SPAN_NAME_MAX  48
+#define SPAN_VALUE_MAX 256
+#define SPAN_ROOM      1024
+_Static_assert(SPAN_MAX *(4 + SPAN_NAME_MAX + SPAN_VALUE_MAX + 8) <=
+		   SL_FILTER_SPAN_BYTES,
+	       "r:span's attributes fit in the span's room for them");
 /* calls kept for reuse, per worker */
 #define CACHE_MAX 64
 
@@ -81,6 +92,10 @@ struct lua_call {
 	} res;
 	/* the access log's lua field (r:log), "": none */
 	char logword[65];
+	/* the server span's attributes (r:span): nspans pairs in span */
+	uint8_t nspans;
+	uint16_t span_used;
+	char span[SPAN_ROOM];
 	/* what it answers (r:answer), or its failure's on_error */
 	int status;
 	char *body, *fields; /* owned */
@@ -827,6 +842,64 @@ req_log(lua_State *L)
 	return 0;
 }
 
+/* r:span(name, value): an attribute lua.NAME of the request's server span
+ * when it is traced (doc/lua.md): a name of 1 to 48 bytes of a-z 0-9 _ .,
+ * a value of at most 256 printable ASCII bytes; at most 8 a request, a
+ * name set again replaced. */
+static int
+req_span(lua_State *L)
+{
+	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	size_t n, vn, at = 0;
+	const char *name = luaL_checklstring(L, 2, &n);
+	const char *v = lua_tolstring(L, 3, &vn);
+	unsigned i;
+
+	if (n == 0 || n > SPAN_NAME_MAX)
+		return luaL_error(L, "r:span: a name of 1 to %d bytes",
+				  SPAN_NAME_MAX);
+	for (size_t k = 0; k < n; k++)
+		if (!((name[k] >= 'a' && name[k] <= 'z') ||
+		      (name[k] >= '0' && name[k] <= '9') || name[k] == '_' ||
+		      name[k] == '.'))
+			return luaL_error(L, "r:span: a name of a-z 0-9 _ .");
+	if (v == NULL)
+		return luaL_error(L, "r:span: a value is a string or a number");
+	if (vn > SPAN_VALUE_MAX)
+		return luaL_error(L, "r:span: a value of at most %d bytes",
+				  SPAN_VALUE_MAX);
+	for (size_t k = 0; k < vn; k++)
+		if ((unsigned char)v[k] < 0x20 || (unsigned char)v[k] > 0x7e)
+			return luaL_error(L, "r:span: a value of printable "
+					     "ASCII");
+	/* a name set again: its pair goes, the rest moves up */
+	for (i = 0; i < c->nspans; i++) {
+		size_t nl = strlen(c->span + at), pl = nl + 1;
+		pl += strlen(c->span + at + pl) + 1;
+		if (nl == n && memcmp(c->span + at, name, n) == 0) {
+			memmove(c->span + at, c->span + at + pl,
+				c->span_used - at - pl);
+			c->span_used = (uint16_t)(c->span_used - pl);
+			c->nspans--;
+			break;
+		}
+		at += pl;
+	}
+	if (c->nspans >= SPAN_MAX)
+		return luaL_error(L, "r:span: at most %d attributes a request",
+				  SPAN_MAX);
+	if (c->span_used + n + vn + 2 > SPAN_ROOM)
+		return luaL_error(L, "r:span: at most %d bytes a request",
+				  SPAN_ROOM);
+	memcpy(c->span + c->span_used, name, n);
+	c->span[c->span_used + n] = '\0';
+	memcpy(c->span + c->span_used + n + 1, v, vn);
+	c->span[c->span_used + n + 1 + vn] = '\0';
+	c->span_used = (uint16_t)(c->span_used + n + vn + 2);
+	c->nspans++;
+	return 0;
+}
+
 /* r:cluster(name): the request goes to that cluster of the route's
  * split (or the route's own cluster, which it goes to anyway). Raises
  * when the route has no such cluster. */
@@ -881,25 +954,17 @@ req_body(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg methods[] = {{"get", m_get},
-				   {"set", m_set},
-				   {"del", m_del},
-				   {"route", m_route},
-				   {"method", req_method},
-				   {"target", req_target},
-				   {"path", req_path},
-				   {"query", req_query},
-				   {"host", req_host},
-				   {"client", req_client},
-				   {"caller", req_caller},
-				   {"tls_subject", req_tls_subject},
-				   {"answer", req_answer},
-				   {"body", req_body},
-				   {"cluster", req_cluster},
-				   {"http", req_http},
-				   {"log", req_log},
-				   {"status", resp_status},
-				   {NULL, NULL}};
+static const luaL_Reg methods[] = {
+    {"get", m_get},	      {"set", m_set},
+    {"del", m_del},	      {"route", m_route},
+    {"method", req_method},   {"target", req_target},
+    {"path", req_path},	      {"query", req_query},
+    {"host", req_host},	      {"client", req_client},
+    {"caller", req_caller},   {"tls_subject", req_tls_subject},
+    {"answer", req_answer},   {"body", req_body},
+    {"cluster", req_cluster}, {"http", req_http},
+    {"log", req_log},	      {"span", req_span},
+    {"status", resp_status},  {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
 
@@ -1022,6 +1087,8 @@ call_take(struct lua_ws *ws)
 	c->started = 0;
 	c->http = HTTP_NONE;
 	c->logword[0] = '\0';
+	c->nspans = 0;
+	c->span_used = 0;
 	c->status = 0;
 	c->blen = 0;
 	return c;
@@ -1314,7 +1381,7 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 			t->flags |= SL_TXN_F_FEND;
 			return SL_FILTER_ANSWER;
 		}
-		if (c->logword[0] != '\0') {
+		if (c->logword[0] != '\0' || c->nspans > 0) {
 			t->flags |= SL_TXN_F_FEND;
 			/* its thread goes back; what it logs stays till the
 			 * line is written (lua_end frees it) */
@@ -1459,9 +1526,35 @@ lua_log_fields(struct sl_txn *t, struct sl_flog *l)
 		sl_flog_add(l, 25, "lua", c->logword);
 }
 
+/* The server span's attributes the request function set (r:span): each
+ * lua.NAME, its value masked as the span's others are. */
+static void
+lua_span_fields(struct sl_txn *t, struct sl_pbw *w)
+{
+	struct lua_call *c = *lslot(t);
+	char key[4 + SPAN_NAME_MAX], v[SPAN_VALUE_MAX + 1];
+	size_t at = 0, n, vn;
+
+	if (c == NULL || c == &body_waiting)
+		return;
+	memcpy(key, "lua.", 4);
+	for (unsigned i = 0; i < c->nspans; i++) {
+		n = strlen(c->span + at);
+		memcpy(key + 4, c->span + at, n);
+		at += n + 1;
+		vn = strlen(c->span + at);
+		memcpy(v, c->span + at, vn + 1);
+		at += vn + 1;
+		if (sl_log_cards())
+			(void)sl_pan_mask(v, vn, 0);
+		sl_span_str(w, key, 4 + n, v, vn);
+	}
+}
+
 struct sl_filter sl_filter_lua = {
     .name = "lua",
     .phase = SL_FPHASE_CHECK,
+    .span_fields = lua_span_fields,
     .log_fields = lua_log_fields,
     .ctx_size = sizeof(struct lua_call *), /* no begin: starts at zero */
     .wsize = sizeof(struct lua_ws),

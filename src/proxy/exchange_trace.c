@@ -87,6 +87,9 @@ trc(const struct sl_txn *t)
  * 256, twice for a gRPC call's service and method; host 128; the rest
  * short), and its trace_state by SL_TRACESTATE_MAX */
 #define SPAN_MAX (2048 + 256 + SL_TRACESTATE_MAX)
+/* and what the route's filters add to the server span (filter.h's
+ * span_fields) */
+#define SPAN_FILTERS_MAX SL_FILTER_SPAN_BYTES
 
 /* CLOCK_REALTIME less CLOCK_MONOTONIC, read again each second: a span's
  * times are the loop's cached clock (refreshed by each event) plus it */
@@ -585,7 +588,8 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 		      : t->grpc.status != 0 ? t->grpc.status + 1u
 					    : t->grpc.up;
 
-	cap = nspans * SPAN_MAX;
+	cap = nspans * SPAN_MAX +
+	      ((t->fops & SL_FOP_SPAN) ? SPAN_FILTERS_MAX : 0);
 	if ((w.p = sl_traceexp_room(s->w, cap, nspans)) == NULL)
 		return; /* the queue is full: dropped, counted */
 	w.end = w.p + cap;
@@ -697,6 +701,13 @@ put_spans(struct sl_seam *s, struct sl_txn *t)
 		sl_span_str(&w, SL_KEY("error.type"), err, strlen(err));
 	if (grpc)
 		put_rpc(&w, t->note.path, gs);
+	if ((t->fops & SL_FOP_SPAN) && t->route != NULL) {
+		/* the attributes the route's filters add (a script's) */
+		const struct sl_wroute *wr = &s->gen->routes[t->route->index];
+		for (unsigned i = 0; i < wr->nfilt; i++)
+			if (wr->filt[i]->span_fields != NULL)
+				wr->filt[i]->span_fields(t, &w);
+	}
 	/* a 5xx, no answer, or an answer cut; a gRPC call whose status is
 	 * known: by the conventions' table for a server span instead */
 	error = t->status >= 500 || t->status < 100;

@@ -137,6 +137,8 @@ add(struct flist *l, const struct sl_filter *f)
 		l->fops |= SL_FOP_BEGIN;
 	if (f->text_head)
 		l->fops |= SL_FOP_TEXT_HEAD;
+	if (f->span_fields != NULL)
+		l->fops |= SL_FOP_SPAN;
 }
 
 int

@@ -25,6 +25,7 @@ struct sl_conf;
 struct sl_conf_route;
 struct sl_h1_request;
 struct sl_h1_response;
+struct sl_pbw;
 struct sl_seam;
 struct sl_txn;
 struct sl_upconn;
@@ -322,6 +323,10 @@ struct sl_filter {
 	 * (SL_TXN_F_LOGF), so that a request it had nothing to say of
 	 * costs the line nothing. */
 	void (*log_fields)(struct sl_txn *t, struct sl_flog *l);
+	/* A traced request's server span is written (exchange_trace.c):
+	 * the filter's own attributes of it, after sluice's, to w, at
+	 * most SL_FILTER_SPAN_BYTES of them all the route's filters. */
+	void (*span_fields)(struct sl_txn *t, struct sl_pbw *w);
 	/* The exchange ends, whatever its way: what the filter holds for
 	 * it goes. The ends run only for an exchange that a filter marked
 	 * as holding something (SL_TXN_F_FEND: it made a state, it waits),
@@ -340,8 +345,13 @@ struct sl_filter {
 #define SL_FOP_REQ_FIELDS 0x80
 #define SL_FOP_BEGIN	  0x100 /* a filter with state (ctx_size) */
 #define SL_FOP_TEXT_HEAD                                                       \
-	0x200 /* a filter copies the upstream head as                          \
-		 text (text_head) */
+	0x200		  /* a filter copies the upstream head as              \
+			     text (text_head) */
+#define SL_FOP_SPAN 0x400 /* span_fields */
+
+/* The bytes a request's filters may add to its server span between
+ * them (span_fields). */
+#define SL_FILTER_SPAN_BYTES 3072
 
 /* Each route of g gets the filters it uses, in the order they run
  * (g->routes[i].filt): one list per distinct set of filters, shared by

@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 _n = len(sltest._tests)
 import test_http3_names as h3  # noqa: E402
-del sltest._tests[_n:]  # its gateway and client, not its tests
+import test_tracing as tr  # noqa: E402
+del sltest._tests[_n:]  # their gateway, client and receiver, not their tests
 from sltest import (Skip, Upstream, check, eq, free_port,  # noqa: E402
                     main, make_config, metrics, read_json_lines,
                     run_sluice, start_sluice, test, tmpdir, to_yaml,
@@ -594,6 +595,56 @@ def a_failed_response_function_answers_on_error_in_the_heads_place():
     got, _ = gw.h3("/ok", sni="pay.test")
     eq(got[0]["status"], 200, "HTTP/3: the next one")
     gw.sl.stop()
+
+
+@test
+def span_attributes_from_a_script():
+    """r:span's attributes on the request's server span (lua.NAME), a
+    name set twice kept once with its last value, a card number in a
+    value masked as the span's other values are; a request the script
+    set none for carries none; a bad name or value is the call's error
+    (on_error, nothing upstream)."""
+    built_with_lua()
+    rx = tr.Receiver()
+    up = Upstream("app")
+    path = script("function on_request(r)\n"
+                  "  if r:path() == '/bad' then r:span('Bad Name', 'x') end\n"
+                  "  if r:path() == '/none' then return end\n"
+                  "  r:span('partner', 'first')\n"
+                  "  r:span('partner', r:get('x-partner') or 'none')\n"
+                  "  r:span('card', 'pan 4111111111111111')\n"
+                  "  r:span('tier.level', 3)\n"
+                  "end\n")
+    cfg, port = tr.traced_config(
+        up, rx, route={"lua": {"file": path, "request": "on_request"}})
+    sl = start_sluice(cfg)
+    eq(sltest.get(port, "/pay", [("X-Partner", "acme")]).status, 200,
+       "traced")
+    spans = rx.wait_spans(2)
+    srv = tr.by_kind(spans, tr.SERVER)[0]
+    a = srv["attributes"]
+    eq(a.get("lua.partner"), "acme", "the last value of a name")
+    eq(a.get("lua.tier.level"), "3", "a number, as a string")
+    eq(a.get("lua.card"), "pan 411111******1111", "a card number masked")
+    eq(sorted(k for k in a if k.startswith("lua.")),
+       ["lua.card", "lua.partner", "lua.tier.level"], "three, once each")
+    for sp in tr.by_kind(spans, tr.CLIENT):
+        check(not any(k.startswith("lua.") for k in sp["attributes"]),
+              "the attempt's span has none")
+    rx.clear()
+    eq(sltest.get(port, "/none").status, 200, "none set")
+    spans = rx.wait_spans(2)
+    srv = tr.by_kind(spans, tr.SERVER)[0]
+    check(not any(k.startswith("lua.") for k in srv["attributes"]),
+          "no attribute: %r" % srv["attributes"])
+    eq(sltest.get(port, "/bad").status, 500, "a bad name: on_error")
+    check(wait_until(lambda: "r:span: a name of a-z 0-9" in sl.stderr(), 5),
+          "said")
+    eq(len([q for q in up.requests if q.target == "/bad"]), 0,
+       "nothing upstream")
+    tr.no_decode_errors(rx)
+    sl.stop()
+    rx.stop()
 
 
 @test
