@@ -19,3 +19,10 @@ function on_response(resp)
   resp:set("X-Served-By", "sluice-lua")
   resp:del("Server")
 end
+
+-- Once the exchange is over (its answer gone): a failed answer's access
+-- line says what failed in its lua field, for a dashboard's query.
+function on_log(r)
+  local e = r:error()
+  if e then r:log("failed:" .. e) end
+end

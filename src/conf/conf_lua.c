@@ -102,6 +102,14 @@ read_response(struct sl_yaml_loader *ld, const char *lbl,
 		       "response");
 }
 
+static int
+read_log(struct sl_yaml_loader *ld, const char *lbl,
+	 const struct sl_yaml_node *v, void *base)
+{
+	return read_fn(ld, lbl, v,
+		       &((struct sl_conf_lua *)base)->fn[SL_LUA_LOG], "log");
+}
+
 /* consts: a mapping of names to scalars, the functions' second argument
  * (strings, as written). */
 static int
@@ -183,6 +191,7 @@ static const struct sl_conf_keydef route_table[] = {
     {"file", SL_CONF_SET, .set = read_file},
     {"request", SL_CONF_SET, .set = read_request},
     {"response", SL_CONF_SET, .set = read_response},
+    {"log", SL_CONF_SET, .set = read_log},
     {"consts", SL_CONF_SET, .set = read_consts},
     {"instructions", SL_CONF_UINT, 1000, (uint64_t)1 << 40, 1000000,
      RC(budget.instructions)},
@@ -268,10 +277,12 @@ route_parse(struct sl_yaml_loader *ld, const char *lbl,
 	}
 	if (c->text == NULL)
 		return; /* its error said */
-	if (c->fn[SL_LUA_REQUEST] == NULL && c->fn[SL_LUA_RESPONSE] == NULL) {
+	if (c->fn[SL_LUA_REQUEST] == NULL && c->fn[SL_LUA_RESPONSE] == NULL &&
+	    c->fn[SL_LUA_LOG] == NULL) {
 		sl_yaml_err_node(ld, map,
 				 "%s: lua: names no function to run: "
-				 "\"request\", \"response\" or both",
+				 "\"request\", \"response\", \"log\" or "
+				 "more of them",
 				 lbl);
 		return;
 	}
@@ -335,6 +346,8 @@ route_print(const struct sl_jout *o, const void *slot)
 	o->str(o->ctx, c->fn[SL_LUA_REQUEST]);
 	o->printf(o->ctx, ",\"response\":");
 	o->str(o->ctx, c->fn[SL_LUA_RESPONSE]);
+	o->printf(o->ctx, ",\"log\":");
+	o->str(o->ctx, c->fn[SL_LUA_LOG]);
 	/* how many constants, never their names or values: an API key
 	 * table's names are the keys */
 	o->printf(o->ctx, ",\"consts\":%zu,\"calls\":[", c->nconsts);
@@ -360,7 +373,8 @@ static const struct sl_conf_section_def route_sec = {
     "under a route's \"lua\"", NULL};
 
 #define W(f) (uint16_t)(offsetof(struct sl_lua_counts, f) / sizeof(uint64_t))
-static const char *const phase_names[SL_LUA_NPHASES] = {"request", "response"};
+static const char *const phase_names[SL_LUA_NPHASES] = {"request", "response",
+							"log"};
 /* luavm.c's sl_luavm_fail_names, here too: a build without Lua has no
  * luavm.c, and still renders the (empty) families */
 static const char *const kind_names[SL_LUAVM_NFAIL] = {

@@ -26,6 +26,7 @@ extern struct sl_module sl_module_lua;
 enum sl_lua_phase {
 	SL_LUA_REQUEST = 0, /* at the request's head */
 	SL_LUA_RESPONSE,    /* at the upstream's response head */
+	SL_LUA_LOG,	    /* once the exchange is over, at its log line */
 	SL_LUA_NPHASES
 };
 

@@ -1024,7 +1024,7 @@ sl_luavm_new(const struct sl_luavm_budget *budget)
 	vm->budget = *budget;
 	vm->mem_cap = budget->memory;
 	vm->lazy = budget->instructions >= SL_LUAVM_LAZY_MIN;
-	vm->fn[0] = vm->fn[1] = LUA_NOREF;
+	vm->fn[0] = vm->fn[1] = vm->fn[2] = LUA_NOREF;
 	for (size_t i = 0; i < sizeof(vm->refs) / sizeof(vm->refs[0]); i++)
 		vm->refs[i] = LUA_NOREF;
 	if ((vm->L = lua_newstate(vm_alloc, vm)) == NULL) {

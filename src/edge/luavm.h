@@ -91,7 +91,7 @@ struct sl_luavm {
 	int lazy; /* a call's first slice runs without the hook */
 	/* the script's functions (registry references; LUA_NOREF: none)
 	 * that the caller resolved by name, and what else it keeps there */
-	int fn[2];
+	int fn[3];
 	int refs[4];
 	/* idle threads for calls: pool[0 .. npool) */
 	struct lua_State *pool[SL_LUAVM_POOL];

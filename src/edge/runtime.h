@@ -59,8 +59,8 @@ enum sl_close_kind sl_close_kind_of(const char *reason);
 
 /* The words of the modules' blocks of a route's counts (core/module.h):
  * auth's 36, the WAF's 27, compression's 14, idempotency's 15, the
- * mirror's 4, Lua's 10. */
-#define SL_COUNTS_MOD_WORDS 106
+ * mirror's 4, Lua's 11. */
+#define SL_COUNTS_MOD_WORDS 107
 
 struct sl_counts {
 	atomic_uint_fast64_t requests;	   /* exchanges finished */

@@ -39,7 +39,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-extern struct sl_filter sl_filter_lua, sl_filter_lua_resp;
+extern struct sl_filter sl_filter_lua, sl_filter_lua_resp, sl_filter_lua_log;
 
 /* The loop serves the run queue this long a turn. */
 #define RUNQ_TURN_NS 500000
@@ -111,6 +111,8 @@ struct lua_ws {
 	 * the time they took in the millisecond from win_ns (RUNQ_TURN_NS
 	 * at most; then a new call waits its turn in the run queue) */
 	uint64_t win_ns, win_used_ns;
+	/* the log function's word for the line being written */
+	char logword[65];
 	struct event *ev;
 };
 
@@ -141,17 +143,26 @@ lcounts(struct sl_seam *s)
  * call), in phase (-1: either; raises for the other). */
 static _Thread_local struct lua_call *lua_running; /* call_run's */
 
+/* The phases a method is for (callof's mask). */
+#define P_REQ  (1u << SL_LUA_REQUEST)
+#define P_RESP (1u << SL_LUA_RESPONSE)
+#define P_LOG  (1u << SL_LUA_LOG)
+
+static const char *const phase_names[SL_LUA_NPHASES] = {"request", "response",
+							"log"};
+
 static struct lua_call *
-callof(lua_State *L, int phase)
+callof(lua_State *L, unsigned phases)
 {
 	struct lua_call *c = lua_running;
 
 	if (c == NULL)
 		luaL_error(L, "a request's object used outside a call");
-	if (phase >= 0 && c->phase != phase)
-		luaL_error(L, "a %s method called on the other object",
-			   phase == SL_LUA_REQUEST ? "request's"
-						   : "response's");
+	if (!(phases & (1u << c->phase)))
+		luaL_error(L,
+			   "not a method of the %s function's object "
+			   "(doc/lua.md)",
+			   phase_names[c->phase]);
 	return c;
 }
 
@@ -329,21 +340,46 @@ req_del(lua_State *L, struct lua_call *c)
 	return 0;
 }
 
+/* The request's method and target: its head's in the request function,
+ * as the access log shows them in the log function (log.query applied,
+ * card numbers masked: doc/operations.md). */
+static void
+req_line(lua_State *L, const char **m, size_t *ml, const char **p, size_t *pl)
+{
+	struct lua_call *c = callof(L, P_REQ | P_LOG);
+
+	if (c->phase == SL_LUA_LOG) {
+		*m = c->t->note.method;
+		*ml = strlen(*m);
+		*p = sl_exchange_note_path(c->t);
+		*pl = strlen(*p);
+		return;
+	}
+	*m = c->h->req->method;
+	*ml = c->h->req->method_len;
+	*p = c->h->req->path;
+	*pl = c->h->req->path_len;
+}
+
 static int
 req_method(lua_State *L)
 {
-	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+	const char *m, *p;
+	size_t ml, pl;
 
-	lua_pushlstring(L, req->method, req->method_len);
+	req_line(L, &m, &ml, &p, &pl);
+	lua_pushlstring(L, m, ml);
 	return 1;
 }
 
 static int
 req_target(lua_State *L)
 {
-	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+	const char *m, *p;
+	size_t ml, pl;
 
-	lua_pushlstring(L, req->path, req->path_len);
+	req_line(L, &m, &ml, &p, &pl);
+	lua_pushlstring(L, p, pl);
 	return 1;
 }
 
@@ -351,44 +387,50 @@ req_target(lua_State *L)
 static int
 req_path(lua_State *L)
 {
-	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
-	const char *q = memchr(req->path, '?', req->path_len);
+	const char *m, *p, *q;
+	size_t ml, pl;
 
-	lua_pushlstring(L, req->path,
-			q != NULL ? (size_t)(q - req->path) : req->path_len);
+	req_line(L, &m, &ml, &p, &pl);
+	q = memchr(p, '?', pl);
+	lua_pushlstring(L, p, q != NULL ? (size_t)(q - p) : pl);
 	return 1;
 }
 
 static int
 req_query(lua_State *L)
 {
-	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
-	const char *q = memchr(req->path, '?', req->path_len);
+	const char *m, *p, *q;
+	size_t ml, pl;
 
-	if (q == NULL)
+	req_line(L, &m, &ml, &p, &pl);
+	if ((q = memchr(p, '?', pl)) == NULL)
 		lua_pushnil(L);
 	else
-		lua_pushlstring(L, q + 1,
-				req->path_len - (size_t)(q + 1 - req->path));
+		lua_pushlstring(L, q + 1, pl - (size_t)(q + 1 - p));
 	return 1;
 }
 
 static int
 req_host(lua_State *L)
 {
-	const struct sl_h1_request *req = callof(L, SL_LUA_REQUEST)->h->req;
+	struct lua_call *c = callof(L, P_REQ | P_LOG);
 
-	if (req->host == NULL)
+	if (c->phase == SL_LUA_LOG) {
+		if (c->t->note.host[0] == '\0')
+			lua_pushnil(L);
+		else
+			lua_pushstring(L, c->t->note.host);
+	} else if (c->h->req->host == NULL)
 		lua_pushnil(L);
 	else
-		lua_pushlstring(L, req->host, req->host_len);
+		lua_pushlstring(L, c->h->req->host, c->h->req->host_len);
 	return 1;
 }
 
 static int
 req_client(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ | P_LOG);
 	char ip[64];
 
 	lua_pushstring(L, sl_ip_str(&c->t->client_addr, ip, sizeof(ip)));
@@ -400,7 +442,7 @@ req_client(lua_State *L)
 static int
 req_caller(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 
 	if (c->h->caller == NULL)
 		lua_pushnil(L);
@@ -413,7 +455,7 @@ req_caller(lua_State *L)
 static int
 req_tls_subject(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 
 	if (c->s->tls_subject == NULL)
 		lua_pushnil(L);
@@ -427,7 +469,7 @@ req_tls_subject(lua_State *L)
 static int
 req_answer(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 	lua_Integer st = luaL_checkinteger(L, 2);
 	size_t blen = 0, fl = 0, fcap = 0;
 	const char *body = luaL_optlstring(L, 3, NULL, &blen);
@@ -603,7 +645,7 @@ opt_field(lua_State *L, const char *k, const char *def, size_t *n)
 static int
 req_http(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 	const struct sl_conf_lua *conf = c->conf;
 	struct sl_seam *s = c->s;
 	const struct sl_conf_cluster *cl = NULL;
@@ -712,7 +754,11 @@ req_http(lua_State *L)
 static int
 resp_status(lua_State *L)
 {
-	lua_pushinteger(L, callof(L, SL_LUA_RESPONSE)->resp->status);
+	struct lua_call *c = callof(L, P_RESP | P_LOG);
+
+	lua_pushinteger(L, c->phase == SL_LUA_LOG
+			       ? (lua_Integer)c->t->status
+			       : (lua_Integer)c->resp->status);
 	return 1;
 }
 
@@ -787,7 +833,7 @@ resp_del(lua_State *L, struct lua_call *c)
 static int
 m_get(lua_State *L)
 {
-	struct lua_call *c = callof(L, -1);
+	struct lua_call *c = callof(L, P_REQ | P_RESP);
 
 	return c->phase == SL_LUA_REQUEST ? req_get(L, c) : resp_get(L, c);
 }
@@ -795,7 +841,7 @@ m_get(lua_State *L)
 static int
 m_set(lua_State *L)
 {
-	struct lua_call *c = callof(L, -1);
+	struct lua_call *c = callof(L, P_REQ | P_RESP);
 
 	return c->phase == SL_LUA_REQUEST ? req_set(L, c) : resp_set(L, c);
 }
@@ -803,7 +849,7 @@ m_set(lua_State *L)
 static int
 m_del(lua_State *L)
 {
-	struct lua_call *c = callof(L, -1);
+	struct lua_call *c = callof(L, P_REQ | P_RESP);
 
 	return c->phase == SL_LUA_REQUEST ? req_del(L, c) : resp_del(L, c);
 }
@@ -811,7 +857,7 @@ m_del(lua_State *L)
 static int
 m_route(lua_State *L)
 {
-	lua_pushstring(L, callof(L, -1)->t->route->name);
+	lua_pushstring(L, callof(L, P_REQ | P_RESP | P_LOG)->t->route->name);
 	return 1;
 }
 
@@ -822,7 +868,7 @@ m_route(lua_State *L)
 static int
 req_log(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ | P_LOG);
 	size_t n;
 	const char *w = luaL_checklstring(L, 2, &n);
 
@@ -838,7 +884,8 @@ req_log(lua_State *L)
 	}
 	memcpy(c->logword, w, n);
 	c->logword[n] = '\0';
-	c->t->flags |= SL_TXN_F_LOGF;
+	if (c->phase == SL_LUA_REQUEST)
+		c->t->flags |= SL_TXN_F_LOGF;
 	return 0;
 }
 
@@ -849,7 +896,7 @@ req_log(lua_State *L)
 static int
 req_span(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 	size_t n, vn, at = 0;
 	const char *name = luaL_checklstring(L, 2, &n);
 	const char *v = lua_tolstring(L, 3, &vn);
@@ -906,7 +953,7 @@ req_span(lua_State *L)
 static int
 req_cluster(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 	const struct sl_conf_route *r = c->t->route;
 	const char *name = luaL_checkstring(L, 2);
 
@@ -934,7 +981,7 @@ req_cluster(lua_State *L)
 static int
 req_body(lua_State *L)
 {
-	struct lua_call *c = callof(L, SL_LUA_REQUEST);
+	struct lua_call *c = callof(L, P_REQ);
 	struct sl_seam *s = c->s;
 	const char *p = "";
 	size_t n = 0;
@@ -954,6 +1001,31 @@ req_body(lua_State *L)
 	return 1;
 }
 
+/* The log function's: the error the access line names (nil: none), and
+ * the exchange's time so far, in milliseconds. */
+static int
+req_error(lua_State *L)
+{
+	struct lua_call *c = callof(L, P_LOG);
+	const char *e = c->t->why != SL_H1_R_NONE ? sl_h1_reason_str(c->t->why)
+						  : c->t->error;
+
+	if (e == NULL || e[0] == '\0')
+		lua_pushnil(L);
+	else
+		lua_pushstring(L, e);
+	return 1;
+}
+
+static int
+req_duration_ms(lua_State *L)
+{
+	struct lua_call *c = callof(L, P_LOG);
+
+	lua_pushinteger(L, (lua_Integer)(now_ms() - c->t->clk.start_ms));
+	return 1;
+}
+
 static const luaL_Reg methods[] = {
     {"get", m_get},	      {"set", m_set},
     {"del", m_del},	      {"route", m_route},
@@ -964,6 +1036,7 @@ static const luaL_Reg methods[] = {
     {"answer", req_answer},   {"body", req_body},
     {"cluster", req_cluster}, {"http", req_http},
     {"log", req_log},	      {"span", req_span},
+    {"error", req_error},     {"duration_ms", req_duration_ms},
     {"status", resp_status},  {NULL, NULL}};
 
 /* ---- states and calls -------------------------------------------------- */
@@ -1051,7 +1124,10 @@ vm_make(struct sl_seam *s, const struct sl_conf_lua *c)
 		  vm, c->fn[SL_LUA_REQUEST], err, sizeof(err))) == -1) ||
 	    (c->fn[SL_LUA_RESPONSE] != NULL &&
 	     (vm->fn[SL_LUA_RESPONSE] = sl_luavm_function(
-		  vm, c->fn[SL_LUA_RESPONSE], err, sizeof(err))) == -1)) {
+		  vm, c->fn[SL_LUA_RESPONSE], err, sizeof(err))) == -1) ||
+	    (c->fn[SL_LUA_LOG] != NULL &&
+	     (vm->fn[SL_LUA_LOG] = sl_luavm_function(vm, c->fn[SL_LUA_LOG], err,
+						     sizeof(err))) == -1)) {
 		vm->broken = 1;
 		log_warnx("worker %u: route %s: lua: %s: cannot be used: %s",
 			  s->w->id, s->txn->route->name, c->file, err);
@@ -1138,8 +1214,7 @@ call_failed(struct sl_seam *s, struct lua_call *c)
 		log_warnx("conn=%llu request_id=%s route=%s: lua: %s "
 			  "function %s failed (%s): %s%s",
 			  (unsigned long long)s->id, t->request_id,
-			  t->route->name,
-			  c->phase == SL_LUA_REQUEST ? "request" : "response",
+			  t->route->name, phase_names[c->phase],
 			  c->conf->fn[c->phase],
 			  sl_luavm_fail_names[c->run.fail], c->run.why,
 			  skipped > 0 ? " (and earlier failures not logged "
@@ -1247,6 +1322,14 @@ lua_used(const struct sl_conf_route *r)
 	const struct sl_conf_lua *c = sl_lua_route(r);
 
 	return c != NULL && c->fn[SL_LUA_REQUEST] != NULL;
+}
+
+static int
+lua_log_used(const struct sl_conf_route *r)
+{
+	const struct sl_conf_lua *c = sl_lua_route(r);
+
+	return c != NULL && c->fn[SL_LUA_LOG] != NULL;
 }
 
 static int
@@ -1568,6 +1651,33 @@ struct sl_filter sl_filter_lua = {
     .end = lua_end,
 };
 
+/* The log function: in one go, once the exchange is over, as its line is
+ * written (its answer went: a failure is counted and said, nothing
+ * more). A word it logs is the line's "lua" field, in place of the
+ * request function's; the worker keeps it until the line is written. */
+static void
+lua_log_run(struct sl_seam *s, struct sl_txn *t, struct sl_flog *l)
+{
+	struct lua_ws *ws = lws(s->w);
+	struct lua_call *c;
+
+	if (s->txn != t || (c = call_start(s, SL_LUA_LOG, 1)) == NULL)
+		return;
+	if (call_run(c, 2) == SL_LUAVM_FAILED)
+		call_failed(s, c);
+	else if (c->logword[0] != '\0') {
+		unsigned i;
+		memcpy(ws->logword, c->logword, sizeof(ws->logword));
+		for (i = 0; i < l->n && strcmp(l->f[i].name, "lua") != 0; i++)
+			;
+		if (i < l->n)
+			l->f[i].value = ws->logword;
+		else
+			sl_flog_add(l, 25, "lua", ws->logword);
+	}
+	call_end(ws, c);
+}
+
 /* The response function's filter: its call begins and ends in its
  * resp_head, on the worker's calls of sl_filter_lua's state. */
 struct sl_filter sl_filter_lua_resp = {
@@ -1576,6 +1686,13 @@ struct sl_filter sl_filter_lua_resp = {
     .used = lua_resp_used,
     .resp_head = lua_resp_head,
     .answer = lua_resp_answer,
+};
+
+struct sl_filter sl_filter_lua_log = {
+    .name = "lua_log",
+    .phase = SL_FPHASE_CHECK,
+    .used = lua_log_used,
+    .log = lua_log_run,
 };
 
 #else /* !HAVE_LUA: -t refuses a route's lua:, so no route uses it */
@@ -1593,6 +1710,10 @@ struct sl_filter sl_filter_lua = {
 };
 struct sl_filter sl_filter_lua_resp = {
     .name = "lua_resp",
+    .used = lua_used,
+};
+struct sl_filter sl_filter_lua_log = {
+    .name = "lua_log",
     .used = lua_used,
 };
 #endif

@@ -27,6 +27,7 @@ extern struct sl_filter sl_filter_mirror;    /* exchange_mirror.c */
 extern struct sl_filter sl_filter_guard;     /* exchange_guard.c */
 extern struct sl_filter sl_filter_lua;	     /* exchange_lua.c */
 extern struct sl_filter sl_filter_lua_resp;  /* exchange_lua.c */
+extern struct sl_filter sl_filter_lua_log;   /* exchange_lua.c */
 
 /*
  * The order is the contract of doc/auth.md and doc/operations.md. The
@@ -36,8 +37,8 @@ extern struct sl_filter sl_filter_lua_resp;  /* exchange_lua.c */
  * one never costs the rules a look), the WAF before the authorization
  * service (which never sees what the rules stop), a route's Lua request
  * function after every check (it reads what they verified; doc/lua.md;
- * its response function a filter of its own, so that a route pays only
- * for the functions it has), and the
+ * its response and log functions filters of their own, so that a route
+ * pays only for the functions it has), and the
  * Idempotency-Key store once every check let the request through (a refused
  * request never takes a key). Compression only notes what the client accepts;
  * on the way back the store keeps the answer before compression rewrites it.
@@ -48,8 +49,9 @@ extern struct sl_filter sl_filter_lua_resp;  /* exchange_lua.c */
 static struct sl_filter *const sl_filters[] = {
     &sl_filter_trace, &sl_filter_access,   &sl_filter_ratelimit,
     &sl_filter_jwt,   &sl_filter_waf,	   &sl_filter_extauth,
-    &sl_filter_lua,   &sl_filter_lua_resp, &sl_filter_idem,
-    &sl_filter_zip,   &sl_filter_mirror,   &sl_filter_guard,
+    &sl_filter_lua,   &sl_filter_lua_resp, &sl_filter_lua_log,
+    &sl_filter_idem,  &sl_filter_zip,	   &sl_filter_mirror,
+    &sl_filter_guard,
 };
 #define SL_FID_N SL_NELEM(sl_filters)
 

@@ -43,7 +43,7 @@ struct sl_wcluster {
 };
 
 /* Filters a route may use at most (proxy/filter.h). */
-#define SL_WROUTE_FILTERS 12
+#define SL_WROUTE_FILTERS 16
 
 /* One route of one generation in one worker: what its choices need, and
  * its filters. */

@@ -283,7 +283,8 @@ class Files:
                 else:
                     with open(dst, "w") as f:
                         f.write("function on_request(r) end\n"
-                                "function on_response(resp) end\n")
+                                "function on_response(resp) end\n"
+                                "function on_log(r) end\n")
                 self.made[p] = "lua"
             elif k == "keys" and p not in self.made:
                 dst = self.local(p)

@@ -527,6 +527,87 @@ def a_word_for_the_access_log():
 
 
 @test
+def a_log_function_sees_the_exchange_once_it_is_over():
+    """The log function runs once the exchange is over: it reads the
+    request as the access line shows it (the method, the target with
+    log.query applied, the host, the client, the route), the status, the
+    error and the time; its word replaces the request function's in the
+    line; a request method (r:get) or a loop is a failure of its own,
+    counted and said, the answer already gone and the line written. A
+    route with a log function alone runs it."""
+    built_with_lua()
+    up = Upstream("app")
+    log = os.path.join(tmpdir(), "access.log")
+    aport = free_port()
+    path = script(
+        "function on_request(r)\n"
+        "  r:log('from-request')\n"
+        "  if r:path() == '/fail' then error('no') end\n"
+        "end\n"
+        "function on_log(r)\n"
+        "  local p = r:path()\n"
+        "  if p == '/get' then r:get('host') end\n"
+        "  if p == '/loop' then while true do end end\n"
+        "  if p == '/quiet' then return end\n"
+        "  assert(r:method() == 'GET' and r:host():match('^test.local'))\n"
+        "  assert(r:target() == p .. (r:query() and '?' .. r:query() or ''))\n"
+        "  assert(r:client() == '127.0.0.1')\n"
+        "  assert(r:route() == (p == '/only' and 'only' or 'pay'))\n"
+        "  assert(r:duration_ms() >= 0)\n"
+        "  local n = (tonumber(sluice.kv_get('n')) or 0) + 1\n"
+        "  sluice.kv_set('n', tostring(n), 60)\n"
+        "  r:log('st-' .. r:status() .. '.' .. (r:error() or 'none') ..\n"
+        "        '.q-' .. (r:query() or 'nil') .. '.n' .. n)\n"
+        "end\n")
+    cfg, port = make_config(
+        {"app": [up]}, access_log=log,
+        routes=[{"name": "only", "cluster": "app", "match": {"path": "/only"},
+                 "lua": {"file": path, "log": "on_log"}},
+                {"name": "pay", "cluster": "app",
+                 "lua": {"file": path, "request": "on_request",
+                         "log": "on_log", "time": "20ms"}}],
+        extra={"admin": {"address": "127.0.0.1:%d" % aport}})
+    cfg["log"]["query"] = "off"
+    s = start_sluice(cfg)
+    eq(sltest.get(port, "/up?secret=1").status, 200, "/up")
+    eq(sltest.get(port, "/fail").status, 500, "/fail: on_error")
+    eq(sltest.get(port, "/quiet").status, 200, "/quiet")
+    time.sleep(1.1)  # a state's failures are said once a second
+    eq(sltest.get(port, "/get").status, 200, "/get: answered before")
+    time.sleep(1.1)
+    t0 = time.monotonic()
+    eq(sltest.get(port, "/loop").status, 200, "/loop: answered before")
+    eq(sltest.get(port, "/only").status, 200, "/only")
+    check(time.monotonic() - t0 < 2, "a loop cut by its time")
+    lines = read_json_lines(log, min_count=6, timeout=5)
+    by = {j["path"]: j.get("lua") for j in lines}
+    eq(by, {"/up": "st-200.none.q-nil.n1",
+            "/fail": "st-500.lua_failed.q-nil.n2",
+            "/quiet": "from-request",
+            "/get": "from-request", "/loop": "from-request",
+            "/only": "st-200.none.q-nil.n1"}, "the lua field (the route "
+       "only's own state)")
+    err = s.stderr()
+    check("log function on_log failed (error)" in err and
+          "not a method of the log function's object" in err,
+          "r:get said: %s" % err[-2000:])
+    check(wait_until(lambda: "instruction budget exhausted" in s.stderr()
+                     or "time budget exhausted" in s.stderr(), 5),
+          "the loop said")
+    m = metrics(aport)
+    eq(m.get('sluice_lua_calls_total{listener="main",route="pay",'
+             'function="log"}'), 5, "five log calls")
+    eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
+             'kind="time"}') + m.get('sluice_lua_failures_total{listener='
+                                     '"main",route="pay",kind='
+                                     '"instructions"}'), 1, "the loop "
+       "counted")
+    eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
+             'kind="error"}'), 2, "/fail's request function, /get's log")
+    s.stop()
+
+
+@test
 def a_failed_response_function_answers_on_error_in_the_heads_place():
     """A response function that changes the head and then fails: the
     client gets the route's on_error, nothing of the upstream's answer
@@ -755,9 +836,11 @@ def what_a_script_may_not_put_in_a_head():
         check(why in s.stderr(), "%s: %r in the log: %s"
               % (p, why, s.stderr()[-1500:]))
     eq(len(up.requests), 0, "nothing upstream")
-    # the response function's Content-Length: the head as it came
+    # the response function's Content-Length: on_error in the head's
+    # place (the request went up; the answer did not come back)
     r = sltest.get(port, "/fine")
-    eq((r.status, r.body.startswith(b"{")), (200, True), "/fine")
+    eq((r.status, json.loads(r.body).get("error")), (500, "lua_failed"),
+       "/fine")
     check(up.wait_requests(1), "one upstream")
     s.stop()
 
