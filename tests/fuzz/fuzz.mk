@@ -364,13 +364,14 @@ $(OUT)/fuzz_grpc: $(top_srcdir)/tests/fuzz/fuzz_grpc.c $(top_srcdir)/src/http/gr
 # (not HTTP/3's: src/quic links libngtcp2, src/h3 its generated table,
 # src/front/h3*.c calls both, and nothing of the worker built here calls
 # them without HAVE_QUIC, which these drivers are built without; nor
-# edge/lua_pat.c and edge/luavm.c, which need Lua's headers and are built
-# only with HAVE_LUA, as these are not: exchange_lua.c and conf_lua.c are
-# their stubs then)
+# edge/lua_pat.c, edge/luavm.c and proxy/exchange_lua_api.c, which need
+# Lua's headers and are built only with HAVE_LUA, as these are not:
+# exchange_lua.c and conf_lua.c are their stubs then)
 H2_SRCS = $(filter-out $(top_srcdir)/src/daemon/main.c $(top_srcdir)/src/main_%.c \
 	$(top_srcdir)/src/h2/hpack_gen.c $(top_srcdir)/src/quic/%.c \
 	$(top_srcdir)/src/h3/%.c $(top_srcdir)/src/front/h3%.c \
-	$(top_srcdir)/src/edge/lua_pat.c $(top_srcdir)/src/edge/luavm.c, \
+	$(top_srcdir)/src/edge/lua_pat.c $(top_srcdir)/src/edge/luavm.c \
+	$(top_srcdir)/src/proxy/exchange_lua_api.c, \
 	$(wildcard $(top_srcdir)/src/*/*.c)) $(HPACK_TAB) $(DASH_TAB)
 H2_HDRS = $(wildcard $(top_srcdir)/src/*/*.h)
 H2_PKGS = libevent_core libevent_pthreads libssl libcrypto yaml-0.1 hiredis \
