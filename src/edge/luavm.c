@@ -1023,7 +1023,7 @@ sl_luavm_new(const struct sl_luavm_budget *budget)
 		return NULL;
 	vm->budget = *budget;
 	vm->mem_cap = budget->memory;
-	vm->lazy = budget->instructions >= SL_LUAVM_LAZY_MIN;
+	vm->hook_all = budget->instructions < SL_LUAVM_LAZY_MIN;
 	vm->fn[0] = vm->fn[1] = vm->fn[2] = LUA_NOREF;
 	for (size_t i = 0; i < sizeof(vm->refs) / sizeof(vm->refs[0]); i++)
 		vm->refs[i] = LUA_NOREF;
@@ -1076,7 +1076,7 @@ sl_luavm_begin(struct sl_luavm *vm, struct sl_luavm_run *run, int no_yield)
 	run->no_yield = no_yield;
 	run->insns_left = vm->budget.instructions;
 	/* the first slice without the hook (the slice timer ends it) */
-	run->hooked = no_yield || !vm->lazy;
+	run->hooked = no_yield | vm->hook_all;
 	if (vm->npool > 0) {
 		vm->npool--;
 		run->co = vm->pool[vm->npool];

@@ -88,7 +88,8 @@ struct sl_luavm {
 	uint64_t mem, mem_cap;
 	struct sl_luavm_run *run; /* the call running now, NULL: none */
 	struct sl_luavm_budget budget;
-	int lazy; /* a call's first slice runs without the hook */
+	int hook_all; /* every slice of a call under the hook (else its
+			 first runs without it: SL_LUAVM_LAZY_MIN) */
 	/* the script's functions (registry references; LUA_NOREF: none)
 	 * that the caller resolved by name, and what else it keeps there */
 	int fn[3];

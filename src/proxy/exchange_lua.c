@@ -192,7 +192,8 @@ call_end(struct lua_ws *ws, struct lua_call *c)
 		sl_subreq_cancel(c->sub);
 		c->sub = NULL;
 	}
-	sl_lua_http_res_free(c);
+	if (c->res.body != NULL || c->res.fields != NULL)
+		sl_lua_http_res_free(c);
 	if (c->running) {
 		sl_luavm_end(&c->run);
 		c->running = 0;
