@@ -763,6 +763,20 @@ kv_tables(lua_State *L)
 	return vm;
 }
 
+/* Drops the entry of the key at index k from the tables at vi (values)
+ * and ei (ends). */
+static void
+kv_drop(lua_State *L, struct sl_luavm *vm, int k, int vi, int ei)
+{
+	lua_pushvalue(L, k);
+	lua_pushnil(L);
+	lua_rawset(L, vi);
+	lua_pushvalue(L, k);
+	lua_pushnil(L);
+	lua_rawset(L, ei);
+	vm->kv_n--;
+}
+
 static const char *
 kv_key(lua_State *L)
 {
@@ -788,13 +802,7 @@ h_kv_get(lua_State *L)
 	if (lua_rawget(L, 3) == LUA_TNIL)
 		return 1;
 	if (lua_tonumber(L, -1) < now) {
-		lua_pushvalue(L, 1);
-		lua_pushnil(L);
-		lua_rawset(L, 2);
-		lua_pushvalue(L, 1);
-		lua_pushnil(L);
-		lua_rawset(L, 3);
-		vm->kv_n--;
+		kv_drop(L, vm, 1, 2, 3);
 		lua_pushnil(L);
 		return 1;
 	}
@@ -813,15 +821,8 @@ kv_sweep(lua_State *L, struct sl_luavm *vm, double now, int vi, int ei)
 	while (lua_next(L, ei) != 0) {
 		int gone = lua_tonumber(L, -1) < now;
 		lua_pop(L, 1);
-		if (!gone)
-			continue;
-		lua_pushvalue(L, -1);
-		lua_pushnil(L);
-		lua_rawset(L, vi);
-		lua_pushvalue(L, -1);
-		lua_pushnil(L);
-		lua_rawset(L, ei); /* clearing a field keeps next going */
-		vm->kv_n--;
+		if (gone) /* clearing a field keeps next going */
+			kv_drop(L, vm, lua_gettop(L), vi, ei);
 	}
 }
 
@@ -878,15 +879,8 @@ h_kv_del(lua_State *L)
 	lua_settop(L, 1);
 	vm = kv_tables(L);
 	lua_pushvalue(L, 1);
-	if (lua_rawget(L, 3) != LUA_TNIL) {
-		lua_pushvalue(L, 1);
-		lua_pushnil(L);
-		lua_rawset(L, 2);
-		lua_pushvalue(L, 1);
-		lua_pushnil(L);
-		lua_rawset(L, 3);
-		vm->kv_n--;
-	}
+	if (lua_rawget(L, 3) != LUA_TNIL)
+		kv_drop(L, vm, 1, 2, 3);
 	return 0;
 }
 
@@ -1025,8 +1019,7 @@ sl_luavm_new(const struct sl_luavm_budget *budget)
 	vm->mem_cap = budget->memory;
 	vm->hook_all = budget->instructions < SL_LUAVM_LAZY_MIN;
 	vm->fn[0] = vm->fn[1] = vm->fn[2] = LUA_NOREF;
-	for (size_t i = 0; i < sizeof(vm->refs) / sizeof(vm->refs[0]); i++)
-		vm->refs[i] = LUA_NOREF;
+	vm->obj_ref = vm->consts_ref = LUA_NOREF;
 	if ((vm->L = lua_newstate(vm_alloc, vm)) == NULL) {
 		free(vm);
 		return NULL;

@@ -91,9 +91,10 @@ struct sl_luavm {
 	int hook_all; /* every slice of a call under the hook (else its
 			 first runs without it: SL_LUAVM_LAZY_MIN) */
 	/* the script's functions (registry references; LUA_NOREF: none)
-	 * that the caller resolved by name, and what else it keeps there */
+	 * that the caller resolved by name (enum sl_lua_phase's order), and
+	 * what else it keeps there: the functions' object and constants */
 	int fn[3];
-	int refs[4];
+	int obj_ref, consts_ref;
 	/* idle threads for calls: pool[0 .. npool) */
 	struct lua_State *pool[SL_LUAVM_POOL];
 	int pool_ref[SL_LUAVM_POOL];

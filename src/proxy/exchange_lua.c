@@ -45,9 +45,6 @@
 /* calls kept for reuse, per worker */
 #define CACHE_MAX 64
 
-/* The registry references a state keeps (struct sl_luavm's refs). */
-enum { REF_CONSTS = 0, REF_OBJ };
-
 /* ---- states and calls -------------------------------------------------- */
 
 static int
@@ -84,7 +81,7 @@ p_setup(lua_State *L)
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
 	lua_setmetatable(L, -2);
-	vm->refs[REF_OBJ] = luaL_ref(L, LUA_REGISTRYINDEX);
+	vm->obj_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_createtable(L, 0, (int)c->nconsts);
 	for (size_t i = 0; i < c->nconsts; i++) {
 		lua_pushstring(L, c->consts[i].value);
@@ -98,7 +95,7 @@ p_setup(lua_State *L)
 	lua_pushcfunction(L, consts_newindex);
 	lua_setfield(L, -2, "__newindex");
 	lua_setmetatable(L, -2);
-	vm->refs[REF_CONSTS] = luaL_ref(L, LUA_REGISTRYINDEX);
+	vm->consts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
 
@@ -281,8 +278,8 @@ call_start(struct sl_seam *s, int phase, int no_yield)
 	/* the function, the object and the route's constants: nothing
 	 * allocated (a thread has room for them) */
 	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->fn[phase]);
-	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->refs[REF_OBJ]);
-	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->refs[REF_CONSTS]);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->obj_ref);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, vm->consts_ref);
 	return c;
 }
 
@@ -366,10 +363,6 @@ inline_ok(struct lua_ws *ws)
 	return ws->win_used_ns < RUNQ_TURN_NS;
 }
 
-/* The slot of a request whose function waits for the body's bytes
- * before it begins (no call yet). */
-static struct lua_call body_waiting;
-
 /* The first lua.body bytes of the request's body are here (or all of
  * it): SL_FILTER_GO; SL_FILTER_WAIT for them; or answered: a body larger
  * than lua.body is 413, one its codec refused as the codec says
@@ -419,16 +412,14 @@ lua_req_head(struct sl_seam *s, struct sl_fhead *h)
 	struct lua_ws *ws = lws(s->w);
 	enum sl_luavm_rc rc;
 
-	if (c == NULL || c == &body_waiting) {
+	if (c == NULL) { /* its first run, or its body came */
 		const struct sl_conf_lua *conf = sl_lua_route(t->route);
 		int b;
 		if (conf->body > 0 &&
 		    (b = body_here(s, h->req, conf)) != SL_FILTER_GO) {
-			*slot = b == SL_FILTER_WAIT ? &body_waiting : NULL;
 			t->flags |= SL_TXN_F_FEND;
 			return b;
 		}
-		*slot = NULL;
 		if ((c = call_start(s, SL_LUA_REQUEST, 0)) == NULL) {
 			/* answered with on_error (lua_answer) */
 			t->flags |= SL_TXN_F_FEND;
@@ -497,8 +488,6 @@ lua_answer(struct sl_seam *s)
 	struct sl_txn *t = s->txn;
 	struct lua_call *c = *lslot(t);
 
-	if (c == &body_waiting)
-		c = NULL;
 	if (c != NULL && c->status != 0) {
 		SL_STAT_INC(c->counts->answers);
 		sl_exchange_answer_body(s, c->status, "lua_answer",
@@ -518,8 +507,6 @@ lua_stop(struct sl_txn *t)
 {
 	struct lua_call *c = *lslot(t);
 
-	if (c == &body_waiting)
-		return;
 	if (c != NULL && c->sub != NULL) {
 		sl_subreq_cancel(c->sub);
 		c->sub = NULL;
@@ -535,7 +522,7 @@ lua_end(struct sl_seam *s)
 {
 	struct lua_call **slot = lslot(s->txn);
 
-	if (*slot != NULL && *slot != &body_waiting)
+	if (*slot != NULL)
 		call_end(lws(s->w), *slot);
 	*slot = NULL;
 }
@@ -615,7 +602,7 @@ lua_log_fields(struct sl_txn *t, struct sl_flog *l)
 {
 	struct lua_call *c = *lslot(t);
 
-	if (c != NULL && c != &body_waiting && c->logword[0] != '\0')
+	if (c != NULL && c->logword[0] != '\0')
 		sl_flog_add(l, 25, "lua", c->logword);
 }
 
@@ -628,7 +615,7 @@ lua_span_fields(struct sl_txn *t, struct sl_pbw *w)
 	char key[4 + SPAN_NAME_MAX], v[SPAN_VALUE_MAX + 1];
 	size_t at = 0, n, vn;
 
-	if (c == NULL || c == &body_waiting)
+	if (c == NULL)
 		return;
 	memcpy(key, "lua.", 4);
 	for (unsigned i = 0; i < c->nspans; i++) {

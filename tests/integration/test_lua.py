@@ -139,12 +139,20 @@ def tls_gw(up, routes):
     return h3.Gw(up, routes=routes)
 
 
-def h2_get(gw, path, host="pay.test", headers=()):
+def h2_fetch(gw, path, host="pay.test", headers=(), body=None):
+    """curl --http2 to the gateway by name (--resolve host to 127.0.0.1,
+    its CA): a GET, or a POST of body (bytes). (status, body, the
+    answer's fields by lower-case name)."""
     d = tmpdir()
-    body, hfile = os.path.join(d, "b"), os.path.join(d, "h")
-    args = ["curl", "-s", "--http2", "-o", body, "-D", hfile, "-w",
+    out, hfile = os.path.join(d, "b"), os.path.join(d, "h")
+    args = ["curl", "-s", "--http2", "-o", out, "-D", hfile, "-w",
             "%{http_code} %{http_version}", "--resolve",
             "%s:%d:127.0.0.1" % (host, gw.port), "--cacert", gw.ca]
+    if body is not None:
+        f = os.path.join(d, "post")
+        with open(f, "wb") as o:
+            o.write(body)
+        args += ["--data-binary", "@" + f]
     for k, v in headers:
         args += ["-H", "%s: %s" % (k, v)]
     r = subprocess.run(args + ["https://%s:%d%s" % (host, gw.port, path)],
@@ -152,7 +160,7 @@ def h2_get(gw, path, host="pay.test", headers=()):
     eq(r.returncode, 0, "curl: %s" % r.stderr)
     st, ver = r.stdout.split()
     eq(ver, "2", "curl spoke HTTP/2")
-    with open(body, "rb") as f:
+    with open(out, "rb") as f:
         b = f.read()
     hdrs = {}
     with open(hfile) as f:
@@ -171,7 +179,7 @@ def an_api_key_table_over_http2_and_http3_by_name():
     gw = tls_gw(up, [partner_route()])
     answers = []
     for key in ("k-acme-1", "nope"):
-        st, b, hd = h2_get(gw, "/pay", headers=[("X-Api-Key", key)])
+        st, b, hd = h2_fetch(gw, "/pay", headers=[("X-Api-Key", key)])
         answers.append((key, st, b, hd))
     check_partners(up, answers, "HTTP/2")
     for key in ("k-globex-2", "nope"):
@@ -195,10 +203,10 @@ def a_maintenance_answer_for_one_host():
                      "request": "on_request",
                      "consts": {"host": "shop.test"}}}
     gw = tls_gw(up, [route])
-    st, b, hd = h2_get(gw, "/x", host="shop.test")
+    st, b, hd = h2_fetch(gw, "/x", host="shop.test")
     eq((st, hd.get("retry-after")), (503, "600"), "HTTP/2 shop.test")
     check(b"maintenance" in b, "its page: %r" % b)
-    st, b, hd = h2_get(gw, "/x", host="pay.test")
+    st, b, hd = h2_fetch(gw, "/x", host="pay.test")
     eq(st, 200, "HTTP/2 pay.test")
     got, _ = gw.h3("/x", sni="shop.test")
     eq(got[0]["status"], 503, "HTTP/3 shop.test")
@@ -283,7 +291,7 @@ def a_webhook_signature_over_http2_and_http3_by_name():
         hd = [("Content-Type", "application/json")]
         if sig:
             hd.append(("Stripe-Signature", sig))
-        st, b, _ = h2_post(gw, "/hook", body, hd)
+        st, b, _ = h2_fetch(gw, "/hook", body=body, headers=hd)
         eq(st, status, "HTTP/2 " + what)
         got, _ = gw.h3("/hook", headers=hd, method="POST", data=body)
         eq(got[0]["status"], status, "HTTP/3 " + what)
@@ -291,27 +299,6 @@ def a_webhook_signature_over_http2_and_http3_by_name():
     check(up.wait_requests(n), "%d upstream" % n)
     eq(len(up.requests), n, "only the signed ones")
     gw.sl.stop()
-
-
-def h2_post(gw, path, body, headers, host="pay.test"):
-    f = os.path.join(tmpdir(), "post")
-    with open(f, "wb") as o:
-        o.write(body)
-    d = tmpdir()
-    out = os.path.join(d, "b")
-    args = ["curl", "-s", "--http2", "-o", out, "-w",
-            "%{http_code} %{http_version}", "--resolve",
-            "%s:%d:127.0.0.1" % (host, gw.port), "--cacert", gw.ca,
-            "--data-binary", "@" + f]
-    for k, v in headers:
-        args += ["-H", "%s: %s" % (k, v)]
-    r = subprocess.run(args + ["https://%s:%d%s" % (host, gw.port, path)],
-                       capture_output=True, text=True, timeout=30)
-    eq(r.returncode, 0, "curl: %s" % r.stderr)
-    st, ver = r.stdout.split()
-    eq(ver, "2", "curl spoke HTTP/2")
-    with open(out, "rb") as o:
-        return int(st), o.read(), None
 
 
 def currency_route():
@@ -384,8 +371,8 @@ def a_cluster_chosen_from_a_json_body_field_over_http2_and_http3():
     gw = TlsGw({"eu": [eu], "us": [us]}, [currency_route()])
     for i, (cur, want) in enumerate(CURRENCIES):
         body = payment(cur, i)
-        st, b, _ = h2_post(gw, "/pay", body,
-                           [("Content-Type", "application/json")])
+        st, b, _ = h2_fetch(gw, "/pay", body=body,
+                            headers=[("Content-Type", "application/json")])
         eq((st, json.loads(b)["upstream"]), (200, want), "HTTP/2 " + cur)
         got, _ = gw.h3("/pay", method="POST", data=body,
                        headers=[("Content-Type", "application/json")])
@@ -488,7 +475,7 @@ def a_call_to_an_authorization_cluster_over_http2_and_http3():
     up, authz = Upstream("app"), Upstream("authz", authz_handler)
     gw = TlsGw({"app": [up], "authz": [authz]}, [authz_route()])
     for key, status in AUTHZ_CASES:
-        st, b, _ = h2_get(gw, "/pay", headers=[("X-Api-Key", key)])
+        st, b, _ = h2_fetch(gw, "/pay", headers=[("X-Api-Key", key)])
         eq(st, status, "HTTP/2 " + key)
         got, _ = gw.h3("/pay", headers=[("X-Api-Key", key)])
         eq(got[0]["status"], status, "HTTP/3 " + key)
@@ -665,10 +652,10 @@ def a_failed_response_function_answers_on_error_in_the_heads_place():
     s.stop()
     gw = tls_gw(up, [{"name": "pay", "cluster": "app",
                       "lua": {"file": path, "response": "on_response"}}])
-    st, b, hd = h2_get(gw, "/fail")
+    st, b, hd = h2_fetch(gw, "/fail")
     eq((st, hd.get("server"), hd.get("x-added")), (500, None, None),
        "HTTP/2: on_error (500 by default), nothing of the upstream's")
-    st, b, hd = h2_get(gw, "/ok")
+    st, b, hd = h2_fetch(gw, "/ok")
     eq((st, hd.get("x-seen")), (200, "yes"), "HTTP/2: the next one")
     got, _ = gw.h3("/fail", sni="pay.test")
     eq(got[0]["status"], 500, "HTTP/3: on_error")
