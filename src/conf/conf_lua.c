@@ -420,6 +420,7 @@ static const struct sl_mfamily families[] = {
 
 /* the status page: the minute's failed calls */
 static const struct sl_mstatus status[] = {
+    {.name = "lua_calls", .num_off = W(calls), .num_n = SL_LUA_NPHASES},
     {.name = "lua_failures",
      .num_off = W(failures) + 1,
      .num_n = SL_LUAVM_NFAIL - 1},

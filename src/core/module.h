@@ -114,8 +114,8 @@ struct sl_mfile {
 /* The words the modules' status fields take (a count one, a ratio two),
  * the table's sum (conf/conf_mods.c checks it; admin_status.c's room):
  * auth's 1, the WAF's 1, compression's 2, idempotency's 2, rate
- * limits' 1, Lua's 1. */
-#define SL_MSTATUS_MOD_WORDS 8
+ * limits' 1, Lua's 2. */
+#define SL_MSTATUS_MOD_WORDS 9
 
 /* A field of a route's "features_1m" on the status page: the minute's
  * growth of the sum of its words (num), or of num over den (a ratio);

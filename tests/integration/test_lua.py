@@ -591,6 +591,17 @@ def a_log_function_sees_the_exchange_once_it_is_over():
        "counted")
     eq(m.get('sluice_lua_failures_total{listener="main",route="pay",'
              'kind="error"}'), 2, "/fail's request function, /get's log")
+
+    def features():
+        r = sltest.get(aport, "/status")
+        eq(r.status, 200, "/status")
+        return {x["name"]: (x["features_1m"]["lua_calls"],
+                            x["features_1m"]["lua_failures"])
+                for x in r.json()["listeners"][0]["routes"]}
+    got = {}
+    check(wait_until(lambda: got.update(features()) or
+                     got == {"only": (1, 0), "pay": (10, 3)}, 10),
+          "the status page's minute: calls and failures: %r" % got)
     s.stop()
 
 

@@ -130,7 +130,8 @@ function share(x) {
 function features(f) {
   const names = [['rate_limited', 'rate-limited'], ['auth_refused', 'auth refused'],
     ['waf_blocked', 'WAF blocked'], ['idempotency_replayed', 'replayed'],
-    ['idempotency_conflicts', 'key conflicts']];
+    ['idempotency_conflicts', 'key conflicts'], ['lua_calls', 'Lua calls'],
+    ['lua_failures', 'Lua failures']];
   const parts = [];
   for (const [k, label] of names)
     if (f[k] !== null) parts.push(label + ' ' + f[k]);
