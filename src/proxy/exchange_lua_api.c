@@ -324,18 +324,26 @@ req_client(lua_State *L)
 	return 1;
 }
 
-/* Who a filter before verified the request comes from (a token's
- * issuer and subject), nil: nobody. */
+/* Who a filter before verified the request comes from: a token's issuer
+ * and subject (two values), nil: nobody. */
 static int
 req_caller(lua_State *L)
 {
 	struct lua_call *c = callof(L, P_REQ);
+	const char *p = c->h->caller, *nl;
 
-	if (c->h->caller == NULL)
+	if (p == NULL) {
 		lua_pushnil(L);
-	else
-		lua_pushlstring(L, c->h->caller, c->h->caller_len);
-	return 1;
+		return 1;
+	}
+	/* a token's: "issuer\nsubject", two values */
+	if ((nl = memchr(p, '\n', c->h->caller_len)) == NULL) {
+		lua_pushlstring(L, p, c->h->caller_len);
+		return 1;
+	}
+	lua_pushlstring(L, p, (size_t)(nl - p));
+	lua_pushlstring(L, nl + 1, c->h->caller_len - (size_t)(nl + 1 - p));
+	return 2;
 }
 
 /* The verified client certificate's subject, nil: none. */

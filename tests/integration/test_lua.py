@@ -33,6 +33,7 @@ import sltest  # noqa: E402
 _n = len(sltest._tests)
 import test_http3_names as h3  # noqa: E402
 import test_tracing as tr  # noqa: E402
+from jwtkeys import ISS, AUD, Keys, bearer, claims, need_jwt  # noqa: E402
 del sltest._tests[_n:]  # their gateway, client and receiver, not their tests
 from sltest import (Skip, Upstream, check, eq, free_port,  # noqa: E402
                     main, make_config, metrics, read_json_lines,
@@ -602,6 +603,49 @@ def a_log_function_sees_the_exchange_once_it_is_over():
     check(wait_until(lambda: got.update(features()) or
                      got == {"only": (1, 0), "pay": (10, 3)}, 10),
           "the status page's minute: calls and failures: %r" % got)
+    s.stop()
+
+
+@test
+def a_tokens_caller_and_claims_are_the_scripts_to_read():
+    """After a route's token check: r:caller() is the token's issuer and
+    subject, r:get reads a claim its claims_to_headers set (never the
+    client's own field of that name), and the script maps it to a plan
+    for the upstream; a request without a token never reaches it."""
+    built_with_lua()
+    need_jwt()
+    k = Keys()
+    kp = os.path.join(tmpdir(), "jwks.json")
+    with open(kp, "w") as f:
+        json.dump(k.jwks(), f)
+    up = Upstream("app")
+    path = script("function on_request(r, plans)\n"
+                  "  r:set('X-Plan', plans[r:get('X-Tenant')] or 'none')\n"
+                  "  local iss, sub = r:caller()\n"
+                  "  r:set('X-Who', sub .. ' of ' .. iss)\n"
+                  "end\n")
+    cfg, port = make_config(
+        {"app": [up]},
+        routes=[{"name": "pay", "cluster": "app",
+                 "auth": {"jwt": {"keys": kp, "issuer": ISS,
+                                  "audience": [AUD],
+                                  "claims_to_headers": {
+                                      "tenant": "X-Tenant"}}},
+                 "lua": {"file": path, "request": "on_request",
+                         "consts": {"acme": "gold", "globex": "free"}}}])
+    s = start_sluice(cfg)
+    tok = k.sign("ES256", claims(tenant="acme"))
+    r = sltest.get(port, "/pay", dict(bearer(tok),
+                                      **{"X-Tenant": "globex"}))
+    eq(r.status, 200, "a token")
+    q = up.requests[-1]
+    eq((q.headers.get("x-tenant"), q.headers.get("x-plan")),
+       ("acme", "gold"), "the claim, not the client's field, and its plan")
+    eq(q.headers.get("x-who"), "user-42 of " + ISS,
+       "the caller: its issuer and subject")
+    eq(sltest.get(port, "/pay", {"X-Tenant": "acme"}).status, 401,
+       "no token")
+    eq(len(up.requests), 1, "never reached the script's upstream")
     s.stop()
 
 
