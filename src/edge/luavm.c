@@ -156,7 +156,7 @@ hook(lua_State *L, lua_Debug *ar)
  * script at SIGINT (lua_sethook may be called from a signal handler),
  * and from the hook's first firing on the call runs as every other
  * slice does: counted, and yielding when its slice is over. A script's
- * own coroutines are hooked from the start (co_create), since the
+ * own coroutines are hooked from the start (co_make), since the
  * handler knows only the call's thread. A budget of fewer than
  * SL_LUAVM_LAZY_MIN instructions is counted from the first one.
  */
@@ -191,27 +191,29 @@ slice_set(uint64_t ns)
 	slice_armed = timer_settime(slice_timer, 0, &it, NULL) == 0;
 }
 
+/* The slice timer's signal, on the worker's thread: the running call's
+ * slice is over (the hook set on its thread fires at its next
+ * instruction), or not yet (a call that began after the timer was set:
+ * set again for what is left of it). */
 static void
 slice_sig(int signo)
 {
 	struct sl_luavm_run *run = slice_run;
+	uint64_t now, due;
 	int e;
-	uint64_t now;
 
 	(void)signo;
 	slice_armed = 0;
 	if (run == NULL)
 		return; /* the call it was set for ended */
 	e = errno;
-	{
-		uint64_t due = slice_due(run);
-		now = sl_mono_ns();
-		if (now >= due) {
-			run->hooked = 1;
-			lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
-		} else
-			slice_set(due - now);
-	}
+	due = slice_due(run);
+	now = sl_mono_ns();
+	if (now >= due) {
+		run->hooked = 1;
+		lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
+	} else
+		slice_set(due - now);
 	errno = e;
 }
 
