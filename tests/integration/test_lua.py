@@ -43,6 +43,15 @@ from sltest import (Skip, Upstream, check, eq, free_port,  # noqa: E402
 DOC = os.path.join(sltest.TOP_SRCDIR, "doc", "lua")
 
 
+def check_file(cfg):
+    """sluice -t on cfg, written to a file: (rc, stdout and stderr)."""
+    p = os.path.join(tmpdir(), "c.yaml")
+    with open(p, "w") as f:
+        f.write(to_yaml(cfg))
+    rc, out, err = run_sluice(["-t", "-c", p])
+    return rc, out + err
+
+
 def built_with_lua():
     d = tmpdir()
     s = os.path.join(d, "s.lua")
@@ -51,13 +60,10 @@ def built_with_lua():
     cfg, _ = make_config({"a": ["127.0.0.1:1"]},
                          routes=[{"name": "r", "cluster": "a",
                                   "lua": {"file": s, "request": "f"}}])
-    p = os.path.join(d, "c.yaml")
-    with open(p, "w") as f:
-        f.write(to_yaml(cfg))
-    rc, out, err = run_sluice(["-t", "-c", p])
-    if "built without Lua" in out + err:
+    rc, said = check_file(cfg)
+    if "built without Lua" in said:
         raise Skip("built without Lua")
-    eq(rc, 0, "-t: %s" % (out + err))
+    eq(rc, 0, "-t: %s" % said)
 
 
 def doc_script(name):
@@ -796,22 +802,15 @@ def check_refuses_each_bad_lua_key():
         cfg, _ = make_config({"a": ["127.0.0.1:1"]},
                              routes=[{"name": "r", "cluster": "a",
                                       "lua": lua}])
-        p = os.path.join(tmpdir(), "c.yaml")
-        with open(p, "w") as f:
-            f.write(to_yaml(cfg))
-        rc, out, err = run_sluice(["-t", "-c", p])
+        rc, said = check_file(cfg)
         check(rc != 0, "-t refused %r" % (lua,))
-        check(want in out + err, "%r: -t says %r: %s" % (lua, want,
-                                                          out + err))
+        check(want in said, "%r: -t says %r: %s" % (lua, want, said))
     # false is no lua at all
     cfg, _ = make_config({"a": ["127.0.0.1:1"]},
                          routes=[{"name": "r", "cluster": "a",
                                   "lua": False}])
-    p = os.path.join(tmpdir(), "c.yaml")
-    with open(p, "w") as f:
-        f.write(to_yaml(cfg))
-    rc, out, err = run_sluice(["-t", "-c", p])
-    eq(rc, 0, "lua: false: %s" % (out + err))
+    rc, said = check_file(cfg)
+    eq(rc, 0, "lua: false: %s" % said)
     # /config: the budgets, the calls, the constants' count only
     up, authz = Upstream("app"), Upstream("authz")
     aport = free_port()
@@ -1060,12 +1059,9 @@ def check_names_a_syntax_error_and_a_missing_function():
                              routes=[{"name": "r", "cluster": "a",
                                       "lua": {"file": path,
                                               "request": fn}}])
-        p = os.path.join(tmpdir(), "c.yaml")
-        with open(p, "w") as f:
-            f.write(to_yaml(cfg))
-        rc, out, err = run_sluice(["-t", "-c", p])
+        rc, said = check_file(cfg)
         check(rc != 0, "-t refused %s" % path)
-        check(want in out + err, "-t says %r: %s" % (want, out + err))
+        check(want in said, "-t says %r: %s" % (want, said))
 
 
 if __name__ == "__main__":
