@@ -14,7 +14,6 @@
  */
 #include "luavm.h"
 
-#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -172,49 +171,21 @@ static const struct itimerspec slice_whole = {{0, 0},
 					      {0, SL_LUAVM_SLICE_US * 1000}};
 static const struct itimerspec slice_off;
 
-/* When the slice's timer ends the running call's slice. */
-static inline uint64_t
-slice_due(const struct sl_luavm_run *run)
-{
-	return run->yield_ns < run->stop_ns ? run->yield_ns : run->stop_ns;
-}
-
-/* Arms the thread's timer for ns from now (a slice: under a second;
- * at least 1). */
-static void
-slice_set(uint64_t ns)
-{
-	struct itimerspec it = {{0, 0}, {0, 1}};
-
-	if (ns > 0)
-		it.it_value.tv_nsec = ns < 1000000000u ? (long)ns : 999999999;
-	slice_armed = timer_settime(slice_timer, 0, &it, NULL) == 0;
-}
-
 /* The slice timer's signal, on the worker's thread: the running call's
- * slice is over (the hook set on its thread fires at its next
- * instruction), or not yet (a call that began after the timer was set:
- * set again for what is left of it). */
+ * first slice is over (the timer is set for it alone, and disarmed when
+ * it comes back), so the hook set on its thread fires at its next
+ * instruction. */
 static void
 slice_sig(int signo)
 {
 	struct sl_luavm_run *run = slice_run;
-	uint64_t now, due;
-	int e;
 
 	(void)signo;
 	slice_armed = 0;
 	if (run == NULL)
-		return; /* the call it was set for ended */
-	e = errno;
-	due = slice_due(run);
-	now = sl_mono_ns();
-	if (now >= due) {
-		run->hooked = 1;
-		lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
-	} else
-		slice_set(due - now);
-	errno = e;
+		return; /* it came back as the signal arrived */
+	run->hooked = 1;
+	lua_sethook(run->co, hook, LUA_MASKCOUNT, 1);
 }
 
 /* A thread's timer goes with it. */
@@ -1123,12 +1094,10 @@ sl_luavm_resume(struct sl_luavm_run *run, int nargs, uint64_t start_ns)
 		vm->run = run;
 		slice_run = run;
 		if (!slice_armed) {
-			if (run->yield_ns <= run->stop_ns)
-				slice_armed =
-				    timer_settime(slice_timer, 0, &slice_whole,
-						  NULL) == 0;
-			else
-				slice_set(run->stop_ns - run->slice_ns);
+			/* a whole slice: a call's time budget is at least a
+			 * millisecond ("time"'s least) */
+			slice_armed = timer_settime(slice_timer, 0,
+						    &slice_whole, NULL) == 0;
 			if (!slice_armed) {
 				/* no timer (or it fired already): the
 				 * hook bounds the slice */
