@@ -11,7 +11,7 @@ libngtcp2-dev libnghttp3-dev ngtcp2-client \
 golang-go golang-github-lucas-clemente-quic-go-dev \
 zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev python3-brotli python3-zstandard \
 liblua5.4-dev libnginx-mod-http-lua \
-node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server \
+node-llhttp nodejs python3 python3-yaml curl iproute2 openssl haproxy redis-server pebble \
 systemd wrk gnuplot-nox chromium fonts-dejavu-core"
 # systemd for systemd-socket-activate and systemd-analyze (test_upgrade,
 # test_packaging: nothing runs it as the init system); wrk for the load of
@@ -26,7 +26,9 @@ systemd wrk gnuplot-nox chromium fonts-dejavu-core"
 # tests, built offline (tests/quicgo/README); chromium (headless) and a
 # font for the status page's test (test_dashboard.py, doc/dashboard.md);
 # liblua5.4-dev for Lua filters (optional at build time, doc/lua.md) and
-# nginx's Lua module for their benchmark beside nginx (contrib/bench)
+# nginx's Lua module for their benchmark beside nginx (contrib/bench);
+# pebble (with pebble-challtestsrv), the test ACME server of the ACME
+# tests (test_acme.py, doc/tls.md), started by them on loopback
 # npm for the tracing tests' OTLP receiver (below): Node's own npm when
 # it came with one, else Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

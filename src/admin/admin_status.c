@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acmeslot.h"
 #include "admin_int.h"
 #include "conf.h"
 #include "health.h"
@@ -1061,6 +1062,74 @@ sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 	sl_admin_page_status_q(v, r, "", 0, b);
 }
 
+/* ACME's certificates (doc/tls.md, "ACME"): how many, and those that need
+ * an operator's eye (none yet, the last order failed, or 14 days or less
+ * left), the first ACME_ATTENTION_MAX of them by name; null without
+ * ACME. */
+#define ACME_ATTENTION_MAX 100
+struct acme_sum {
+	struct sbuf *b;
+	int64_t now;
+	size_t names, certs, failing, shown;
+	int64_t soonest; /* seconds left of the one that expires first */
+};
+
+static void
+acme_one(const struct sl_acme_slot *s, void *arg)
+{
+	struct acme_sum *a = arg;
+	int64_t na = atomic_load(&s->not_after);
+	int64_t next = atomic_load(&s->next_at);
+	int failed = atomic_load(&s->result) == SL_ACME_R_FAILED;
+
+	a->names++;
+	a->certs += na > 0;
+	a->failing += failed;
+	if (na > 0 && (a->soonest == INT64_MAX || na - a->now < a->soonest))
+		a->soonest = na - a->now;
+	if (!(na == 0 || failed || na - a->now <= 14 * 86400) ||
+	    a->shown >= ACME_ATTENTION_MAX)
+		return;
+	sb_printf(a->b, "%s{\"name\":", a->shown++ ? "," : "");
+	sl_admin_jstr(a->b, s->name);
+	if (na > 0)
+		sb_printf(a->b, ",\"expires_in_s\":%lld",
+			  (long long)(na - a->now));
+	else
+		sb_printf(a->b, ",\"expires_in_s\":null");
+	sl_admin_jkv_str(a->b, "last",
+			 failed					   ? "failed"
+			 : atomic_load(&s->result) == SL_ACME_R_OK ? "ok"
+								   : NULL);
+	sl_admin_jkv_u64(a->b, "failures", atomic_load(&s->failures));
+	sl_admin_jkv_str(a->b, "error", failed ? s->error : NULL);
+	if (next > 0)
+		sb_printf(a->b, ",\"next_attempt_in_s\":%lld}",
+			  (long long)(next > a->now ? next - a->now : 0));
+	else
+		sb_printf(a->b, ",\"next_attempt_in_s\":null}");
+}
+
+static void
+status_acme(struct sbuf *b, int64_t now)
+{
+	struct acme_sum a = {b, now, 0, 0, 0, 0, INT64_MAX};
+
+	if (sl_acme_slots_count() == 0) {
+		sb_printf(b, ",\"acme\":null");
+		return;
+	}
+	sb_printf(b, ",\"acme\":{\"attention\":[");
+	sl_acme_slots_each(acme_one, &a);
+	sb_printf(b, "],\"names\":%zu,\"certificates\":%zu,\"failing\":%zu",
+		  a.names, a.certs, a.failing);
+	if (a.soonest != INT64_MAX)
+		sb_printf(b, ",\"soonest_expiry_s\":%lld}",
+			  (long long)a.soonest);
+	else
+		sb_printf(b, ",\"soonest_expiry_s\":null}");
+}
+
 void
 sl_admin_page_status_q(const struct sl_admin_view *v, struct sl_admin_ring *r,
 		       const char *query, size_t query_len, struct sbuf *b)
@@ -1114,7 +1183,9 @@ sl_admin_page_status_q(const struct sl_admin_view *v, struct sl_admin_ring *r,
 		  (unsigned long long)h2,
 		  (unsigned long long)wsum(
 		      v, offsetof(struct sl_worker_stats, quic_conns)));
-	sb_printf(b, "},\"listeners\":[");
+	sb_printf(b, "}");
+	status_acme(b, (int64_t)ts.tv_sec);
+	sb_printf(b, ",\"listeners\":[");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		sb_printf(b, "%s", i ? "," : "");
 		status_listener(b, r, &c->listeners[i], &pg);

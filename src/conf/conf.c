@@ -867,7 +867,7 @@ static const char *const tls_server_keys[] = {
     "certificates", "min_version",     "ciphers",
     "ciphersuites", "session_tickets", "session_cache",
     "client_ca",    "client_verify",   "client_subject_header",
-    NULL,
+    "acme",         NULL,
 };
 static const char *const tls_cert_keys[] = {"cert", "key", NULL};
 static const char *const http3_keys[] = {
@@ -1018,6 +1018,9 @@ tls_server_free(struct sl_conf_tls_server *t)
 		free(t->certs[j].key.path);
 	}
 	free(t->certs);
+	for (size_t j = 0; j < t->nacme; j++)
+		free(t->acme[j]);
+	free(t->acme);
 	free(t->ciphers);
 	free(t->ciphersuites);
 	free(t->client_ca.path);

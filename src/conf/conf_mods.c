@@ -28,13 +28,14 @@ extern struct sl_module sl_module_trace;    /* conf_trace.c */
 extern struct sl_module sl_module_guard;    /* conf_guard.c */
 extern struct sl_module sl_module_rl;	    /* conf_rl.c */
 extern struct sl_module sl_module_lua;	    /* conf_lua.c */
+extern struct sl_module sl_module_acme;	    /* conf_acme.c */
 
 /* The order of their keys in the top level's and a route's key checks,
  * of their /metrics families and of their fields on the status page. */
 static struct sl_module *const modules[] = {
-    &sl_module_auth,  &sl_module_waf,	 &sl_module_compress,
-    &sl_module_idem,  &sl_module_mirror, &sl_module_trace,
-    &sl_module_guard, &sl_module_rl,	 &sl_module_lua,
+    &sl_module_auth,   &sl_module_waf,	 &sl_module_compress, &sl_module_idem,
+    &sl_module_mirror, &sl_module_trace, &sl_module_guard,    &sl_module_rl,
+    &sl_module_lua,    &sl_module_acme,
 };
 _Static_assert(SL_NELEM(modules) <= SL_CONF_MODULES_MAX,
 	       "conf_int.h's room for the modules' keys and sections");

@@ -73,9 +73,75 @@ get_tls_version(struct sl_yaml_loader *ld, const struct sl_yaml_node *n,
 		*out = e == 0 ? 12 : 13;
 }
 
+/* tls.acme: the names the top-level acme orders a certificate for, each
+ * its own (doc/tls.md, "ACME"): host names, no wildcard (http-01 and
+ * tls-alpn-01 cannot prove one), none twice. */
+static void
+get_acme_names(struct sl_yaml_loader *ld, const char *lbl,
+	       const struct sl_yaml_node *v, struct sl_conf_tls_server *t)
+{
+	if (sl_yaml_get_seq(ld, "acme", v) == -1)
+		return;
+	if (v->nkids == 0) {
+		sl_yaml_err_node(ld, v, "%s: \"acme\" must not be empty", lbl);
+		return;
+	}
+	t->acme_pos.line = v->line;
+	t->acme_pos.col = v->col;
+	if ((t->acme = calloc(v->nkids, sizeof(*t->acme))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct sl_yaml_node *n = v->kids[i];
+		const char *str;
+		size_t len;
+		int ok;
+
+		if (sl_yaml_get_str(ld, "acme", n, &str) == -1)
+			continue;
+		len = strlen(str);
+		ok = len > 0 && len <= 253 && str[0] != '.' &&
+		     str[len - 1] != '.' && strchr(str, '.') != NULL;
+		for (size_t k = 0; ok && k < len; k++)
+			ok = (str[k] >= 'a' && str[k] <= 'z') ||
+			     (str[k] >= 'A' && str[k] <= 'Z') ||
+			     (str[k] >= '0' && str[k] <= '9') ||
+			     str[k] == '-' ||
+			     (str[k] == '.' && str[k + 1] != '.');
+		if (!ok) {
+			sl_yaml_err_node(
+			    ld, n,
+			    "%s: acme: \"%s\" is not a host name "
+			    "(a wildcard needs dns-01, which sluice does "
+			    "not answer)",
+			    lbl, sl_yaml_qnode(ld, n));
+			continue;
+		}
+		char *name = sl_yaml_strdup(ld, str);
+		if (name == NULL)
+			return;
+		for (char *c = name; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		for (size_t k = 0; k < t->nacme; k++)
+			if (strcmp(t->acme[k], name) == 0) {
+				sl_yaml_err_node(ld, n,
+						 "%s: acme: \"%s\" is named "
+						 "twice",
+						 lbl, name);
+				free(name);
+				name = NULL;
+				break;
+			}
+		if (name != NULL)
+			t->acme[t->nacme++] = name;
+	}
+}
+
 /* A listener's tls: { certificates, min_version, ciphers, ciphersuites,
  * session_tickets, session_cache, client_ca, client_verify,
- * client_subject_header } */
+ * client_subject_header, acme } */
 void
 sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 			 const struct sl_yaml_node *map,
@@ -88,11 +154,17 @@ sl_conf_parse_tls_server(struct sl_yaml_loader *ld, const char *lbl,
 	if (sl_yaml_get_map(ld, "tls", map) == -1)
 		return;
 	sl_conf_check_keys(ld, map, SL_CONF_SEC_TLS_SERVER);
+	t->enabled = 1;
+	if ((v = sl_yaml_map_get(map, "acme", NULL)) != NULL)
+		get_acme_names(ld, lbl, v, t);
 	/* what is wrong with the certificates does not hide the rest */
-	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL)
-		sl_yaml_err_lacks(ld, map,
-				  "%s: tls: missing key \"certificates\"", lbl);
-	else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
+	if ((certs = sl_yaml_map_get(map, "certificates", NULL)) == NULL) {
+		if (v == NULL)
+			sl_yaml_err_lacks(ld, map,
+					  "%s: tls: missing key "
+					  "\"certificates\" (or \"acme\")",
+					  lbl);
+	} else if (sl_yaml_get_seq(ld, "certificates", certs) == -1)
 		certs = NULL;
 	else if (certs->nkids == 0) {
 		sl_yaml_err_lacks(

@@ -156,10 +156,17 @@ struct sl_conf_tls_cert {
 	struct sl_conf_file cert, key;
 };
 struct sl_conf_tls_server {
-	struct sl_conf_tls_cert *certs; /* NULL: plain HTTP listener */
+	struct sl_conf_tls_cert *certs; /* NULL (and no acme): plain HTTP */
 	size_t ncerts;			/* the first is the default */
-	int min_version;		/* 12 or 13; default 12 */
-	char *ciphers, *ciphersuites;	/* NULL: the defaults */
+	/* tls.acme (doc/tls.md, "ACME"): the names whose certificates the
+	 * top-level acme orders and renews, lowercase, a certificate each;
+	 * NULL: none */
+	char **acme;
+	size_t nacme;
+	struct sl_conf_pos acme_pos;
+	int enabled;		      /* certificates or acme: a TLS listener */
+	int min_version;	      /* 12 or 13; default 12 */
+	char *ciphers, *ciphersuites; /* NULL: the defaults */
 	struct sl_conf_pos ciphers_pos, ciphersuites_pos;
 	int session_tickets;	       /* default on */
 	uint64_t session_cache;	       /* entries, 0 = off; default 20000 */
@@ -455,6 +462,9 @@ struct sl_conf_listener {
 	struct sl_cidr_set trusted_proxies; /* empty: none */
 	enum sl_client_header client_address_header;
 	enum sl_untrusted_forwarded untrusted_forwarded;
+	/* a plain listener that answers ACME's http-01 challenges before
+	 * any route (conf_acme.c sets it; doc/tls.md, "ACME") */
+	int acme_http;
 	/* the modules' slots of the listener (core/module.h:
 	 * sl_listener_mod), NULL while none has one */
 	void **mod;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "acme.h"
 #include "admin.h"
 #include "conf.h"
 #include "filter.h"
@@ -290,6 +291,7 @@ main_serving(struct sl_main *m, const char *pid_file)
 		 sl_main_plural(m->nworkers, "worker", "workers"), m->path,
 		 (unsigned long long)m->conf->generation);
 	sl_main_modules_loaded(m->conf, "start");
+	sl_acme_apply(m->conf);
 }
 
 /* After the loop: the workers joined, everything freed, the pid file
@@ -297,6 +299,7 @@ main_serving(struct sl_main *m, const char *pid_file)
 static void
 main_free(struct sl_main *m)
 {
+	sl_acme_stop();
 	sl_admin_free(m->admin);
 	sl_health_free(m->health);
 	sl_watch_free(m->watch);

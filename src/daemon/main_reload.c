@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acme.h"
 #include "conf.h"
 #include "health.h"
 #include "log.h"
@@ -446,6 +447,7 @@ main_apply(struct sl_main *m, struct sl_conf *nc, const char *why)
 		    sl_main_plural(nc->nclusters, "cluster", "clusters"),
 		    nc->sha256);
 		sl_main_modules_loaded(nc, why);
+		sl_acme_apply(nc);
 		sl_main_h3_unbound(m, nc, why);
 		sl_main_watch_refresh(m, 0);
 	}

@@ -24,7 +24,9 @@
 #include <time.h>
 
 #include "conf_types.h"
+#include "log.h"
 #include "sniname.h"
+#include "tls_int.h"
 #include "tlscert.h"
 #include "util.h"
 
@@ -42,22 +44,6 @@
 /* Expansion of one full TLS 1.3 AEAD record: header, type, tag. */
 #define RECORD_PLAIN 16384
 #define RECORD_EXTRA 22
-
-/* Certificates of the same names (RSA and ECDSA), served together. */
-struct sl_tls_group {
-	struct sl_tls_cert **certs; /* a reference each */
-	size_t ncerts;
-};
-
-/* A listener's TLS (or QUIC's, tls.qctx): one context, holding the first
- * group's certificates; the others are put on a connection by SNI. */
-struct sl_tls_server {
-	atomic_int refs;	     /* generations holding it */
-	SSL_CTX *ctx;		     /* the listener's settings */
-	struct sl_tls_group *groups; /* the first is the default */
-	size_t ngroups;
-	struct sl_sni_idx *idx; /* the groups' names */
-};
 
 const char *
 sl_tls_fail_str(enum sl_tls_fail f)
@@ -340,43 +326,29 @@ out:
 
 /* ---- server contexts ---------------------------------------------------- */
 
+
 /*
  * ALPN: the listener's protocols (its SL_PROTO_* bits are the callback's
  * argument), h2 preferred to http/1.1 whatever the client's order
- * (doc/http2.md section 2).
+ * (doc/http2.md section 2); a tls-alpn-01 handshake, acme-tls/1 alone.
  */
-static int
-alpn_offered(const unsigned char *in, unsigned int inlen, const char *proto,
-	     const unsigned char **out, unsigned char *outlen)
-{
-	size_t plen = strlen(proto);
-
-	for (unsigned i = 0; i < inlen;) {
-		unsigned l = in[i];
-		if (i + 1 + l > inlen)
-			break;
-		if (l == plen && memcmp(in + i + 1, proto, plen) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)l;
-			return 1;
-		}
-		i += 1 + l;
-	}
-	return 0;
-}
-
 static int
 alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	const unsigned char *in, unsigned int inlen, void *arg)
 {
 	unsigned protocols = (unsigned)(uintptr_t)arg;
 
-	(void)ssl;
+	if (sl_tls_acme_idx != -1 &&
+	    SSL_get_ex_data(ssl, sl_tls_acme_idx) != NULL)
+		return sl_tls_alpn_offered(in, inlen, SL_TLS_ACME_ALPN, out,
+					   outlen)
+			   ? SSL_TLSEXT_ERR_OK
+			   : SSL_TLSEXT_ERR_ALERT_FATAL;
 	if ((protocols & SL_PROTO_H2) &&
-	    alpn_offered(in, inlen, "h2", out, outlen))
+	    sl_tls_alpn_offered(in, inlen, "h2", out, outlen))
 		return SSL_TLSEXT_ERR_OK;
 	if ((protocols & SL_PROTO_HTTP1) &&
-	    alpn_offered(in, inlen, "http/1.1", out, outlen))
+	    sl_tls_alpn_offered(in, inlen, "http/1.1", out, outlen))
 		return SSL_TLSEXT_ERR_OK;
 	/* nothing we speak: the client decides (no ALPN in the answer) */
 	return SSL_TLSEXT_ERR_NOACK;
@@ -414,7 +386,25 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	long g;
 
 	if (name == NULL || srv == NULL)
-		return SSL_TLSEXT_ERR_OK;
+		return sl_tls_acme_idx != -1 &&
+			       SSL_get_ex_data(ssl, sl_tls_acme_idx) != NULL
+			   ? SSL_TLSEXT_ERR_ALERT_FATAL
+			   : SSL_TLSEXT_ERR_OK;
+	if (srv->aidx != NULL) {
+		int r = sl_tls_acme_use(srv, ssl, name, strlen(name));
+		if (r == 1)
+			return SSL_TLSEXT_ERR_OK;
+		if (r == -1) {
+			ERR_clear_error();
+			*al = SSL_AD_UNRECOGNIZED_NAME;
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+		if (srv->ngroups == 0) {
+			sl_tls_acme_none(name);
+			*al = SSL_AD_UNRECOGNIZED_NAME;
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+	}
 	g = sl_sni_idx_find(srv->idx, name, strlen(name));
 	if (g <= 0)
 		return SSL_TLSEXT_ERR_OK;
@@ -620,6 +610,7 @@ server_free(struct sl_tls_server *srv)
 	}
 	free(srv->groups);
 	sl_sni_idx_free(srv->idx);
+	sl_tls_server_acme_free(srv);
 	SSL_CTX_free(srv->ctx);
 	free(srv);
 }
@@ -778,8 +769,12 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 					   (uint32_t)g) == -1)
 				goto oom;
 	}
+	if (t->nacme > 0 && sl_tls_server_acme(srv, t) == -1)
+		goto oom;
 	if (srv->ctx == NULL)
 		goto out;
+	if (t->nacme > 0)
+		SSL_CTX_set_client_hello_cb(srv->ctx, sl_tls_acme_hello, NULL);
 	/* the first group's are the context's, a connection's until SNI
 	 * chooses another */
 	for (size_t k = 0; srv->ngroups > 0 && k < srv->groups[0].ncerts; k++) {
@@ -808,7 +803,7 @@ out:
 	for (size_t i = 0; tab != NULL && i < cap; i++)
 		free(tab[i].key);
 	free(tab);
-	if (bad || srv->ngroups == 0) {
+	if (bad || (srv->ngroups == 0 && srv->nacme == 0)) {
 		server_free(srv);
 		return NULL;
 	}
@@ -978,12 +973,16 @@ sl_tls_load(struct sl_conf *conf, char **warnings)
 {
 	struct msgs m = {conf, NULL, NULL};
 
+	/* the first load, before any worker reads them */
 	if (slot_idx == -1)
 		slot_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (sl_tls_acme_idx == -1)
+		sl_tls_acme_idx =
+		    SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	conf->tls_free = tls_free;
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		struct sl_conf_listener *l = &conf->listeners[i];
-		if (l->tls.ncerts > 0)
+		if (l->tls.ncerts > 0 || l->tls.nacme > 0)
 			l->tls.ctx = server_load(&m, l, 0);
 		/* its warnings (an expired certificate) were said for the
 		 * TCP contexts */

@@ -222,6 +222,56 @@ asn1_seconds(const ASN1_TIME *t, int after)
 	return timegm(&tm);
 }
 
+static int no_password(char *buf, int size, int rwflag, void *u);
+
+struct sl_tls_cert *
+sl_tls_cert_from_pem(const char *pem, size_t len, EVP_PKEY *key, char *why,
+		     size_t n)
+{
+	struct sl_tls_cert *c = calloc(1, sizeof(*c));
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *x;
+
+	if (c == NULL || b == NULL || len > INT32_MAX) {
+		snprintf(why, n, "out of memory");
+		goto fail;
+	}
+	atomic_init(&c->refs, 1);
+	if ((c->leaf = PEM_read_bio_X509(b, NULL, no_password, NULL)) == NULL) {
+		snprintf(why, n, "no PEM certificate in the answer");
+		goto fail;
+	}
+	while ((x = PEM_read_bio_X509(b, NULL, no_password, NULL)) != NULL)
+		if ((c->chain == NULL &&
+		     (c->chain = sk_X509_new_null()) == NULL) ||
+		    sk_X509_push(c->chain, x) == 0) {
+			X509_free(x);
+			snprintf(why, n, "out of memory");
+			goto fail;
+		}
+	ERR_clear_error();
+	if (X509_check_private_key(c->leaf, key) != 1) {
+		snprintf(why, n, "the certificate is not of the key ordered");
+		goto fail;
+	}
+	EVP_PKEY_up_ref(key);
+	c->key = key;
+	if (cert_names(c->leaf, &c->names, &c->nnames) == -1) {
+		snprintf(why, n, "out of memory");
+		goto fail;
+	}
+	c->not_before = asn1_seconds(X509_get0_notBefore(c->leaf), 0);
+	c->not_after = asn1_seconds(X509_get0_notAfter(c->leaf), 1);
+	BIO_free(b);
+	ERR_clear_error();
+	return c;
+fail:
+	ERR_clear_error();
+	BIO_free(b);
+	sl_tls_cert_unref(c);
+	return NULL;
+}
+
 /* ---- the cache ----------------------------------------------------------
  */
 

@@ -67,6 +67,12 @@ struct sl_tls_cert *sl_tls_cert_ref(struct sl_tls_cert *c);
 /* Drops a reference; frees c with the last. */
 void sl_tls_cert_unref(struct sl_tls_cert *c);
 
+/* A certificate from memory (ACME's, fleet/acme.c): the leaf and its
+ * chain in pem[0..len), with key (one more reference taken), checked to
+ * match. NULL with why (n bytes) when it cannot be read or does not. */
+struct sl_tls_cert *sl_tls_cert_from_pem(const char *pem, size_t len,
+					 EVP_PKEY *key, char *why, size_t n);
+
 /* Loads c (leaf, key, chain) into ctx or, when ssl is not NULL, into the
  * connection ssl, replacing a certificate of the same key type. 1, or 0. */
 int sl_tls_cert_use(struct sl_tls_cert *c, SSL_CTX *ctx, SSL *ssl);

@@ -430,6 +430,8 @@ sl_exchange_start(struct sl_seam *s, size_t head_len)
 		sl_exchange_forbid(s, rule);
 		return;
 	}
+	if (s->lconf->acme_http && sl_exchange_acme(s, &req))
+		return;
 	t->route = sl_route_match(s->lconf, &req);
 	if (t->route == NULL) {
 		sl_exchange_local(s, 404, "no_route", 0);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acmeslot.h"
 #include "attempt.h"
 #include "exchange.h"
 #include "exchange_int.h"
@@ -525,4 +526,26 @@ sl_exchange_status_code_name(int status)
 	default:
 		return "bad_request";
 	}
+}
+
+#define ACME_PREFIX "/.well-known/acme-challenge/"
+int
+sl_exchange_acme(struct sl_seam *s, const struct sl_h1_request *req)
+{
+	const size_t pl = sizeof(ACME_PREFIX) - 1;
+	char ka[320];
+	size_t len;
+	const char *q;
+	long n;
+
+	if (req->path_len <= pl || memcmp(req->path, ACME_PREFIX, pl) != 0)
+		return 0;
+	q = memchr(req->path + pl, '?', req->path_len - pl);
+	len = (q != NULL ? (size_t)(q - req->path) : req->path_len) - pl;
+	if ((n = sl_acme_token_get(req->path + pl, len, ka, sizeof(ka))) < 0)
+		return 0;
+	sl_exchange_answer_body(s, 200, "acme_challenge",
+				"Content-Type: application/octet-stream\r\n",
+				ka, (size_t)n);
+	return 1;
 }

@@ -703,6 +703,14 @@ void sl_exchange_continue(struct sl_seam *s);
 void sl_exchange_answer_body(struct sl_seam *s, int status, const char *error,
 			     const char *fields, const char *body, size_t blen);
 
+/* ACME's http-01 (doc/tls.md, "ACME"): on a listener where the CA's
+ * validation arrives (lconf->acme_http), GET
+ * /.well-known/acme-challenge/TOKEN for a token of a challenge under way
+ * is answered with its key authorization before any route; another token
+ * goes on to the routes (a client of the operator's own behind sluice).
+ * 1 answered, 0 not. */
+int sl_exchange_acme(struct sl_seam *s, const struct sl_h1_request *req);
+
 /* Answers the request with a local error status/code; close forces the
  * connection to close after it. May end the stream. */
 void sl_exchange_local(struct sl_seam *s, int status, const char *code,

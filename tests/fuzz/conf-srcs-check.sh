@@ -12,7 +12,7 @@
 
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 top=$(cd "$top_srcdir" && pwd)
-pkg-config --exists yaml-0.1 libcrypto 2>/dev/null || {
+pkg-config --exists yaml-0.1 libssl libcrypto 2>/dev/null || {
 	echo "conf-srcs-check.sh: no pkg-config for yaml-0.1 and libcrypto, skipped"
 	exit 77
 }
@@ -20,7 +20,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-conf-srcs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 if ! make -s -f "$top/tests/fuzz/fuzz.mk" top_srcdir="$top" OUT="$tmp" \
 	FUZZ_CC="${CC:-cc}" FUZZ_CFLAGS="-std=c11 -O0 -w" \
-	CONF_LIBS="$top/tests/fuzz/replay.c $(pkg-config --libs yaml-0.1 libcrypto) -lpthread -lm" \
+	CONF_LIBS="$top/tests/fuzz/replay.c $(pkg-config --libs yaml-0.1 libssl libcrypto) -lpthread -lm" \
 	"$tmp/fuzz_conf" >"$tmp/log" 2>&1; then
 	grep -E "undefined reference|error" "$tmp/log" | sort -u | head -20
 	echo "conf-srcs-check.sh: FAIL: tests/fuzz/fuzz.mk's CONF_SRCS lacks" \

@@ -64,7 +64,8 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/conf/conf_util.c $(top_srcdir)/src/conf/conf_auth.c $(top_srcdir)/src/conf/conf_auth_print.c $(top_srcdir)/src/conf/conf_auth_metrics.c \
 	$(top_srcdir)/src/conf/conf_trace.c $(top_srcdir)/src/conf/conf_waf.c \
 	$(top_srcdir)/src/conf/conf_guard.c $(top_srcdir)/src/conf/conf_rl.c \
-	$(top_srcdir)/src/conf/conf_lua.c \
+	$(top_srcdir)/src/conf/conf_lua.c $(top_srcdir)/src/conf/conf_acme.c \
+	$(top_srcdir)/src/net/acmeslot.c $(top_srcdir)/src/net/tlscert.c \
 	$(top_srcdir)/src/edge/ratelimit_state.c \
 	$(top_srcdir)/src/edge/waf.c $(top_srcdir)/src/core/pan.c \
 	$(top_srcdir)/src/edge/jwt.c $(top_srcdir)/src/edge/json.c $(top_srcdir)/src/edge/keysrc.c \
@@ -78,7 +79,7 @@ CONF_SRCS ?= $(wildcard $(top_srcdir)/src/conf/conf.c $(top_srcdir)/src/conf/con
 	$(top_srcdir)/src/core/zstream.c $(top_srcdir)/src/conf/conf_idem.c \
 	$(top_srcdir)/src/edge/idem.c \
 	$(top_srcdir)/src/core/log.c)
-CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libcrypto 2>/dev/null) -lpthread
+CONF_LIBS ?= $(shell pkg-config --libs yaml-0.1 libssl libcrypto 2>/dev/null) -lpthread
 CONF_CFLAGS ?= $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
 
 TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
@@ -307,10 +308,12 @@ HEALTH_SRCS = $(READER_SRCS) $(top_srcdir)/src/upstream/health.c \
 	$(top_srcdir)/src/core/cidr.c $(top_srcdir)/src/net/xprt.c \
 	$(top_srcdir)/src/net/xprt_mem.c $(top_srcdir)/src/upstream/health_h2.c \
 	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c \
+	$(top_srcdir)/src/net/acmeslot.c $(top_srcdir)/src/net/tls_acme.c \
 	$(OWN_H2_SRCS)
 TLS_SRCS = $(top_srcdir)/src/net/tls.c $(top_srcdir)/src/core/log.c \
 	$(top_srcdir)/src/core/util.c $(top_srcdir)/src/core/pan.c \
-	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c
+	$(top_srcdir)/src/net/tlscert.c $(top_srcdir)/src/net/sniname.c \
+	$(top_srcdir)/src/net/acmeslot.c $(top_srcdir)/src/net/tls_acme.c
 $(OUT)/fuzz_health: $(top_srcdir)/tests/fuzz/fuzz_health.c $(HEALTH_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \

@@ -1797,7 +1797,7 @@ static const struct error_case error_cases[] = {
      "    tls: {cert: a.pem, key: a.key}\n"
      "    routes: [{cluster: demo}]\n" CLUSTER,
      "t.yaml:4:10: error: listener \"public\": tls: missing key "
-     "\"certificates\"\n"
+     "\"certificates\" (or \"acme\")\n"
      "t.yaml:4:11: error: unknown key \"cert\" in tls (it belongs in a "
      "\"certificates\" item)\n"
      "t.yaml:4:24: error: unknown key \"key\" in tls (it belongs in a "
@@ -2937,7 +2937,7 @@ static const struct error_case error_cases[] = {
      "t.yaml:6:47: error: listener \"public\": certificate #1: missing "
      "key \"key\"\n"
      "t.yaml:9:10: error: listener \"other\": tls: missing key "
-     "\"certificates\"\n"
+     "\"certificates\" (or \"acme\")\n"
      "t.yaml:9:25: error: \"min_version\": expected TLSv1.2 or TLSv1.3\n"},
 };
 
@@ -3619,7 +3619,7 @@ test_tls_conf_errors(void **state)
 	(void)state;
 	load_err(TLS_LISTENER "      min_version: TLSv1.2\n" CLUSTER,
 		 "t.yaml:7:7: error: listener \"public\": tls: missing key "
-		 "\"certificates\"\n");
+		 "\"certificates\" (or \"acme\")\n");
 	load_err(TLS_LISTENER "      certificates: []\n" CLUSTER,
 		 "t.yaml:7:21: error: listener \"public\": \"certificates\" "
 		 "must not be empty\n");

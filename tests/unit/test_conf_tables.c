@@ -217,7 +217,8 @@ test_module_keys(void **state)
 	 * route's only; tracing both and a listener's key of its own,
 	 * after the listener's list; the canary guard, a route's only; rate
 	 * limits, a route's key and a top-level key of another name; Lua,
-	 * last, a route's only */
+	 * a route's only; ACME, last, a top-level key only (a listener's
+	 * tls.acme is the tls keys') */
 	assert_string_equal(full[SL_CONF_SEC_ROUTE]
 				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 4],
 			    "tracing");
@@ -231,8 +232,11 @@ test_module_keys(void **state)
 				.keys[nnames(full[SL_CONF_SEC_ROUTE].keys) - 1],
 			    "lua");
 	assert_string_equal(
-	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 1],
+	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 2],
 	    "rate_limit_store");
+	assert_string_equal(
+	    full[SL_CONF_SEC_TOP].keys[nnames(full[SL_CONF_SEC_TOP].keys) - 1],
+	    "acme");
 	n = nnames(sl_conf_outline[SL_CONF_SEC_LISTENER].keys);
 	assert_int_equal(nnames(full[SL_CONF_SEC_LISTENER].keys), n + 1);
 	assert_string_equal(full[SL_CONF_SEC_LISTENER].keys[n],
