@@ -31,6 +31,7 @@ extern struct sl_module sl_module_acme;
 
 static const char *const key_types[] = {"ecdsa", "rsa", NULL};
 static const char *const challenges[] = {"http-01", "tls-alpn-01", NULL};
+static const char *const stores[] = {"local", "redis", NULL};
 
 const struct sl_conf_acme *
 sl_conf_acme(const struct sl_conf *conf)
@@ -200,6 +201,16 @@ top_parse(struct sl_yaml_loader *ld, const struct sl_yaml_node *map,
 		if (e >= 0)
 			a->challenge = (enum sl_acme_challenge)e;
 	}
+	if ((v = sl_yaml_map_get(map, "store", NULL)) != NULL) {
+		int e =
+		    sl_yaml_get_enum(ld, "store", v, stores, "local or redis");
+		if (e >= 0)
+			a->store_redis = e == 1;
+		a->store_pos.line = v->line;
+		a->store_pos.col = v->col;
+	}
+	if ((v = sl_yaml_map_get(map, "key_file", NULL)) != NULL)
+		sl_conf_get_file(ld, "key_file", v, &a->key_file);
 	if ((v = sl_yaml_map_get(map, "http_port", NULL)) != NULL)
 		sl_yaml_get_uint(ld, "http_port", v, 1, 65535, &a->http_port);
 	if ((v = sl_yaml_map_get(map, "tls_port", NULL)) != NULL)
@@ -236,6 +247,8 @@ top_free(void *slot)
 	free(a->eab_hmac_key.path);
 	OPENSSL_cleanse(a->eab_key, sizeof(a->eab_key));
 	free(a->storage);
+	free(a->key_file.path);
+	OPENSSL_cleanse(a->seal_key, sizeof(a->seal_key));
 	free(a);
 }
 
@@ -292,6 +305,15 @@ settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 		if (l->tls.nacme > 0 && port == (int)a->tls_port)
 			alpn = 1;
 	}
+	if (a != NULL && a->store_redis && conf->fleet_store == NULL)
+		sl_yaml_err_at(ld, a->store_pos.line, a->store_pos.col,
+			       "acme: \"store: redis\" needs the top-level "
+			       "\"rate_limit_store\" (the Redis the fleet "
+			       "shares)");
+	if (a != NULL && a->store_redis && a->key_file.path == NULL)
+		sl_yaml_err_at(ld, a->store_pos.line, a->store_pos.col,
+			       "acme: \"store: redis\" needs \"key_file\" "
+			       "(certificates and keys are sealed in Redis)");
 	if (a == NULL || named == NULL || a->directory == NULL)
 		return;
 	if (a->challenge == SL_ACME_HTTP01 && !http)
@@ -426,6 +448,10 @@ secrets(struct sl_conf *conf, char **errors, char **warnings)
 		ERR_clear_error();
 		OPENSSL_cleanse(buf, sizeof(buf));
 	}
+	if (a->key_file.path != NULL && !a->has_key)
+		a->has_key =
+		    sl_conf_read_seal_key(conf, &a->key_file, "key_file",
+					  a->seal_key, errors, warnings) == 0;
 	if (a->eab_hmac_key.path != NULL && a->eab_len == 0 &&
 	    (n = sl_conf_secret_read(conf, &a->eab_hmac_key, "hmac_key_file",
 				     buf, 1024, errors, warnings)) >= 0) {
@@ -464,6 +490,12 @@ share(struct sl_conf *nc, const struct sl_conf *oc)
 		memcpy(n->eab_key, o->eab_key, o->eab_len);
 		n->eab_len = o->eab_len;
 	}
+	if (!n->has_key && o->has_key && n->key_file.path != NULL &&
+	    o->key_file.path != NULL &&
+	    strcmp(n->key_file.path, o->key_file.path) == 0) {
+		memcpy(n->seal_key, o->seal_key, sizeof(n->seal_key));
+		n->has_key = 1;
+	}
 	if (n->account_key_pem == NULL && o->account_key_pem != NULL &&
 	    n->account_key.path != NULL && o->account_key.path != NULL &&
 	    strcmp(n->account_key.path, o->account_key.path) == 0 &&
@@ -499,6 +531,9 @@ top_print(const struct sl_jout *o, const void *slot)
 		o->str(o->ctx, a->eab_hmac_key.path);
 		o->printf(o->ctx, "}");
 	}
+	o->printf(o->ctx, ",\"store\":\"%s\",\"key_file\":",
+		  a->store_redis ? "redis" : "local");
+	o->str(o->ctx, a->key_file.path);
 	o->printf(o->ctx, ",\"storage\":");
 	o->str(o->ctx, a->storage);
 	o->printf(
@@ -605,9 +640,9 @@ alive(void)
 }
 
 static const char *const acme_keys[] = {
-    "directory", "storage",  "contact",	  "ca_file",   "account_key",
-    "eab",	 "key_type", "challenge", "http_port", "tls_port",
-    "timeout",	 "retry",    "retry_max", NULL,
+    "directory", "storage",   "contact",   "ca_file",  "account_key", "eab",
+    "key_type",	 "challenge", "http_port", "tls_port", "timeout",     "retry",
+    "retry_max", "store",     "key_file",  NULL,
 };
 static const char *const eab_keys[] = {"kid", "hmac_key_file", NULL};
 

@@ -32,8 +32,17 @@ struct sl_conf_acme {
 	struct sl_conf_pos storage_pos;
 	enum sl_acme_key key_type;
 	enum sl_acme_challenge challenge;
-	uint64_t http_port, tls_port;	 /* where the CA connects */
-	uint64_t timeout_ms;		 /* one call to the CA */
+	uint64_t http_port, tls_port; /* where the CA connects */
+	uint64_t timeout_ms;	      /* one call to the CA */
+	/* store: redis (doc/tls.md, "ACME in a fleet"): the gateways that
+	 * share the top-level rate_limit_store order each name once and
+	 * share the certificates, sealed under key_file, and the
+	 * challenges' answers */
+	int store_redis;
+	struct sl_conf_pos store_pos;
+	struct sl_conf_file key_file;
+	unsigned char seal_key[32]; /* read by the secrets' pass */
+	int has_key;
 	uint64_t retry_ms, retry_max_ms; /* a failed order's backoff */
 };
 

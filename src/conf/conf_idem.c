@@ -429,8 +429,8 @@ hexval(unsigned char c)
  * The same for each of previous_key_files (what names the key, in its
  * messages). Returns 0 with out set, or -1 with the reason in *errors.
  */
-static int
-read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
+int
+sl_conf_read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
 	      const char *what, unsigned char out[SL_IDEM_SEAL_KEY],
 	      char **errors, char **warnings)
 {
@@ -507,14 +507,14 @@ secrets(struct sl_conf *conf, char **errors, char **warn)
 		return;
 	if (ci->key_file.path != NULL && !ci->has_key)
 		ci->has_key =
-		    read_seal_key(conf, &ci->key_file, "key_file", ci->key,
+		    sl_conf_read_seal_key(conf, &ci->key_file, "key_file", ci->key,
 				  errors, warn) == 0 &&
 		    seal_key_id(conf, ci->key, ci->key_id, &ci->key_file,
 				"key_file", errors) == 0;
 	if (ci->nold > 0 && !ci->has_old) {
 		ci->has_old = 1;
 		for (size_t i = 0; i < ci->nold; i++)
-			if (read_seal_key(conf, &ci->old_files[i],
+			if (sl_conf_read_seal_key(conf, &ci->old_files[i],
 					  "previous_key_files", ci->old_keys[i],
 					  errors, warn) != 0 ||
 			    seal_key_id(conf, ci->old_keys[i], ci->old_ids[i],

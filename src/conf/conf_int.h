@@ -254,6 +254,12 @@ void sl_conf_msg(char **out, const struct sl_conf *conf, const char *level,
 char *sl_conf_read_password(const struct sl_conf *conf,
 			    const struct sl_conf_file *f, const char *key,
 			    const char *what, char **errors, char **warnings);
+/* A sealing key of 32 bytes in file f (conf_idem.c; idempotency's
+ * key_file, acme's): the bytes as they are, or 64 hexadecimal digits.
+ * 0 with out set, or -1 said in *errors (what: the key that names it). */
+int sl_conf_read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
+			  const char *what, unsigned char out[32],
+			  char **errors, char **warnings);
 /* At most cap bytes of secret file f into buf (conf_util.c): the bytes
  * read, or -1 said in *errors; a file others may read warned of. The
  * caller cleanses buf. */

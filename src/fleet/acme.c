@@ -31,9 +31,11 @@
 #include "tlscert.h"
 #include "util.h"
 
-#define NONCE_TRIES 5	    /* a request sent again after badNonce */
-#define POLL_MAX_S  60	    /* an authorization's or order's wait */
-#define DAY	    86400LL /* expiry warnings at 14, 7 and 3 days */
+#define NONCE_TRIES   5	      /* a request sent again after badNonce */
+#define POLL_MAX_S    60      /* an authorization's or order's wait */
+#define DAY	      86400LL /* expiry warnings at 14, 7 and 3 days */
+#define FLEET_SYNC_MS 1000    /* a challenge shared, before the CA is told */
+#define LOCK_LEASE_MS (10 * 60 * 1000) /* a name's order in a fleet */
 
 struct name {
 	char *name;
@@ -61,6 +63,9 @@ struct acme {
 			       order before then, for any name */
 	struct name *names;
 	size_t nnames;
+	/* store: redis (acme_fleet.c) */
+	int fleet;
+	struct acme_store st;
 };
 
 /* What the main thread and the thread share. */
@@ -263,10 +268,9 @@ directory(struct acme *a, char *why, size_t n)
 	return 0;
 }
 
-/* An atomic write of a private file: dir/file.tmp, fsync, rename. */
-static int
-store_write(const char *dir, const char *file, const char *data, size_t len,
-	    char *why, size_t n)
+int
+acme_file_write(const char *dir, const char *file, const char *data, size_t len,
+		char *why, size_t n)
 {
 	char path[1200], tmp[1220];
 	int fd;
@@ -326,8 +330,47 @@ account_file(const struct sl_conf_acme *c, char *out, size_t n)
 		 md[2], md[3], md[4], md[5]);
 }
 
-/* The account's key: the file given, else the storage's, else made and
- * kept there. */
+/* The fleet's account key: the store's, else one made here and kept there
+ * (only if no other gateway kept one first). 0, or -1 (why). */
+static int
+fleet_account_key(struct acme *a, char *why, size_t n)
+{
+	char file[64], *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	account_file(a->cfg, file, sizeof(file));
+	for (int tries = 0; tries < 2; tries++) {
+		if ((r = acme_store_get(&a->st, "account:", file, &pem, &len,
+					why, n)) == -1)
+			return -1;
+		if (r == 1) {
+			a->akey = acme_key_read(pem, len);
+			OPENSSL_cleanse(pem, len);
+			free(pem);
+			return a->akey != NULL ? 0 : -1;
+		}
+		if ((a->akey = acme_key_new(0)) == NULL ||
+		    (pem = acme_key_pem(a->akey)) == NULL)
+			return -1;
+		r = acme_store_put(&a->st, "account:", file, pem, strlen(pem),
+				   1, why, n);
+		OPENSSL_cleanse(pem, strlen(pem));
+		free(pem);
+		pem = NULL;
+		if (r == 1)
+			return 0;
+		/* another gateway kept one first: that one */
+		EVP_PKEY_free(a->akey);
+		a->akey = NULL;
+		if (r == -1)
+			return -1;
+	}
+	return -1;
+}
+
+/* The account's key: the file given, else the fleet's (store: redis), else
+ * the storage's, else made and kept there. */
 static int
 account_key(struct acme *a, char *why, size_t n)
 {
@@ -339,6 +382,8 @@ account_key(struct acme *a, char *why, size_t n)
 	if (a->cfg->account_key_pem != NULL)
 		a->akey = acme_key_read(a->cfg->account_key_pem,
 					strlen(a->cfg->account_key_pem));
+	else if (a->fleet && fleet_account_key(a, why, n) == 0)
+		; /* the fleet's, one account for every gateway */
 	else {
 		account_file(a->cfg, file, sizeof(file));
 		if ((pem = store_read(a->cfg->storage, file, &len)) != NULL) {
@@ -348,8 +393,8 @@ account_key(struct acme *a, char *why, size_t n)
 			pem = NULL;
 		} else if ((a->akey = acme_key_new(0)) != NULL &&
 			   ((pem = acme_key_pem(a->akey)) == NULL ||
-			    store_write(a->cfg->storage, file, pem, strlen(pem),
-					why, n) == -1)) {
+			    acme_file_write(a->cfg->storage, file, pem,
+					    strlen(pem), why, n) == -1)) {
 			EVP_PKEY_free(a->akey);
 			a->akey = NULL;
 			if (pem == NULL)
@@ -475,6 +520,7 @@ authorize(struct acme *a, struct name *nm, const char *url, char *why, size_t n)
 	const char *type =
 	    a->cfg->challenge == SL_ACME_HTTP01 ? "http-01" : "tls-alpn-01";
 	char status[32], token[256] = "", curl[1024] = "", keyauth[320];
+	char field[300] = "";
 	struct acme_resp r;
 	struct js j;
 	int ch, ok = -1;
@@ -534,6 +580,21 @@ authorize(struct acme *a, struct name *nm, const char *url, char *why, size_t n)
 		}
 		sl_acme_slot_set(nm->slot, c, 1);
 	}
+	if (a->fleet) {
+		/* any gateway may get the CA's validation: the others' fleet
+		 * threads take the answer within their tick */
+		snprintf(field, sizeof(field), "%s%s",
+			 a->cfg->challenge == SL_ACME_HTTP01 ? "h:" : "a:",
+			 a->cfg->challenge == SL_ACME_HTTP01 ? token
+							     : nm->name);
+		if (acme_store_challenge(&a->st, field, keyauth, why, n) == -1)
+			log_warnx("acme: %s: the challenge is not shared: %s",
+				  nm->name, why);
+		else if (nap(FLEET_SYNC_MS) == -1) {
+			snprintf(why, n, "stopping");
+			goto unpublish;
+		}
+	}
 	if (post(a, curl, "{}", &r, why, n) == -1)
 		goto unpublish;
 	if (r.status != 200) {
@@ -567,6 +628,10 @@ authorize(struct acme *a, struct name *nm, const char *url, char *why, size_t n)
 	}
 	acme_resp_free(&r);
 unpublish:
+	if (field[0] != '\0') {
+		char w2[200];
+		(void)acme_store_challenge(&a->st, field, NULL, w2, sizeof(w2));
+	}
 	if (a->cfg->challenge == SL_ACME_HTTP01)
 		sl_acme_token_del(token);
 	else
@@ -577,34 +642,37 @@ out:
 	return ok;
 }
 
-/* The certificate obtained: kept in the storage, then served. */
-static int
-install(struct acme *a, struct name *nm, const char *pem, size_t len,
-	EVP_PKEY *key, char *why, size_t n)
+int
+acme_install(const char *dir, struct sl_acme_slot *slot, const char *pem,
+	     size_t len, EVP_PKEY *key, int newer_only, char *why, size_t n)
 {
 	struct sl_tls_cert *c = sl_tls_cert_from_pem(pem, len, key, why, n);
+	struct sl_tls_cert *cur = sl_acme_slot_cert(slot);
 	char file[300], *kpem;
 	int bad;
 
 	if (c == NULL)
 		return -1;
+	if (newer_only && cur != NULL && cur->not_after >= c->not_after) {
+		sl_tls_cert_unref(c);
+		return 0;
+	}
 	if ((kpem = acme_key_pem(key)) == NULL) {
 		snprintf(why, n, "cannot write the key");
 		sl_tls_cert_unref(c);
 		return -1;
 	}
-	snprintf(file, sizeof(file), "%s.key", nm->name);
-	bad = store_write(a->cfg->storage, file, kpem, strlen(kpem), why, n);
+	snprintf(file, sizeof(file), "%s.key", slot->name);
+	bad = acme_file_write(dir, file, kpem, strlen(kpem), why, n);
 	OPENSSL_cleanse(kpem, strlen(kpem));
 	free(kpem);
-	snprintf(file, sizeof(file), "%s.crt", nm->name);
-	if (bad == -1 ||
-	    store_write(a->cfg->storage, file, pem, len, why, n) == -1) {
+	snprintf(file, sizeof(file), "%s.crt", slot->name);
+	if (bad == -1 || acme_file_write(dir, file, pem, len, why, n) == -1) {
 		/* served all the same: the next start orders again */
-		log_warnx("acme: %s: %s", nm->name, why);
+		log_warnx("acme: %s: %s", slot->name, why);
 	}
-	sl_acme_slot_set(nm->slot, c, 0);
-	return 0;
+	sl_acme_slot_set(slot, c, 0);
+	return 1;
 }
 
 /* An order for nm's name, to its certificate installed. 0, or -1 with
@@ -702,7 +770,12 @@ order(struct acme *a, struct name *nm, char *why, size_t n)
 		acme_resp_free(&r);
 		goto out;
 	}
-	ret = install(a, nm, r.body, r.len, key, why, n);
+	if (acme_install(a->cfg->storage, nm->slot, r.body, r.len, key, 0, why,
+			 n) == 1) {
+		ret = 0;
+		if (a->fleet)
+			acme_fleet_keep(&a->st, nm->name, key, r.body, r.len);
+	}
 	acme_resp_free(&r);
 out:
 	EVP_PKEY_free(key);
@@ -744,15 +817,67 @@ said_none(struct name *nm)
 	nm->said = 0;
 }
 
+/* In a fleet, before an order: the store's certificate when it expires
+ * after the one served; then, if the name is due still, its lock (token),
+ * held by one gateway at a time. 1: nothing to order now (nm->next_at
+ * set), 0: order (*locked, or alone when the store does not answer: a
+ * certificate that lapses is worse than two orders). */
+static int
+fleet_before(struct acme *a, struct name *nm, int64_t now, char *token,
+	     int *locked)
+{
+	char why[300];
+	unsigned char rnd16[16];
+	int r = acme_fleet_fetch(&a->st, a->cfg->storage, nm->slot, why,
+				 sizeof(why));
+	struct sl_tls_cert *c;
+
+	*locked = 0;
+	if (r == 1)
+		log_info("acme: %s: certificate from the fleet's store",
+			 nm->name);
+	c = sl_acme_slot_cert(nm->slot);
+	if (c != NULL && (nm->next_at = renew_at(c)) > now) {
+		nm->fails = 0;
+		return 1;
+	}
+	if (r == -1) {
+		log_warnx("acme: %s: %s; ordering without the fleet's lock",
+			  nm->name, why);
+		return 0;
+	}
+	(void)RAND_bytes(rnd16, sizeof(rnd16));
+	for (int i = 0; i < 16; i++)
+		snprintf(token + 2 * i, 3, "%02x", rnd16[i]);
+	r = acme_store_lock(&a->st, nm->name, token, LOCK_LEASE_MS, why,
+			    sizeof(why));
+	if (r == 1)
+		*locked = 1;
+	else if (r == 0) {
+		/* another gateway orders it: its certificate comes through
+		 * the store */
+		nm->next_at = now + 2;
+		return 1;
+	} else
+		log_warnx("acme: %s: %s; ordering without the fleet's lock",
+			  nm->name, why);
+	return 0;
+}
+
 /* One attempt for nm, and its outcome's schedule and log. */
 static void
 attempt(struct acme *a, struct name *nm)
 {
-	char why[512] = "";
+	char why[512] = "", token[40] = "";
 	int64_t now = (int64_t)time(NULL);
 	struct sl_tls_cert *c;
+	int locked = 0;
 
 	a->retry_after = -1;
+	if (a->fleet && fleet_before(a, nm, now, token, &locked) == 1) {
+		atomic_store(&nm->slot->next_at, nm->next_at);
+		return;
+	}
 	if (order(a, nm, why, sizeof(why)) == 0) {
 		c = sl_acme_slot_cert(nm->slot);
 		nm->fails = 0;
@@ -768,8 +893,11 @@ attempt(struct acme *a, struct name *nm)
 		uint64_t d = a->cfg->retry_ms;
 		int64_t left;
 
-		if (strcmp(why, "stopping") == 0)
+		if (strcmp(why, "stopping") == 0) {
+			if (locked)
+				acme_store_unlock(&a->st, nm->name, token);
 			return;
+		}
 		nm->fails++;
 		for (unsigned k = 1; k < nm->fails && d < a->cfg->retry_max_ms;
 		     k++)
@@ -819,6 +947,8 @@ attempt(struct acme *a, struct name *nm)
 			    nm->name, why, (long long)left,
 			    (long long)(nm->next_at - now));
 	}
+	if (locked)
+		acme_store_unlock(&a->st, nm->name, token);
 	atomic_store(&nm->slot->next_at, nm->next_at);
 }
 
@@ -855,7 +985,9 @@ same_account(const struct sl_conf_acme *x, const struct sl_conf_acme *y)
 	 (x->f == NULL || strcmp(x->f, y->f) == 0))
 	return SAME(directory) && SAME(ca_file.path) && SAME(contact) &&
 	       SAME(account_key_pem) && SAME(eab_kid) && SAME(storage) &&
-	       x->timeout_ms == y->timeout_ms;
+	       x->timeout_ms == y->timeout_ms &&
+	       x->store_redis == y->store_redis &&
+	       (!x->store_redis || memcmp(x->seal_key, y->seal_key, 32) == 0);
 #undef SAME
 }
 
@@ -958,6 +1090,14 @@ apply(struct acme *a, struct sl_conf *conf)
 	a->cfg = c;
 	for (size_t i = 0; i < a->nnames; i++)
 		a->names[i].keep = 0;
+	a->fleet = c != NULL && c->store_redis && c->has_key &&
+		   conf->fleet_store != NULL;
+	if (a->fleet)
+		acme_store_init(&a->st, conf->fleet_store, c->seal_key,
+				acme_store_timeout(conf));
+	else
+		acme_store_free(&a->st);
+	acme_fleet_apply(a->fleet ? conf : NULL);
 	if (c != NULL && a->http.ctx == NULL) {
 		a->http.timeout_ms = c->timeout_ms;
 		a->http.stop_fd = g.pipe[0];
@@ -1049,6 +1189,8 @@ run(void *arg)
 		free(a.names[i].name);
 	}
 	free(a.names);
+	acme_fleet_stop();
+	acme_store_free(&a.st);
 	account_drop(&a);
 	if (a.conf != NULL)
 		sl_conf_unref(a.conf);

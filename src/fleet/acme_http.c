@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,35 +231,63 @@ field(const char *head, size_t len, const char *name, char *out, size_t n)
 	return 0;
 }
 
-/* A chunked body decoded in place: its length, or -1. */
+static int
+hexdig(int c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* A chunked body decoded in place (RFC 9112 section 7.1: hexadecimal
+ * sizes, extensions after ';' ignored, each chunk's CRLF, the trailers
+ * skipped): its length, or -1. */
 static long
 dechunk(char *b, size_t len)
 {
 	size_t in = 0, out = 0;
 
 	for (;;) {
-		char *e;
-		unsigned long sz;
 		const char *eol = memchr(b + in, '\n', len - in);
+		size_t sz = 0, k = in;
+		int d;
 
 		if (eol == NULL)
 			return -1;
-		sz = strtoul(b + in, &e, 16);
-		if (e == b + in)
+		for (; k < (size_t)(eol - b) && (d = hexdig(b[k])) >= 0; k++) {
+			if (sz > (SIZE_MAX >> 4))
+				return -1;
+			sz = sz << 4 | (size_t)d;
+		}
+		if (k == in || (b[k] != ';' && b[k] != '\r' && b[k] != '\n'))
 			return -1;
 		in = (size_t)(eol - b) + 1;
 		if (sz == 0)
 			return (long)out;
-		if (sz > len - in)
+		if (sz > len - in || len - in - sz < 2 || b[in + sz] != '\r' ||
+		    b[in + sz + 1] != '\n')
 			return -1;
 		memmove(b + out, b + in, sz);
 		out += sz;
-		in += sz;
-		if (in < len && b[in] == '\r')
-			in++;
-		if (in < len && b[in] == '\n')
-			in++;
+		in += sz + 2;
 	}
+}
+
+/* A field of digits only: its value (at most max), or -1. */
+static long
+digits(const char *s, long max)
+{
+	long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > max / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v > max ? -1 : v;
 }
 
 int
@@ -267,31 +296,47 @@ acme_http_parse(char *raw, size_t len, struct acme_resp *r, char *why, size_t n)
 	char *sep = NULL, te[64], cl[32], ra[64];
 	size_t hlen, blen;
 
+	memset(r, 0, sizeof(*r));
+	r->retry_after = -1;
 	for (size_t i = 0; i + 3 < len; i++)
 		if (memcmp(raw + i, "\r\n\r\n", 4) == 0) {
 			sep = raw + i;
 			break;
 		}
-	if (sep == NULL || len < 12 || strncmp(raw, "HTTP/1.", 7) != 0 ||
-	    raw[8] != ' ') {
+	/* "HTTP/1.x NNN" and a space or the line's end */
+	if (sep == NULL || sep - raw < 12 || strncmp(raw, "HTTP/1.", 7) != 0 ||
+	    raw[8] != ' ' || raw[9] < '1' || raw[9] > '5' || raw[10] < '0' ||
+	    raw[10] > '9' || raw[11] < '0' || raw[11] > '9' ||
+	    (raw[12] != ' ' && raw[12] != '\r')) {
 		snprintf(why, n, "not an HTTP answer");
 		return -1;
 	}
-	r->status = atoi(raw + 9);
+	r->status = (raw[9] - '0') * 100 + (raw[10] - '0') * 10 + raw[11] - '0';
 	hlen = (size_t)(sep - raw) + 2;
-	(void)field(raw, hlen, "Replay-Nonce", r->nonce, sizeof(r->nonce));
+	/* a nonce is base64url (RFC 8555 section 6.5.1): another is not
+	 * taken (it would go into a JWS's header) */
+	if (field(raw, hlen, "Replay-Nonce", r->nonce, sizeof(r->nonce)))
+		for (const char *p = r->nonce; *p; p++)
+			if (!((*p >= 'A' && *p <= 'Z') ||
+			      (*p >= 'a' && *p <= 'z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '_')) {
+				r->nonce[0] = '\0';
+				break;
+			}
 	(void)field(raw, hlen, "Location", r->location, sizeof(r->location));
 	(void)field(raw, hlen, "Content-Type", r->ctype, sizeof(r->ctype));
-	r->retry_after = -1;
 	if (field(raw, hlen, "Retry-After", ra, sizeof(ra))) {
-		if (ra[0] >= '0' && ra[0] <= '9')
-			r->retry_after = strtol(ra, NULL, 10);
-		else {
+		if (ra[0] >= '0' && ra[0] <= '9') {
+			long v = digits(ra, 1L << 40);
+			r->retry_after = v < 0 ? -1 : v > 86400 ? 86400 : v;
+		} else {
 			struct tm tm = {0};
 			if (strptime(ra, "%a, %d %b %Y %H:%M:%S GMT", &tm) !=
 			    NULL) {
 				long d = (long)(timegm(&tm) - time(NULL));
-				r->retry_after = d > 0 ? d : 0;
+				r->retry_after =
+				    d > 0 ? (d > 86400 ? 86400 : d) : 0;
 			}
 		}
 	}
@@ -303,24 +348,29 @@ acme_http_parse(char *raw, size_t len, struct acme_resp *r, char *why, size_t n)
 	memcpy(r->body, sep + 4, blen);
 	r->body[blen] = '\0';
 	r->len = blen;
-	if (field(raw, hlen, "Transfer-Encoding", te, sizeof(te)) &&
-	    strcasecmp(te, "chunked") == 0) {
-		long k = dechunk(r->body, blen);
+	if (field(raw, hlen, "Transfer-Encoding", te, sizeof(te))) {
+		long k = strcasecmp(te, "chunked") == 0 ? dechunk(r->body, blen)
+							: -2;
 		if (k < 0) {
-			snprintf(why, n, "a malformed chunked body");
+			snprintf(why, n,
+				 k == -2 ? "a Transfer-Encoding other than "
+					   "chunked"
+					 : "a malformed chunked body");
 			acme_resp_free(r);
 			return -1;
 		}
 		r->len = (size_t)k;
 		r->body[k] = '\0';
 	} else if (field(raw, hlen, "Content-Length", cl, sizeof(cl))) {
-		size_t want = strtoul(cl, NULL, 10);
-		if (want > blen) {
-			snprintf(why, n, "the answer was cut short");
+		long want = digits(cl, ACME_BODY_MAX);
+		if (want < 0 || (size_t)want > blen) {
+			snprintf(why, n,
+				 want < 0 ? "a bad Content-Length"
+					  : "the answer was cut short");
 			acme_resp_free(r);
 			return -1;
 		}
-		r->len = want;
+		r->len = (size_t)want;
 		r->body[want] = '\0';
 	}
 	return 0;

@@ -60,6 +60,93 @@ void acme_resp_free(struct acme_resp *r);
 int acme_http_parse(char *raw, size_t len, struct acme_resp *r, char *why,
 		    size_t n);
 
+/* ---- acme_store.c: the fleet's store (store: redis) ---------------------
+ */
+
+struct redisContext;
+struct sl_conf_fleet_store;
+
+struct acme_store {
+	struct redisContext *rc;	      /* NULL: not connected */
+	const struct sl_conf_fleet_store *fs; /* the generation's */
+	unsigned char key[32];		      /* acme.key_file's */
+	uint64_t timeout_ms;
+};
+
+/* Sets s to fs (borrowed from a generation the caller holds) and key; a
+ * connection made before is closed. */
+void acme_store_init(struct acme_store *s, const struct sl_conf_fleet_store *fs,
+		     const unsigned char key[32], uint64_t timeout_ms);
+void acme_store_close(struct acme_store *s);
+void acme_store_free(struct acme_store *s);
+
+/* The sealed value acme:WHAT NAME ("cert:", "account:"), opened into *out
+ * (malloc'd, NUL-ended, *len bytes): 1, 0 when there is none, -1 (why). */
+int acme_store_get(struct acme_store *s, const char *what, const char *name,
+		   char **out, size_t *len, char *why, size_t n);
+/* Keeps data sealed as acme:WHAT NAME; nx: only when there is none. 1
+ * kept, 0 not (nx, one was there), -1 (why). */
+int acme_store_put(struct acme_store *s, const char *what, const char *name,
+		   const char *data, size_t len, int nx, char *why, size_t n);
+/* NAME's certificate was kept: acme:updated says so. 0, or -1. */
+int acme_store_updated(struct acme_store *s, const char *name, char *why,
+		       size_t n);
+/* fn for each name kept since *seen (a score of acme:updated), *seen
+ * moved on. 0, or -1. */
+int acme_store_changed(struct acme_store *s, int64_t *seen,
+		       void (*fn)(const char *name, void *arg), void *arg,
+		       char *why, size_t n);
+/* NAME's lock for lease_ms under token: 1 taken, 0 another holds it, -1. */
+int acme_store_lock(struct acme_store *s, const char *name, const char *token,
+		    uint64_t lease_ms, char *why, size_t n);
+/* Lets the lock go if token still holds it. */
+void acme_store_unlock(struct acme_store *s, const char *name,
+		       const char *token);
+/* A challenge's answer for the fleet (keyauth NULL: gone): field "h:TOKEN"
+ * or "a:NAME". 0, or -1. */
+int acme_store_challenge(struct acme_store *s, const char *field,
+			 const char *keyauth, char *why, size_t n);
+/* fn for each answer under way (an expired one is removed). 0, or -1. */
+int acme_store_challenges(struct acme_store *s,
+			  void (*fn)(const char *field, const char *keyauth,
+				     void *arg),
+			  void *arg, char *why, size_t n);
+
+/* ---- acme.c's, for acme_fleet.c --------------------------------------- */
+
+struct sl_acme_slot;
+struct sl_conf;
+
+/* An atomic write of a private file (0600): dir/file.tmp, fsync,
+ * rename. 0, or -1 with why. */
+int acme_file_write(const char *dir, const char *file, const char *data,
+		    size_t len, char *why, size_t n);
+/* A certificate (its chain pem[0..len), its key) served for slot's name
+ * from the next handshake, and kept in the storage dir; newer_only: only
+ * when it expires after the one served. 1 installed, 0 not newer, -1
+ * (why). */
+int acme_install(const char *dir, struct sl_acme_slot *slot, const char *pem,
+		 size_t len, EVP_PKEY *key, int newer_only, char *why,
+		 size_t n);
+
+/* ---- acme_fleet.c ------------------------------------------------------- */
+
+/* A certificate obtained here, kept sealed in the store for the fleet
+ * (a failure is said: the others order it themselves). */
+void acme_fleet_keep(struct acme_store *st, const char *name, EVP_PKEY *key,
+		     const char *pem, size_t len);
+/* slot's certificate from the store, installed when it expires after the
+ * one served: 1, 0 (none, or not newer), -1 (why). */
+int acme_fleet_fetch(struct acme_store *st, const char *dir,
+		     struct sl_acme_slot *slot, char *why, size_t n);
+/* A store command's bound: rate_limit_store.timeout, a second at least
+ * (the ACME threads are not on the request path). */
+uint64_t acme_store_timeout(const struct sl_conf *conf);
+/* The fleet thread follows conf (started with the first generation of
+ * store: redis, stopped by one without). ACME thread. */
+void acme_fleet_apply(struct sl_conf *conf);
+void acme_fleet_stop(void);
+
 /* ---- acme_jws.c ---------------------------------------------------------
  */
 

@@ -297,14 +297,40 @@ out:
 	return out;
 }
 
-/* A subjectAltName of one DNS name. */
+/* A subjectAltName of one DNS name (a GENERAL_NAME made, not a config
+ * string: a comma would add names). */
 static X509_EXTENSION *
 san_ext(const char *name)
 {
-	char v[300];
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+	X509_EXTENSION *ext = NULL;
 
-	snprintf(v, sizeof(v), "DNS:%s", name);
-	return X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, v);
+	if (gens != NULL && g != NULL && s != NULL &&
+	    ASN1_STRING_set(s, name, (int)strlen(name)) == 1) {
+		GENERAL_NAME_set0_value(g, GEN_DNS, s);
+		s = NULL;
+		if (sk_GENERAL_NAME_push(gens, g) > 0) {
+			g = NULL;
+			ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
+		}
+	}
+	ASN1_IA5STRING_free(s);
+	GENERAL_NAME_free(g);
+	GENERAL_NAMES_free(gens);
+	return ext;
+}
+
+/* A subject of CN=name, or an empty one for a name longer than a CN may
+ * be (64): the subjectAltName carries it (RFC 5280 section 4.2.1.6). */
+static int
+subject_cn(X509_NAME *subj, const char *name)
+{
+	if (strlen(name) > 64)
+		return 1;
+	return X509_NAME_add_entry_by_txt(
+	    subj, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0);
 }
 
 char *
@@ -319,9 +345,7 @@ acme_csr(EVP_PKEY *key, const char *name)
 	int n;
 
 	if (req == NULL || exts == NULL || san == NULL || subj == NULL ||
-	    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
-				       (const unsigned char *)name, -1, -1,
-				       0) != 1 ||
+	    subject_cn(subj, name) != 1 ||
 	    X509_REQ_set_subject_name(req, subj) != 1 ||
 	    X509_REQ_set_pubkey(req, key) != 1 ||
 	    sk_X509_EXTENSION_push(exts, san) == 0)
@@ -385,10 +409,7 @@ acme_alpn_cert(const char *name, const char *keyauth)
 	serial[0] &= 0x7f;
 	if ((bn = BN_bin2bn(serial, 16, NULL)) == NULL ||
 	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
-	    X509_set_version(x, 2) != 1 ||
-	    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
-				       (const unsigned char *)name, -1, -1,
-				       0) != 1 ||
+	    X509_set_version(x, 2) != 1 || subject_cn(subj, name) != 1 ||
 	    X509_set_subject_name(x, subj) != 1 ||
 	    X509_set_issuer_name(x, subj) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||

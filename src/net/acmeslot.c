@@ -88,6 +88,23 @@ out:
 	return s;
 }
 
+struct sl_acme_slot *
+sl_acme_slot_find(const char *name)
+{
+	struct sl_acme_slot *s = NULL;
+	int found;
+	size_t at;
+
+	pthread_mutex_lock(&lock);
+	at = find(name, &found);
+	if (found) {
+		s = slots[at];
+		atomic_fetch_add(&s->refs, 1);
+	}
+	pthread_mutex_unlock(&lock);
+	return s;
+}
+
 void
 sl_acme_slot_put(struct sl_acme_slot *s)
 {

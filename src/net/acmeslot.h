@@ -45,6 +45,8 @@ struct sl_acme_slot {
 /* The slot of name (lowercase), made on first use: one more reference.
  * NULL when out of memory. */
 struct sl_acme_slot *sl_acme_slot_get(const char *name);
+/* The slot of name when one exists (a reference), else NULL. */
+struct sl_acme_slot *sl_acme_slot_find(const char *name);
 /* Drops a reference; the slot goes with the last (its certificates
  * with it). */
 void sl_acme_slot_put(struct sl_acme_slot *s);

@@ -5,6 +5,7 @@
 # Regenerate: tests/dist-files.sh --update-lists .
 FUZZ_CORPUS = \
 	tests/fuzz/corpus/accenc \
+	tests/fuzz/corpus/acme \
 	tests/fuzz/corpus/authzpb \
 	tests/fuzz/corpus/chunked \
 	tests/fuzz/corpus/conf \

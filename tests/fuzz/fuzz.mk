@@ -93,7 +93,7 @@ TARGETS = $(OUT)/fuzz_request $(OUT)/fuzz_response $(OUT)/fuzz_chunked \
 	$(OUT)/fuzz_authzpb $(OUT)/fuzz_trace $(OUT)/fuzz_waf \
 	$(OUT)/fuzz_accenc $(OUT)/fuzz_idem $(OUT)/fuzz_reader \
 	$(OUT)/fuzz_wafcheck $(OUT)/fuzz_route $(OUT)/fuzz_lpat \
-	$(OUT)/fuzz_fieldcheck
+	$(OUT)/fuzz_fieldcheck $(OUT)/fuzz_acme
 ifneq ($(shell pkg-config --exists libnghttp3 2>/dev/null && echo y),)
 TARGETS += $(OUT)/fuzz_qpack $(OUT)/fuzz_h3frame
 endif
@@ -322,6 +322,17 @@ $(OUT)/fuzz_tls: $(top_srcdir)/tests/fuzz/fuzz_tls.c $(TLS_SRCS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) -o $@ $< \
 		$(TLS_SRCS) $(NET_LIBS)
+
+# the ACME client's answer reader (fuzz_acme.c): acme_http.c, with util.c
+# (the clock) and tlscert.c (OpenSSL's reason) that its calls name; the
+# linker drops what the reader does not reach
+ACME_SRCS = $(top_srcdir)/src/fleet/acme_http.c $(top_srcdir)/src/core/util.c \
+	$(top_srcdir)/src/net/tlscert.c
+$(OUT)/fuzz_acme: $(top_srcdir)/tests/fuzz/fuzz_acme.c $(ACME_SRCS) \
+		$(top_srcdir)/src/fleet/acme_int.h $(top_srcdir)/tests/fuzz/fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) $(GC) \
+		-DPACKAGE_VERSION='"fuzz"' -o $@ $< $(ACME_SRCS) $(NET_LIBS)
 
 # upgrades (fuzz_ws.c): the handshake checks and WebSocket frames; the
 # accept's SHA-1 is tls.c's

@@ -13,7 +13,7 @@ for target in request response chunked conf sticky route keepalive health tls pa
 	hdrrule proxy forwarded ratelimit h2 ws grpc health_h2 h2up dns h1simd \
 	hpack hpack_enc h2frame h2conn h2diff json jwt authzpb trace waf \
 	accenc idem reader wafcheck qpack h3frame quic diff_request diff_response \
-	sni lpat fieldcheck; do
+	sni lpat fieldcheck acme; do
 	corpus=$top_srcdir/tests/fuzz/corpus/$target
 	bin=$top_builddir/tests/fuzz/replay_$target
 	if [ ! -d "$corpus" ]; then

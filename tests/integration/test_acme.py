@@ -70,8 +70,9 @@ class Gw:
 
     def __init__(self, pb, up, names, challenge="http-01", storage=None,
                  acme=None, certificates=None, http3=False, start=True,
-                 workers=2):
+                 workers=2, ip="127.0.0.1", extra=None):
         self.pb = pb
+        self.ip = ip
         self.up = up
         self.names = list(names)
         self.storage = storage or os.path.join(tmpdir(), "acme")
@@ -85,14 +86,14 @@ class Gw:
         tls = {"acme": self.names}
         if certificates:
             tls["certificates"] = certificates
-        lst = [{"name": "tls", "address": "127.0.0.1:%d" % pb.tls_port,
+        lst = [{"name": "tls", "address": "%s:%d" % (ip, pb.tls_port),
                 "protocols": ["h2", "http/1.1"], "tls": tls,
                 "routes": [{"name": "app", "cluster": "app"}]}]
         if http3:
             lst[0]["http3"] = {"retry": "never"}
         if challenge == "http-01":
             lst.append({"name": "plain",
-                        "address": "127.0.0.1:%d" % pb.http_port,
+                        "address": "%s:%d" % (ip, pb.http_port),
                         "routes": [{"name": "web", "cluster": "app"}]})
         self.cfg = {"workers": workers,
                     "drain_timeout": sltest.DEFAULT_DRAIN,
@@ -101,12 +102,17 @@ class Gw:
                     "acme": a, "listeners": lst,
                     "clusters": [{"name": "app",
                                   "endpoints": ["127.0.0.1:%d" % up.port]}]}
+        self.cfg.update(extra or {})
         self.sl = None
         if start:
             self.start()
 
     def start(self):
-        self.sl = start_sluice(self.cfg)
+        self.sl = start_sluice(self.cfg, wait_ports=[])
+        for lst in self.cfg["listeners"]:
+            host, port = lst["address"].rsplit(":", 1)
+            check(wait_until(lambda: listening(host, int(port)), 10),
+                  "sluice listens on %s" % lst["address"])
         return self
 
     def write_roots(self):
@@ -119,7 +125,7 @@ class Gw:
         and notAfter). Raises on a handshake or verification failure."""
         self.write_roots()
         ctx = ssl.create_default_context(cafile=self.roots)
-        with socket.create_connection(("127.0.0.1", self.pb.tls_port),
+        with socket.create_connection((self.ip, self.pb.tls_port),
                                       5) as raw:
             with ctx.wrap_socket(raw, server_hostname=name) as s:
                 cert = s.getpeercert()
@@ -157,7 +163,7 @@ class Gw:
         r = subprocess.run(
             ["curl", "-s", "--http2", "-o", "/dev/null", "-w",
              "%{http_code} %{http_version}", "--cacert", self.roots,
-             "--resolve", "%s:%d:127.0.0.1" % (name, self.pb.tls_port),
+             "--resolve", "%s:%d:%s" % (name, self.pb.tls_port, self.ip),
              "https://%s:%d/h2" % (name, self.pb.tls_port)],
             capture_output=True, text=True, timeout=30)
         eq(r.returncode, 0, "curl %s: %s" % (name, r.stderr[-500:]))
@@ -166,6 +172,9 @@ class Gw:
 
     def metrics(self):
         return sltest.metrics(self.aport)
+
+    def count(self, text):
+        return self.sl.stderr().count(text)
 
     def status(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/status"
@@ -181,6 +190,14 @@ class Gw:
             "sluice_config_generation") != gen, 10, 0.05),
             "the reload was not applied:\n%s" % self.sl.stderr()[-2000:])
         sltest.wait_applied(self.aport)
+
+
+def listening(host, port):
+    try:
+        socket.create_connection((host, port), 0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 def metric(m, name, labels):
@@ -648,6 +665,104 @@ def check_refuses_bad_acme_keys():
     p = free_port()
     rc, err = conf(dict(good, http_port=p), ("x.example.test",), p)
     eq((rc, err), (0, ""), "http_port")
+
+
+# ---- a fleet: gateways sharing a redis-server -------------------------------
+
+# the Redis helper of the rate limits' suite, imported without its tests
+_ours = len(sltest._tests)
+import test_rate_limit as trl  # noqa: E402
+del sltest._tests[_ours:]
+
+
+def seal_key_file():
+    f = os.path.join(tmpdir(), "acme.key")
+    with open(f, "w") as o:
+        o.write(os.urandom(32).hex() + "\n")
+    os.chmod(f, 0o600)
+    return f
+
+
+def redis_keys(redis, pattern):
+    """KEYS pattern, through redis-cli-free RESP (the helper's command()
+    reads one line: the count)."""
+    s = socket.create_connection(("127.0.0.1", redis.port), 2.0)
+    try:
+        s.sendall(trl.resp("KEYS", pattern))
+        bs = sltest.BufSock(s)
+        n = int(bs.read_until(b"\r\n")[1:])
+        out = []
+        for _ in range(max(n, 0)):
+            ln = int(bs.read_until(b"\r\n")[1:])
+            out.append(bytes(bs.read_exact(ln + 2)[:-2]))
+        return out
+    finally:
+        s.close()
+
+
+def redis_get(redis, key):
+    s = socket.create_connection(("127.0.0.1", redis.port), 2.0)
+    try:
+        s.sendall(trl.resp("GET", key))
+        bs = sltest.BufSock(s)
+        ln = int(bs.read_until(b"\r\n")[1:])
+        return None if ln < 0 else bytes(bs.read_exact(ln + 2)[:-2])
+    finally:
+        s.close()
+
+
+@test
+def a_fleet_orders_each_name_once_and_any_gateway_answers():
+    """Gateways A (127.0.0.1) and B (127.0.0.2) share a redis-server
+    (store: redis, one key_file); pebble's validations all go to B's
+    plain listener. f1, a name of A's alone, is ordered by A and
+    validated by B from the answer A shared; f2, both gateways', is
+    ordered once and both serve the same certificate. Redis holds each
+    certificate sealed (no PEM, no key in it), no lock once done, no
+    challenge left. A third gateway, C, started later, serves both from
+    the store without an order."""
+    require()
+    redis = trl.Redis()
+    kf = seal_key_file()
+    hp, tp = ports()
+    pb = pebble.start_pebble(hp, tp)
+    set_ip(pb, "127.0.0.2")
+    up = Upstream("app")
+    store = {"store": "redis", "key_file": kf}
+    ex = {"rate_limit_store": {"address": "127.0.0.1:%d" % redis.port}}
+    b = Gw(pb, up, ["f2.example.test"], acme=store, ip="127.0.0.2",
+           extra=ex)
+    a = Gw(pb, up, ["f1.example.test", "f2.example.test"], acme=store,
+           extra=ex)
+    _, s1, _ = a.wait_served("f1.example.test", 15)
+    _, s2a, _ = a.wait_served("f2.example.test", 15)
+    _, s2b, _ = b.wait_served("f2.example.test", 15)
+    eq(s2a, s2b, "one certificate for f2 on both gateways")
+    eq(pb.count("POST /order-plz"), 2, "one order a name:\nA:\n%s\nB:\n%s"
+       % (a.sl.stderr()[-2000:], b.sl.stderr()[-2000:]))
+    eq(a.count("certificate for f1.example.test obtained"), 1,
+       "A ordered f1, validated through B")
+    eq(b.count("f1.example.test obtained"), 0, "B never ordered f1")
+    eq(a.count("certificate for f2.example.test obtained") +
+       b.count("certificate for f2.example.test obtained"), 1,
+       "f2 ordered by one of them")
+    for name in ("f1.example.test", "f2.example.test"):
+        v = redis_get(redis, "sluice:acme:cert:" + name)
+        check(v is not None and b"BEGIN" not in v and b"PRIVATE" not in v,
+              "%s sealed in Redis" % name)
+    check(wait_until(lambda: redis_keys(redis, "sluice:acme:lock:*") == [],
+                     5), "the locks let go")
+    check(wait_until(lambda: redis_keys(redis, "sluice:acme:challenges")
+                     == [], 5), "no challenge left")
+    # a third gateway: both certificates from the store
+    c = Gw(pb, up, ["f1.example.test", "f2.example.test"], acme=store,
+           ip="127.0.0.3", extra=ex)
+    eq(c.wait_served("f1.example.test")[1], s1, "C serves A's f1")
+    eq(c.wait_served("f2.example.test")[1], s2a, "C serves f2's")
+    time.sleep(0.5)
+    eq(pb.count("POST /order-plz"), 2, "C ordered nothing")
+    for g in (a, b, c):
+        g.sl.stop()
 
 
 if __name__ == "__main__":
