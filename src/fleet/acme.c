@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -39,11 +40,13 @@
 
 struct name {
 	char *name;
-	struct sl_acme_slot *slot; /* a reference */
-	int64_t next_at;	   /* the next attempt (seconds) */
-	unsigned fails;		   /* attempts failed in a row */
-	unsigned said;		   /* expiry warnings given: 14, 7, 3 days */
-	int keep;		   /* in the generation being applied */
+	struct sl_acme_slot *slot;    /* a reference */
+	int64_t next_at;	      /* the next attempt (seconds) */
+	unsigned fails;		      /* attempts failed in a row */
+	unsigned said;		      /* expiry warnings given: 14, 7, 3 days */
+	int64_t planned, planned_for; /* the two thirds' moment, and the
+					 not_after it was planned for */
+	int keep;		      /* in the generation being applied */
 };
 
 /* The thread's own state. */
@@ -55,6 +58,7 @@ struct acme {
 	char *jwk, *kid; /* the account's key, and its URL */
 	char thumb[44];
 	char new_nonce[1024], new_account[1024], new_order[1024];
+	char ari_url[1024]; /* renewalInfo, "": the CA has none */
 	char nonce[256];
 	int have_dir;
 	long retry_after;   /* the last answer's Retry-After, -1 none */
@@ -263,6 +267,8 @@ directory(struct acme *a, char *why, size_t n)
 		acme_resp_free(&r);
 		return -1;
 	}
+	a->ari_url[0] = '\0';
+	(void)js_str(&j, 0, "renewalInfo", a->ari_url, sizeof(a->ari_url));
 	acme_resp_free(&r);
 	a->have_dir = 1;
 	return 0;
@@ -817,35 +823,158 @@ said_none(struct name *nm)
 	nm->said = 0;
 }
 
-/* In a fleet, before an order: the store's certificate when it expires
- * after the one served; then, if the name is due still, its lock (token),
- * held by one gateway at a time. 1: nothing to order now (nm->next_at
- * set), 0: order (*locked, or alone when the store does not answer: a
- * certificate that lapses is worse than two orders). */
+/* ---- ACME Renewal Information (RFC 9773) ------------------------------ */
+
+/* The certificate's ARI identifier (section 4.1): base64url of its
+ * Authority Key Identifier's keyIdentifier, ".", base64url of its serial's
+ * bytes. 0, or -1 (no AKI). */
 static int
-fleet_before(struct acme *a, struct name *nm, int64_t now, char *token,
-	     int *locked)
+ari_id(const struct sl_tls_cert *c, char *out, size_t n)
+{
+	const ASN1_OCTET_STRING *kid = X509_get0_authority_key_id(c->leaf);
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(c->leaf);
+	unsigned char *der = NULL;
+	char *a = NULL, *b = NULL;
+	int len, ret = -1;
+
+	/* the serial's DER content octets: its encoding less the tag and
+	 * length (a leading zero kept) */
+	if (kid == NULL || sn == NULL || (len = i2d_ASN1_INTEGER(sn, &der)) < 3)
+		goto out;
+	{
+		const unsigned char *p = der;
+		long clen;
+		int tag, cls;
+		if (ASN1_get_object(&p, &clen, &tag, &cls, len) & 0x80 ||
+		    clen <= 0)
+			goto out;
+		a = acme_b64url(ASN1_STRING_get0_data(kid),
+				(size_t)ASN1_STRING_length(kid));
+		b = acme_b64url(p, (size_t)clen);
+	}
+	if (a != NULL && b != NULL && strlen(a) + strlen(b) + 2 <= n) {
+		size_t la = strlen(a);
+		memcpy(out, a, la);
+		out[la] = '.';
+		memcpy(out + la + 1, b, strlen(b) + 1);
+		ret = 0;
+	}
+out:
+	OPENSSL_free(der);
+	free(a);
+	free(b);
+	return ret;
+}
+
+/* An RFC 3339 time ("2026-11-30T03:20:00Z", fractions of a second and an
+ * offset allowed): seconds since 1970, or -1. */
+static int64_t
+rfc3339(const char *s)
+{
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t t;
+
+	if (p == NULL)
+		return -1;
+	t = (int64_t)timegm(&tm);
+	if (*p == '.')
+		while (*++p >= '0' && *p <= '9')
+			;
+	if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+		int64_t off = (p[1] - '0') * 36000 + (p[2] - '0') * 3600 +
+			      (p[4] - '0') * 600 + (p[5] - '0') * 60;
+		t += *p == '+' ? -off : off;
+	} else if (*p != 'Z' && *p != 'z')
+		return -1;
+	return t;
+}
+
+/* The CA's suggested window for c (section 4.2): *when a moment chosen in
+ * it at random, *again when to ask again (its Retry-After, from a minute to
+ * six hours; six hours without one). 0, or -1: no answer to go by (the
+ * two thirds rule then). */
+static int
+ari_window(struct acme *a, const struct sl_tls_cert *c, int64_t now,
+	   int64_t *when, int64_t *again)
+{
+	char id[256], url[1400], start[64], end[64], why[300];
+	struct acme_resp r;
+	struct js j;
+	int64_t ws, we;
+	int w;
+
+	if (ari_id(c, id, sizeof(id)) == -1)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s%s", a->ari_url,
+		 a->ari_url[strlen(a->ari_url) - 1] == '/' ? "" : "/", id);
+	if (acme_http_call(&a->http, "GET", url, NULL, 0, &r, why,
+			   sizeof(why)) == -1) {
+		log_warnx("acme: renewal information %s: %s", url, why);
+		return -1;
+	}
+	if (r.status != 200 || js_parse(&j, &r) == -1 ||
+	    (w = sl_json_get(j.text, j.t, 0, "suggestedWindow", 15)) < 0 ||
+	    js_str(&j, w, "start", start, sizeof(start)) == -1 ||
+	    js_str(&j, w, "end", end, sizeof(end)) == -1 ||
+	    (ws = rfc3339(start)) < 0 || (we = rfc3339(end)) < ws) {
+		log_warnx("acme: renewal information %s: %d, no window", url,
+			  r.status);
+		acme_resp_free(&r);
+		return -1;
+	}
+	*again = now + (r.retry_after < 0	   ? 6 * 3600
+			: r.retry_after < 1	   ? 1
+			: r.retry_after > 6 * 3600 ? 6 * 3600
+						   : r.retry_after);
+	acme_resp_free(&r);
+	*when = ws + (int64_t)rnd((uint64_t)(we - ws) + 1);
+	return 0;
+}
+
+/* Whether nm's certificate c is due: 1 order now, 0 not yet (nm->next_at
+ * set). A retry after a failure is due; else the CA's renewal
+ * information when its directory has some, else two thirds of the
+ * life (planned once a certificate, with its jitter). */
+static int
+due(struct acme *a, struct name *nm, const struct sl_tls_cert *c, int64_t now)
+{
+	int64_t when, again;
+	char why[300];
+
+	if (nm->fails > 0)
+		return 1;
+	if (directory(a, why, sizeof(why)) == 0 && a->ari_url[0] != '\0' &&
+	    ari_window(a, c, now, &when, &again) == 0) {
+		if (when <= now) {
+			log_info("acme: %s: the CA's renewal information "
+				 "says renew now",
+				 nm->name);
+			return 1;
+		}
+		nm->next_at = when < again ? when : again;
+		return 0;
+	}
+	if (nm->planned_for != (int64_t)c->not_after) {
+		nm->planned = renew_at(c);
+		nm->planned_for = (int64_t)c->not_after;
+	}
+	nm->next_at = nm->planned;
+	return nm->next_at <= now;
+}
+
+/* In a fleet, a due name's lock (token), held by one gateway at a time. 1:
+ * another gateway orders it (nm->next_at set), 0: order (*locked, or alone
+ * when the store does not answer: a certificate that lapses is worse than
+ * two orders). */
+static int
+fleet_lock(struct acme *a, struct name *nm, int64_t now, char *token,
+	   int *locked)
 {
 	char why[300];
 	unsigned char rnd16[16];
-	int r = acme_fleet_fetch(&a->st, a->cfg->storage, nm->slot, why,
-				 sizeof(why));
-	struct sl_tls_cert *c;
+	int r;
 
-	*locked = 0;
-	if (r == 1)
-		log_info("acme: %s: certificate from the fleet's store",
-			 nm->name);
-	c = sl_acme_slot_cert(nm->slot);
-	if (c != NULL && (nm->next_at = renew_at(c)) > now) {
-		nm->fails = 0;
-		return 1;
-	}
-	if (r == -1) {
-		log_warnx("acme: %s: %s; ordering without the fleet's lock",
-			  nm->name, why);
-		return 0;
-	}
 	(void)RAND_bytes(rnd16, sizeof(rnd16));
 	for (int i = 0; i < 16; i++)
 		snprintf(token + 2 * i, 3, "%02x", rnd16[i]);
@@ -874,7 +1003,23 @@ attempt(struct acme *a, struct name *nm)
 	int locked = 0;
 
 	a->retry_after = -1;
-	if (a->fleet && fleet_before(a, nm, now, token, &locked) == 1) {
+	/* in a fleet, another gateway's newer certificate first */
+	if (a->fleet) {
+		int r = acme_fleet_fetch(&a->st, a->cfg->storage, nm->slot, why,
+					 sizeof(why));
+		if (r == 1) {
+			log_info("acme: %s: certificate from the fleet's store",
+				 nm->name);
+			nm->fails = 0;
+		} else if (r == -1)
+			log_warnx("acme: %s: %s", nm->name, why);
+		why[0] = '\0';
+	}
+	if ((c = sl_acme_slot_cert(nm->slot)) != NULL && !due(a, nm, c, now)) {
+		atomic_store(&nm->slot->next_at, nm->next_at);
+		return;
+	}
+	if (a->fleet && fleet_lock(a, nm, now, token, &locked) == 1) {
 		atomic_store(&nm->slot->next_at, nm->next_at);
 		return;
 	}
@@ -882,7 +1027,11 @@ attempt(struct acme *a, struct name *nm)
 		c = sl_acme_slot_cert(nm->slot);
 		nm->fails = 0;
 		said_none(nm);
-		nm->next_at = renew_at(c);
+		nm->planned = renew_at(c);
+		nm->planned_for = (int64_t)c->not_after;
+		/* with renewal information, asked at once (the CA may want
+		 * it sooner than two thirds) */
+		nm->next_at = a->ari_url[0] != '\0' ? now : nm->planned;
 		atomic_fetch_add(&nm->slot->orders, 1);
 		atomic_store(&nm->slot->result, SL_ACME_R_OK);
 		log_info("acme: certificate for %s obtained, valid for %lld s; "
@@ -1023,7 +1172,7 @@ from_storage(struct acme *a, struct name *nm)
 		c = sl_tls_cert_from_pem(crt, clen, key, why, sizeof(why));
 	if (c != NULL && c->not_after > time(NULL)) {
 		sl_acme_slot_set(nm->slot, c, 0);
-		nm->next_at = renew_at(c);
+		nm->next_at = 0; /* due() decides */
 		log_info("acme: %s: certificate from the storage, valid for "
 			 "%lld s",
 			 nm->name, (long long)(c->not_after - time(NULL)));
@@ -1069,7 +1218,7 @@ name_add(struct acme *a, const char *s)
 	a->nnames++;
 	nm->keep = 1;
 	if (sl_acme_slot_cert(nm->slot) != NULL)
-		nm->next_at = renew_at(sl_acme_slot_cert(nm->slot));
+		nm->next_at = 0; /* due() decides */
 	else
 		from_storage(a, nm);
 	atomic_store(&nm->slot->next_at, nm->next_at);

@@ -667,6 +667,122 @@ def check_refuses_bad_acme_keys():
     eq((rc, err), (0, ""), "http_port")
 
 
+# ---- ACME Renewal Information (RFC 9773) --------------------------------------
+
+
+class AriFront:
+    """An HTTPS front for pebble's directory that adds renewalInfo (pebble
+    2.4 has none): GET /dir is pebble's directory with "renewalInfo":
+    https://127.0.0.1:PORT/ari/, and GET /ari/ID answers the window the
+    test sets, with Retry-After: 1. Every ID asked for is kept in
+    asked. Everything else sluice sends to pebble itself (a JWS names
+    its URL, which a front would change)."""
+
+    def __init__(self, pb):
+        import http.server
+        conf = json.load(open(pb.conf_path))["pebble"]
+        self.pb = pb
+        now = time.time()
+        self.window = (now + 3600, now + 7200)
+        self.asked = []
+        front = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path == "/dir":
+                    d = json.loads(front.pb.get(front.pb.directory))
+                    d["renewalInfo"] = ("https://127.0.0.1:%d/ari/"
+                                        % front.port)
+                    body, extra = json.dumps(d).encode(), {}
+                elif self.path.startswith("/ari/"):
+                    front.asked.append(self.path[5:])
+                    ws, we = front.window
+                    iso = "%Y-%m-%dT%H:%M:%SZ"
+                    body = json.dumps({"suggestedWindow": {
+                        "start": time.strftime(iso, time.gmtime(ws)),
+                        "end": time.strftime(iso, time.gmtime(we))}
+                    }).encode()
+                    extra = {"Retry-After": "1"}
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(conf["certificate"], conf["privateKey"])
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.port = self.srv.server_address[1]
+        self.directory = "https://127.0.0.1:%d/dir" % self.port
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        sltest._register("upstreams", self)
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def ari_id(der):
+    """RFC 9773 section 4.1's identifier of a certificate (DER)."""
+    from cryptography import x509
+    import base64
+    c = x509.load_der_x509_certificate(der)
+    kid = c.extensions.get_extension_for_class(
+        x509.AuthorityKeyIdentifier).value.key_identifier
+    n = c.serial_number
+    sn = n.to_bytes((n.bit_length() + 8) // 8, "big")
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    return b64(kid) + "." + b64(sn)
+
+
+@test
+def renewal_information_decides_when_to_renew():
+    """A CA with renewal information (RFC 9773): sluice asks for its
+    certificate's window by the identifier section 4.1 defines (checked
+    against the served certificate), as often as Retry-After says, and
+    does not renew while the window is ahead (the certificate has an
+    hour: two thirds would be 40 minutes away); once the CA moves the
+    window to the past, it renews at once."""
+    require()
+    hp, tp = ports()
+    pb = pebble.start_pebble(hp, tp, validity_s=3600)
+    front = AriFront(pb)
+    up = Upstream("app")
+    gw = Gw(pb, up, ["ari.example.test"],
+            acme={"directory": front.directory})
+    _, first, _ = gw.wait_served("ari.example.test")
+    check(wait_until(lambda: len(front.asked) >= 2, 10, 0.1),
+          "asked twice, a second apart: %s" % front.asked)
+    gw.write_roots()
+    ctx = ssl.create_default_context(cafile=gw.roots)
+    with socket.create_connection(("127.0.0.1", tp), 5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="ari.example.test") as s:
+            der = s.getpeercert(binary_form=True)
+    eq(front.asked[0], ari_id(der), "the certificate's identifier")
+    eq(pb.count("POST /order-plz"), 1, "no renewal while the window is "
+       "ahead")
+    now = time.time()
+    front.window = (now - 60, now - 1)
+    check(wait_until(lambda: pb.count("POST /order-plz") == 2, 10, 0.1),
+          "renewed once the window came:\n%s" % gw.sl.stderr()[-2000:])
+    check(wait_until(lambda: gw.peer("ari.example.test")[1] != first, 10,
+                     0.1), "the new certificate served")
+    check("the CA's renewal information says renew now" in gw.sl.stderr(),
+          "said")
+    gw.sl.stop()
+
+
 # ---- a fleet: gateways sharing a redis-server -------------------------------
 
 # the Redis helper of the rate limits' suite, imported without its tests
