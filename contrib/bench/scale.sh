@@ -10,7 +10,10 @@
 # Each gateway is configured the way it is meant to be used at scale
 # (contrib/bench/scale_gen.py writes the files): sluice one route per host
 # (match: { host: hI.example }), per prefix (match: { path_prefix: /pI/ })
-# and tls.certificates; sluice-file (a gateway of --gateways, not in the
+# and tls.certificates; sluice-acme (a gateway of --gateways, not in the
+# default list) the certificate rows' names as tls.acme, their certificates
+# in ACME's storage as if ordered before (served from there at the start,
+# no CA reached); sluice-file (a gateway of --gateways, not in the
 # default list) the hosts as the names of one route's hosts_file, the
 # form meant for a platform's merchant hosts, measured by the host rows
 # (icount-hosts, start, reload, check, mem); nginx one server block per name (server_name
@@ -123,7 +126,7 @@ for r in $(list "$ONLY"); do
 	esac
 done
 for g in $(list "$GATEWAYS"); do
-	case "$g" in sluice|sluice-file|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac
+	case "$g" in sluice|sluice-file|sluice-acme|nginx|haproxy) ;; *) die "unknown gateway $g" ;; esac
 done
 [ "$(list "$MEM_HOSTS" | wc -w)" = 2 ] || die "--mem-hosts takes two sizes"
 
@@ -189,7 +192,7 @@ conf() {  # kind dir mode n [certdir [admin port]]: the files; sluice's checked
 	server_dir "$2"
 	"$PYTHON" "$GEN" conf "$1" "$2" "$3" "$4" "$GW_PORT" "$UP_PORT" "${5:-}" "${6:-0}" ||
 		{ err "scale_gen.py conf failed"; return 1; }
-	if [ "${1%-file}" = sluice ]; then
+	if [ "${1%-*}" = sluice ] || [ "$1" = sluice ]; then
 		"$SLUICE" -t -c "$2/sluice.yaml" >"$2/logs/check" 2>&1 ||
 			{ err "-t: $(grep -m1 error "$2/logs/check")"; return 1; }
 	fi
@@ -473,7 +476,7 @@ if selected certs; then
 			cell "cs$n" "$g" "n/a"; cell "cm$n" "$g" "n/a"; continue
 		fi
 		admin=0
-		[ "$g" != sluice ] || admin=$ADMIN_PORT
+		[ "${g%-acme}" != sluice ] || admin=$ADMIN_PORT
 		if ! conf "$g" "$d" certs "$n" "$cd_" "$admin"; then
 			fail "cs$n" "$g"; fail "cm$n" "$g"; continue
 		fi
@@ -488,7 +491,7 @@ if selected certs; then
 		m=$(procs_mem "$GPID")
 		DETAILS+=("$g, $n certificates: RSS ${m% *} kB, PSS ${m#* } kB (all its processes)")
 		cell "cm$n" "$g" "$(awk -v k="${m% *}" 'BEGIN { printf "%.0f MB", k * 1024 / 1e6 }')"
-		if [ "$g" = sluice ]; then
+		if [ "${g%-acme}" = sluice ]; then
 			t0=$(now)
 			kill -HUP "$GPID"
 			if v=$("$PYTHON" "$GEN" metric "http://127.0.0.1:$ADMIN_PORT/metrics" \
@@ -505,7 +508,7 @@ fi
 {
 	printf '\n| |'
 	for g in $gws; do
-		case "$g" in sluice) printf ' sluice |' ;; sluice-file) printf ' sluice, hosts_file |' ;; nginx) printf ' nginx |' ;; haproxy) printf ' HAProxy |' ;; esac
+		case "$g" in sluice) printf ' sluice |' ;; sluice-file) printf ' sluice, hosts_file |' ;; sluice-acme) printf ' sluice, tls.acme |' ;; nginx) printf ' nginx |' ;; haproxy) printf ' HAProxy |' ;; esac
 	done
 	printf '\n|---|'
 	for g in $gws; do printf -- '--:|'; done

@@ -64,12 +64,37 @@ def sluice_cluster(up):
             "    pool: { max_idle: 64, max_requests: 0 }\n" % up)
 
 
-def conf_sluice(d, mode, n, gw, up, certdir, admin, hosts_file=False):
+def acme_storage(d, n, certdir):
+    """sluice-acme: the names' certificates as ACME's storage holds them
+    (NAME.crt, NAME.key), links to the cached files, as if ordered
+    before: a start serves them from there."""
+    st = os.path.join(d, "acme")
+    os.makedirs(st, mode=0o700, exist_ok=True)
+    for i in range(1, n + 1):
+        for ext, src in (("crt", "c%d.pem" % i), ("key", "key.pem")):
+            dst = os.path.join(st, "c%d.example.%s" % (i, ext))
+            if not os.path.lexists(dst):
+                os.symlink(os.path.join(certdir, src), dst)
+    return st
+
+
+def conf_sluice(d, mode, n, gw, up, certdir, admin, hosts_file=False,
+                acme=False):
     out = [sluice_head(gw, up)]
     if admin:
         out.append("admin: { address: 127.0.0.1:%d }\n" % admin)
+    if mode == "certs" and acme:
+        # a CA that is not there: the certificates are the storage's, not
+        # due for two thirds of their year, and no order is attempted
+        out.append("acme:\n  directory: https://127.0.0.1:9/directory\n"
+                   "  storage: %s\n  http_port: %d\n"
+                   % (acme_storage(d, n, certdir), gw + 1))
     out.append("listeners:\n  - name: l\n    address: 127.0.0.1:%d\n" % gw)
-    if mode == "certs":
+    if mode == "certs" and acme:
+        out.append("    tls:\n      acme:\n")
+        for i in range(1, n + 1):
+            out.append("        - c%d.example\n" % i)
+    elif mode == "certs":
         out.append("    tls:\n      certificates:\n")
         key = os.path.join(certdir, "key.pem")
         for i in range(1, n + 1):
@@ -94,6 +119,9 @@ def conf_sluice(d, mode, n, gw, up, certdir, admin, hosts_file=False):
                        "        cluster: a\n" % i)
     else:
         out.append("      - cluster: a\n")
+    if mode == "certs" and acme:
+        out.append("  - name: acme-http\n    address: 127.0.0.1:%d\n"
+                   "    routes:\n      - cluster: a\n" % (gw + 1))
     out.append(sluice_cluster(up))
     with open(os.path.join(d, "sluice.yaml"), "w") as f:
         f.write("".join(out))
@@ -188,9 +216,9 @@ def cmd_conf(a):
     certdir = a[6] if len(a) > 6 else ""
     admin = int(a[7]) if len(a) > 7 else 0
     os.makedirs(d, exist_ok=True)
-    if kind in ("sluice", "sluice-file"):
+    if kind in ("sluice", "sluice-file", "sluice-acme"):
         conf_sluice(d, mode, n, gw, up, certdir, admin,
-                    kind == "sluice-file")
+                    kind == "sluice-file", kind == "sluice-acme")
     elif kind == "nginx":
         conf_nginx(d, mode, n, gw, up, certdir)
     elif kind == "haproxy":

@@ -1064,7 +1064,7 @@ sl_admin_page_status(const struct sl_admin_view *v, struct sl_admin_ring *r,
 
 /* ACME's certificates (doc/tls.md, "ACME"): how many, and those that need
  * an operator's eye (none yet, the last order failed, or 14 days or less
- * left), the first ACME_ATTENTION_MAX of them by name; null without
+ * left), the first ACME_ATTENTION_MAX of them found; null without
  * ACME. */
 #define ACME_ATTENTION_MAX 100
 struct acme_sum {

@@ -66,7 +66,10 @@ struct acme {
 	int64_t hold_until; /* the CA asked for a pause (429, 503): no
 			       order before then, for any name */
 	struct name *names;
-	size_t nnames;
+	size_t nnames, capnames;
+	uint32_t *idx; /* 1 + a name's place, by its hash (apply only) */
+	size_t added;  /* names new to this apply */
+	size_t idxcap;
 	/* store: redis (acme_fleet.c) */
 	int fleet;
 	struct acme_store st;
@@ -1186,13 +1189,53 @@ from_storage(struct acme *a, struct name *nm)
 	}
 }
 
+/* ---- the names of a generation, found by a table made for the apply (a
+ * platform's 100,000 in linear time) ---- */
+
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The place of s in the table: its name's, or the empty one it goes in. */
+static size_t
+name_at(const struct acme *a, const char *s)
+{
+	size_t i = name_hash(s) & (a->idxcap - 1);
+
+	while (a->idx[i] != 0 && strcmp(a->names[a->idx[i] - 1].name, s) != 0)
+		i = (i + 1) & (a->idxcap - 1);
+	return i;
+}
+
+/* A table for the names there are and up to more others. 0, or -1. */
+static int
+names_index(struct acme *a, size_t more)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * (a->nnames + more))
+		cap *= 2;
+	free(a->idx);
+	if ((a->idx = calloc(cap, sizeof(*a->idx))) == NULL)
+		return -1;
+	a->idxcap = cap;
+	for (size_t i = 0; i < a->nnames; i++)
+		a->idx[name_at(a, a->names[i].name)] = (uint32_t)(i + 1);
+	return 0;
+}
+
 static struct name *
 name_find(struct acme *a, const char *s)
 {
-	for (size_t i = 0; i < a->nnames; i++)
-		if (strcmp(a->names[i].name, s) == 0)
-			return &a->names[i];
-	return NULL;
+	size_t i = name_at(a, s);
+
+	return a->idx[i] != 0 ? &a->names[a->idx[i] - 1] : NULL;
 }
 
 static void
@@ -1204,10 +1247,14 @@ name_add(struct acme *a, const char *s)
 		nm->keep = 1;
 		return;
 	}
-	if ((v = realloc(a->names, (a->nnames + 1) * sizeof(*v))) == NULL)
-		return;
-	a->names = v;
-	nm = &v[a->nnames];
+	if (a->nnames == a->capnames) {
+		size_t cap = a->capnames ? 2 * a->capnames : 16;
+		if ((v = realloc(a->names, cap * sizeof(*v))) == NULL)
+			return;
+		a->names = v;
+		a->capnames = cap;
+	}
+	nm = &a->names[a->nnames];
 	memset(nm, 0, sizeof(*nm));
 	if ((nm->name = strdup(s)) == NULL ||
 	    (nm->slot = sl_acme_slot_get(s)) == NULL) {
@@ -1215,7 +1262,9 @@ name_add(struct acme *a, const char *s)
 		log_error("acme: %s: out of memory", s);
 		return;
 	}
+	a->idx[name_at(a, s)] = (uint32_t)(a->nnames + 1);
 	a->nnames++;
+	a->added++;
 	nm->keep = 1;
 	if (sl_acme_slot_cert(nm->slot) != NULL)
 		nm->next_at = 0; /* due() decides */
@@ -1229,7 +1278,7 @@ apply(struct acme *a, struct sl_conf *conf)
 {
 	const struct sl_conf_acme *c = sl_conf_acme(conf);
 	char why[256] = "";
-	size_t k = 0, added = 0, before = a->nnames;
+	size_t k = 0, added = 0;
 
 	if (a->cfg == NULL || c == NULL || !same_account(a->cfg, c))
 		account_drop(a);
@@ -1261,8 +1310,19 @@ apply(struct acme *a, struct sl_conf *conf)
 				  strerror(errno));
 	}
 	for (size_t i = 0; c != NULL && i < conf->nlisteners; i++)
+		added += conf->listeners[i].tls.nacme;
+	if (names_index(a, added) == -1) {
+		log_error("acme: out of memory: the names of generation %llu "
+			  "are not taken",
+			  (unsigned long long)conf->generation);
+		added = 0;
+		c = NULL;
+	}
+	for (size_t i = 0; c != NULL && i < conf->nlisteners; i++)
 		for (size_t j = 0; j < conf->listeners[i].tls.nacme; j++)
 			name_add(a, conf->listeners[i].tls.acme[j]);
+	free(a->idx);
+	a->idx = NULL;
 	/* the names the generation dropped stop being renewed */
 	for (size_t i = 0; i < a->nnames; i++) {
 		if (a->names[i].keep) {
@@ -1276,7 +1336,8 @@ apply(struct acme *a, struct sl_conf *conf)
 		sl_acme_slot_put(a->names[i].slot);
 		free(a->names[i].name);
 	}
-	added = k > before ? k - before : 0;
+	added = a->added;
+	a->added = 0;
 	a->nnames = k;
 	if (c != NULL && a->nnames > 0)
 		log_info("acme: %zu %s (%zu new), CA %s, %s", a->nnames,

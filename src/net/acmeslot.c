@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The ACME slots and the http-01 tokens (acmeslot.h): a sorted table of
+ * The ACME slots and the http-01 tokens (acmeslot.h): a hash table of
  * slots and a small list of tokens, each under its lock, which only loads,
  * the ACME thread, the admin and a request for a challenge take; a
  * handshake reads a slot's certificate with one atomic load.
@@ -8,6 +8,7 @@
 #include "acmeslot.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,8 +20,11 @@
 atomic_uint_fast64_t sl_acme_retries[SL_ACME_NRETRY];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_acme_slot **slots; /* by name */
-static size_t nslots, capslots;
+/* the slots by name: chains from a power of two of buckets, doubled past
+ * two slots a bucket (a platform's 100,000 names are made in linear time,
+ * not by a sorted table's moves) */
+static struct sl_acme_slot **buckets;
+static size_t nbuckets, nslots;
 
 /* certificates replaced, freed RETIRE_S later */
 static struct retired {
@@ -29,59 +33,75 @@ static struct retired {
 	struct retired *next;
 } * retired;
 
-/* The place of name in the table (found or where it goes). */
 static size_t
-find(const char *name, int *found)
+hash(const char *name)
 {
-	size_t lo = 0, hi = nslots;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(slots[mid]->name, name);
-		if (c == 0) {
-			*found = 1;
-			return mid;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The link that points at name's slot, or at the end of its chain. */
+static struct sl_acme_slot **
+find(const char *name)
+{
+	struct sl_acme_slot **pp;
+
+	if (nbuckets == 0)
+		return NULL;
+	for (pp = &buckets[hash(name) & (nbuckets - 1)]; *pp != NULL;
+	     pp = &(*pp)->hnext)
+		if (strcmp((*pp)->name, name) == 0)
+			break;
+	return pp;
+}
+
+/* Room for one more slot. 0, or -1 (no memory). */
+static int
+grow(void)
+{
+	size_t n = nbuckets ? 2 * nbuckets : 64;
+	struct sl_acme_slot **b;
+
+	if (nslots < 2 * nbuckets)
+		return 0;
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return nbuckets > 0 ? 0 : -1; /* longer chains, still right */
+	for (size_t i = 0; i < nbuckets; i++)
+		while (buckets[i] != NULL) {
+			struct sl_acme_slot *s = buckets[i];
+			size_t k = hash(s->name) & (n - 1);
+			buckets[i] = s->hnext;
+			s->hnext = b[k];
+			b[k] = s;
 		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	free(buckets);
+	buckets = b;
+	nbuckets = n;
+	return 0;
 }
 
 struct sl_acme_slot *
 sl_acme_slot_get(const char *name)
 {
-	struct sl_acme_slot *s = NULL;
-	int found;
-	size_t at;
+	struct sl_acme_slot *s = NULL, **pp;
 
 	pthread_mutex_lock(&lock);
-	at = find(name, &found);
-	if (found) {
-		s = slots[at];
+	if ((pp = find(name)) != NULL && (s = *pp) != NULL) {
 		atomic_fetch_add(&s->refs, 1);
 		goto out;
 	}
-	if (nslots == capslots) {
-		size_t cap = capslots ? 2 * capslots : 16;
-		struct sl_acme_slot **v = realloc(slots, cap * sizeof(*v));
-		if (v == NULL)
-			goto out;
-		slots = v;
-		capslots = cap;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	if (grow() == -1 || (s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->name = strdup(name)) == NULL) {
 		free(s);
 		s = NULL;
 		goto out;
 	}
 	atomic_init(&s->refs, 1);
-	memmove(&slots[at + 1], &slots[at], (nslots - at) * sizeof(*slots));
-	slots[at] = s;
+	pp = find(name);
+	*pp = s;
 	nslots++;
 out:
 	pthread_mutex_unlock(&lock);
@@ -91,16 +111,11 @@ out:
 struct sl_acme_slot *
 sl_acme_slot_find(const char *name)
 {
-	struct sl_acme_slot *s = NULL;
-	int found;
-	size_t at;
+	struct sl_acme_slot *s = NULL, **pp;
 
 	pthread_mutex_lock(&lock);
-	at = find(name, &found);
-	if (found) {
-		s = slots[at];
+	if ((pp = find(name)) != NULL && (s = *pp) != NULL)
 		atomic_fetch_add(&s->refs, 1);
-	}
 	pthread_mutex_unlock(&lock);
 	return s;
 }
@@ -108,8 +123,7 @@ sl_acme_slot_find(const char *name)
 void
 sl_acme_slot_put(struct sl_acme_slot *s)
 {
-	int found;
-	size_t at;
+	struct sl_acme_slot **pp;
 
 	if (s == NULL)
 		return;
@@ -118,10 +132,8 @@ sl_acme_slot_put(struct sl_acme_slot *s)
 		pthread_mutex_unlock(&lock);
 		return;
 	}
-	at = find(s->name, &found);
-	if (found && slots[at] == s) {
-		memmove(&slots[at], &slots[at + 1],
-			(nslots - at - 1) * sizeof(*slots));
+	if ((pp = find(s->name)) != NULL && *pp == s) {
+		*pp = s->hnext;
 		nslots--;
 	}
 	pthread_mutex_unlock(&lock);
@@ -184,8 +196,10 @@ sl_acme_slots_each(void (*fn)(const struct sl_acme_slot *s, void *arg),
 		   void *arg)
 {
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < nslots; i++)
-		fn(slots[i], arg);
+	for (size_t i = 0; i < nbuckets; i++)
+		for (const struct sl_acme_slot *s = buckets[i]; s != NULL;
+		     s = s->hnext)
+			fn(s, arg);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -275,6 +289,11 @@ sl_acme_slots_free(void)
 	struct token *t;
 
 	pthread_mutex_lock(&lock);
+	if (nslots == 0) {
+		free(buckets);
+		buckets = NULL;
+		nbuckets = 0;
+	}
 	while ((r = retired) != NULL) {
 		retired = r->next;
 		sl_tls_cert_unref(r->c);

@@ -40,6 +40,7 @@ struct sl_acme_slot {
 	atomic_uint_fast64_t orders;   /* certificates obtained */
 	atomic_uint_fast64_t failures; /* attempts that failed */
 	char error[160]; /* the last failure's words (under the lock) */
+	struct sl_acme_slot *hnext; /* the registry's chain */
 };
 
 /* The slot of name (lowercase), made on first use: one more reference.
@@ -80,7 +81,7 @@ extern atomic_uint_fast64_t sl_acme_retries[SL_ACME_NRETRY];
 void sl_acme_slot_error(struct sl_acme_slot *s, const char *text);
 
 /* Calls fn for each slot that a generation or the ACME thread holds, in
- * name order, under the registry's lock (fn must not call back). */
+ * no order, under the registry's lock (fn must not call back). */
 void sl_acme_slots_each(void (*fn)(const struct sl_acme_slot *s, void *arg),
 			void *arg);
 /* How many slots there are. */

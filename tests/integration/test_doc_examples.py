@@ -30,9 +30,12 @@ The rule (doc/design-notes.md, "YAML examples in the documentation"):
   log.access and waf.log, its directory; for a route's auth.jwt keys, a key set of
   one public P-256 key; for a route's hosts_file, two names; for a
   route's lua file (NAME.lua), doc/lua/NAME.lua, or a script of
-  on_request and on_response when there is none.
+  on_request and on_response when there is none; for acme's storage, a
+  directory (0700), its ca_file the test CA, its account_key a P-256 key
+  and its eab's hmac_key_file a base64url key, mode 0600.
 - The port of every "address:" value (listeners, the admin listener) is
-  replaced by a free port, the same port by the same one within a block:
+  replaced by a free port, the same port by the same one within a block
+  (and in acme's http_port and tls_port, which name a listener's port):
   -t fails on an address another process listens on, and the examples'
   ports (8080, 9901, 443) may be in use here (a quick start, say).
 - The values of "nameservers:" are replaced by a server in this test that
@@ -159,7 +162,8 @@ def roff_blocks(rel):
 
 PATH_KEYS = ("cert", "key", "ca", "client_ca", "password_file", "access",
              "keys", "log", "key_file", "token_file", "basic_file",
-             "hosts_file", "file")
+             "hosts_file", "file", "storage", "ca_file", "account_key",
+             "hmac_key_file")
 # a route's auth.jwt keys: a JSON Web Key set of one public P-256 key,
 # made for these examples (its private half was never kept)
 DOC_JWKS = ('{"keys": [{"kty": "EC", "crv": "P-256", '
@@ -171,8 +175,8 @@ PATH_RE = re.compile(r"(?<![\w-])(%s)\s*:[ \t]*([\"']?)([^\s,{}\[\]\"'#]+)\2"
 
 
 def is_path(key, value):
-    if key in ("access", "log"):   # log.access, waf.log
-        return value.startswith("/")
+    if key in ("access", "log", "storage"):   # log.access, waf.log,
+        return value.startswith("/")            # acme.storage
     if key == "keys":
         return value.startswith("/") or value.endswith(".json")
     return (value.startswith("/") or "/" in value or
@@ -243,7 +247,25 @@ class Files:
                 self._pair(p, None)
             elif k == "key":
                 self._pair(None, p)
-            elif k in ("ca", "client_ca") and p not in self.made:
+            elif k == "storage" and p not in self.made:
+                os.makedirs(self.local(p), mode=0o700, exist_ok=True)
+                os.chmod(self.local(p), 0o700)
+                self.made[p] = "storage"
+            elif k == "account_key" and p not in self.made:
+                # a P-256 key: a leaf's, its certificate unused
+                pki = self._pki()
+                c = pki.leaf("acct%d" % len(pki.certs), "/CN=doc-account",
+                             "doc-ca")
+                self._put(c.key, p, 0o600)
+                self.made[p] = "account key"
+            elif k == "hmac_key_file" and p not in self.made:
+                dst = self.local(p)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, "w") as f:
+                    f.write("zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG4\n")
+                os.chmod(dst, 0o600)
+                self.made[p] = "eab key"
+            elif k in ("ca", "client_ca", "ca_file") and p not in self.made:
                 self._put(self._pki()["doc-ca"].cert, p)
                 self.made[p] = "ca"
             elif (k in ("password_file", "token_file", "basic_file") and
@@ -375,6 +397,11 @@ def ports(text):
             given[old] = str(free_port())
         return "%s%s:%s" % (m.group(1), m.group(2), given[old])
     text = ADDR_RE.sub(repl, text)
+    # acme's http_port and tls_port name a listener's port: the same
+    # free port as that listener's
+    text = re.sub(r"(\b(?:http_port|tls_port):\s*)(\d{1,5})\b",
+                  lambda m: m.group(1) + given.get(m.group(2), m.group(2)),
+                  text)
     return text, {v: k for k, v in given.items()}
 
 
