@@ -46,6 +46,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chrome  # noqa: E402
 import pebble  # noqa: E402
 import sltest  # noqa: E402
 from sltest import (Skip, Upstream, check, eq, free_port, main,  # noqa
@@ -488,8 +489,30 @@ def a_file_certificate_serves_until_failed_validations_are_retried():
     eq([(x["name"], x["last"]) for x in a],
        [("shop.example.test", "failed")], "the status page")
     check("authorization invalid" in a[0]["error"], a[0]["error"])
-    set_ip(pb, "127.0.0.1")
-    st, serial, _ = gw.wait_served("shop.example.test", 15)
+    # the dashboard says it, in red, the name's failure in the title
+    b = chrome.Browser()
+    acme_js = ("[(document.querySelector('#acme') || {}).textContent, "
+               "(document.querySelector('#acme') || {}).className, "
+               "(document.querySelector('#acme') || {}).title, "
+               "!(document.querySelector('#acme-row') || {hidden: true}).hidden]"
+               ".join('|')")
+    try:
+        b.open("http://127.0.0.1:%d/" % gw.aport)
+        check(wait_until(lambda: (b.eval(acme_js) or "").startswith(
+            "0 of 1 names"), 15), "the dashboard: %r" % b.eval(acme_js))
+        text, cls, title, shown = b.eval(acme_js).split("|")
+        check("1 failing" in text and cls == "bad" and shown == "true" and
+              "shop.example.test: no certificate yet, last order failed"
+              in title, "the dashboard's ACME line: %r" % b.eval(acme_js))
+        set_ip(pb, "127.0.0.1")
+        st, serial, _ = gw.wait_served("shop.example.test", 15)
+        check(wait_until(lambda: (b.eval(acme_js) or "").startswith(
+            "1 of 1 names"), 15), "the dashboard: %r" % b.eval(acme_js))
+        text, cls, title, shown = b.eval(acme_js).split("|")
+        check("failing" not in text and cls == "ok" and title == "",
+              "the dashboard's ACME line: %r" % b.eval(acme_js))
+    finally:
+        b.close()
     eq(st, 200, "ACME's certificate, verified against pebble's root")
     m = gw.metrics()
     eq(metric(m, "sluice_acme_last_order_ok", 'name="shop.example.test"'),

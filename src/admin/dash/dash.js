@@ -176,6 +176,25 @@ function drawGateway(st) {
   const c = g.connections;
   document.getElementById('connections').textContent =
     'HTTP/1 ' + c.http1 + ' \u00b7 HTTP/2 ' + c.http2 + ' \u00b7 HTTP/3 ' + c.http3;
+  drawAcme(st.acme);
+}
+
+// ACME's certificates (doc/tls.md): how many, the soonest expiry, and the
+// names that need an eye (none yet, a failed order, 14 days or less) in
+// the title; bad when one fails or has 7 days or less.
+function drawAcme(a) {
+  const row = document.getElementById('acme-row');
+  row.hidden = a === null || a === undefined;
+  if (row.hidden) return;
+  const dd = document.getElementById('acme');
+  const soon = a.soonest_expiry_s;
+  dd.textContent = a.certificates + ' of ' + a.names + ' names' +
+    (soon === null ? '' : ' \u00b7 soonest expires in ' + duration(Math.max(soon, 0))) +
+    (a.failing ? ' \u00b7 ' + a.failing + ' failing' : '');
+  dd.className = a.failing || a.certificates < a.names || (soon !== null && soon < 7 * 86400) ? 'bad' : 'ok';
+  dd.title = a.attention.map((x) => x.name + ': ' +
+    (x.expires_in_s === null ? 'no certificate yet' : 'expires in ' + duration(Math.max(x.expires_in_s, 0))) +
+    (x.last === 'failed' ? ', last order failed: ' + (x.error || '') : '')).join('\n');
 }
 
 function drawListeners(st) {
