@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
+
 struct sl_tls_cert;
 
 /* ---- acme_http.c --------------------------------------------------------
@@ -112,7 +114,7 @@ int acme_store_challenges(struct acme_store *s,
 				     void *arg),
 			  void *arg, char *why, size_t n);
 
-/* ---- acme.c's, for acme_fleet.c --------------------------------------- */
+/* ---- acme_util.c: below the other ACME files ---------------------------- */
 
 struct sl_acme_slot;
 struct sl_conf;
@@ -128,6 +130,31 @@ int acme_file_write(const char *dir, const char *file, const char *data,
 int acme_install(const char *dir, struct sl_acme_slot *slot, const char *pem,
 		 size_t len, EVP_PKEY *key, int newer_only, char *why,
 		 size_t n);
+
+/* A CA's JSON answer parsed (json.h's tokens), and a member string of one
+ * of its objects. */
+struct acme_js {
+	const char *text;
+	struct sl_json_tok t[512];
+	int n;
+};
+/* 0 when r's body is a JSON object, else -1. */
+int acme_js_parse(struct acme_js *j, const struct acme_resp *r);
+/* Member name of object obj, a string without a NUL, into out. 0, or -1. */
+int acme_js_str(const struct acme_js *j, int obj, const char *name, char *out,
+		size_t n);
+/* A random number below n (0 for 0). */
+uint64_t acme_rnd(uint64_t n);
+
+/* ---- acme_ari.c: ACME Renewal Information (RFC 9773) ------------------- */
+
+/* The CA's suggested window for c, asked at ari_url (the directory's
+ * renewalInfo): *when a moment chosen in it at random, *again when to ask
+ * again (its Retry-After, at most six hours; six hours without one). 0,
+ * or -1: no answer to go by (said; the two thirds rule then). */
+int acme_ari_window(struct acme_http *h, const char *ari_url,
+		    const struct sl_tls_cert *c, int64_t now, int64_t *when,
+		    int64_t *again);
 
 /* ---- acme_fleet.c ------------------------------------------------------- */
 

@@ -399,8 +399,12 @@ sni_cb(SSL *ssl, int *al, void *arg)
 			*al = SSL_AD_UNRECOGNIZED_NAME;
 			return SSL_TLSEXT_ERR_ALERT_FATAL;
 		}
+		/* no file to serve from: an ACME name waits for its first
+		 * certificate (said), another name is no name of the
+		 * listener's */
 		if (srv->ngroups == 0) {
-			sl_tls_acme_none(name);
+			if (r == 2)
+				sl_tls_acme_none(name);
 			*al = SSL_AD_UNRECOGNIZED_NAME;
 			return SSL_TLSEXT_ERR_ALERT_FATAL;
 		}

@@ -87,10 +87,12 @@ sl_tls_acme_use(const struct sl_tls_server *srv, SSL *ssl, const char *name,
 
 	if (k < 0)
 		return alpn ? -1 : 0;
+	/* an ACME name without its certificate yet: 2, the files' lookup
+	 * goes on (a file that holds the name serves until ACME's comes) */
 	c = alpn ? sl_acme_slot_alpn(srv->acme[k])
 		 : sl_acme_slot_cert(srv->acme[k]);
 	if (c == NULL)
-		return alpn ? -1 : 0;
+		return alpn ? -1 : 2;
 	SSL_certs_clear(ssl);
 	return sl_tls_cert_use(c, NULL, ssl) == 1 ? 1 : -1;
 }

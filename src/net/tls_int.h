@@ -58,8 +58,9 @@ int sl_tls_server_acme(struct sl_tls_server *srv,
 void sl_tls_server_acme_free(struct sl_tls_server *srv);
 
 /* SNI name[0..len) on an ACME listener: 1 its certificate (or for a
- * tls-alpn-01 handshake its challenge's) put on ssl, 0 none (the files'
- * lookup goes on), -1 the handshake must fail. */
+ * tls-alpn-01 handshake its challenge's) put on ssl, 0 not an ACME name,
+ * 2 an ACME name without its first certificate yet (the files' lookup
+ * goes on for both), -1 the handshake must fail. */
 int sl_tls_acme_use(const struct sl_tls_server *srv, SSL *ssl, const char *name,
 		    size_t len);
 

@@ -538,7 +538,10 @@ sl_exchange_acme(struct sl_seam *s, const struct sl_h1_request *req)
 	const char *q;
 	long n;
 
-	if (req->path_len <= pl || memcmp(req->path, ACME_PREFIX, pl) != 0)
+	/* the CA's validation is a GET (RFC 8555 section 8.3): another
+	 * method goes on to the routes */
+	if (req->path_len <= pl || memcmp(req->path, ACME_PREFIX, pl) != 0 ||
+	    req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
 		return 0;
 	q = memchr(req->path + pl, '?', req->path_len - pl);
 	len = (q != NULL ? (size_t)(q - req->path) : req->path_len) - pl;
