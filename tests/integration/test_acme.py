@@ -330,6 +330,18 @@ def a_handshake_before_the_first_certificate_is_refused_and_said():
                      "ACME has not obtained its first certificate yet"
                      in gw.sl.stderr(), 3),
           "said: %s" % gw.sl.stderr()[-1500:])
+    # a name that is no ACME name is refused too, and not said to be one
+    # (it was: "ACME has not obtained" of any name)
+    time.sleep(1.1)     # the line is said at most once a second
+    with socket.create_connection(("127.0.0.1", tp), 5) as raw:
+        try:
+            ctx.wrap_socket(raw, server_hostname="other.example.test")
+            check(False, "a handshake for a name of no certificate")
+        except ssl.SSLError as e:
+            check("UNRECOGNIZED_NAME" in str(e).upper(), "the alert: %s" % e)
+    time.sleep(0.2)
+    check('"other.example.test" refused: ACME' not in gw.sl.stderr(),
+          "not said to be ACME's: %s" % gw.sl.stderr()[-1500:])
     check(wait_until(lambda: metric(gw.metrics(), "sluice_acme_orders_total",
                                     'name="early.example.test",'
                                     'result="failed"') or 0, 10),
@@ -893,6 +905,30 @@ def a_fleet_orders_each_name_once_and_any_gateway_answers():
                      5), "the locks let go")
     check(wait_until(lambda: redis_keys(redis, "sluice:acme:challenges")
                      == [], 5), "no challenge left")
+    # an answer shared through the store (as an order on another
+    # gateway shares it) is served by a GET, before any route; another
+    # method, and a token not under way, go to the routes
+    tok = "t0k3n-shared_by-the-fleet"
+    s = socket.create_connection(("127.0.0.1", redis.port), 2.0)
+    s.sendall(trl.resp("HSET", "sluice:acme:challenges", "h:" + tok,
+                       "%d %s.thumb" % (time.time() + 600, tok)))
+    s.recv(100)
+    s.close()
+    path = "/.well-known/acme-challenge/" + tok
+
+    def answered():
+        r = sltest.get(hp, path, host="f1.example.test")
+        return r.status == 200 and r.body == (tok + ".thumb").encode()
+    check(wait_until(answered, 5, 0.05), "B serves the shared answer")
+    n0 = len(up.requests)
+    c = sltest.Client(hp)
+    r = c.request("POST", path, body=b"x")
+    eq(r.status, 200, "a POST goes to the route")
+    r = sltest.get(hp, "/.well-known/acme-challenge/not-under-way")
+    eq(r.status, 200, "an unknown token goes to the route")
+    eq([q.target for q in up.requests[n0:]],
+       [path, "/.well-known/acme-challenge/not-under-way"],
+       "the upstream got those two, not the GET")
     # a third gateway: both certificates from the store
     c = Gw(pb, up, ["f1.example.test", "f2.example.test"], acme=store,
            ip="127.0.0.3", extra=ex)
