@@ -841,7 +841,7 @@ attempt(struct acme *a, struct name *nm)
 		log_info("acme: certificate for %s obtained, valid for %lld s; "
 			 "renewed in %lld s",
 			 nm->name, (long long)(c->not_after - now),
-			 (long long)(nm->next_at - now));
+			 (long long)(nm->planned - now));
 	} else {
 		uint64_t d = a->cfg->retry_ms;
 		int64_t left;
@@ -866,7 +866,7 @@ attempt(struct acme *a, struct name *nm)
 			d = a->cfg->retry_ms;
 		if (a->retry_after > 0 && (uint64_t)a->retry_after * 1000 > d)
 			d = (uint64_t)a->retry_after * 1000;
-		if (a->retry_after > 0 && a->last_status >= 429 &&
+		if (a->retry_after > 0 &&
 		    (a->last_status == 429 || a->last_status == 503))
 			a->hold_until = now + a->retry_after;
 		d += acme_rnd(d / 10 + 1);
