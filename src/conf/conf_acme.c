@@ -277,6 +277,7 @@ settle(struct sl_yaml_loader *ld, struct sl_conf *conf)
 
 	if (ld->stopped)
 		return;
+	conf->acme_storage = a != NULL ? a->storage : NULL;
 	if (conf->admin_tls.nacme > 0)
 		sl_yaml_err_at(ld, conf->admin_tls.acme_pos.line,
 			       conf->admin_tls.acme_pos.col,

@@ -567,8 +567,12 @@ struct sl_conf {
 	int watch;
 	uint64_t watch_debounce_ms; /* quiet time first; 1s */
 	char sha256[65]; /* of the file's bytes, hex; "" from a buffer */
-	char *text;	 /* the file's bytes (sl_conf_load), NULL from a
-			    buffer: what sl_conf_reparse parses again */
+	/* acme.storage (doc/tls.md, "ACME"), borrowed from the acme
+	 * module's slot: tls.c serves what it holds from the load on;
+	 * NULL: no ACME */
+	const char *acme_storage;
+	char *text; /* the file's bytes (sl_conf_load), NULL from a
+		       buffer: what sl_conf_reparse parses again */
 	size_t text_len;
 	time_t loaded_at; /* when it was read */
 	/* frees what sl_tls_load built (set by it) */

@@ -70,6 +70,7 @@ struct acme {
 	size_t nnames, capnames;
 	uint32_t *idx; /* 1 + a name's place, by its hash (apply only) */
 	size_t added;  /* names new to this apply */
+	size_t stored; /* ... with a certificate from the storage */
 	size_t idxcap;
 	/* store: redis (acme_fleet.c) */
 	int fleet;
@@ -958,39 +959,6 @@ account_drop(struct acme *a)
 	acme_http_free(&a->http);
 }
 
-/* A name's certificate from the storage (a start), when it is there,
- * matches its key and has not expired. */
-static void
-from_storage(struct acme *a, struct name *nm)
-{
-	char file[300], *crt, *kpem, why[200];
-	size_t clen = 0, klen = 0;
-	EVP_PKEY *key = NULL;
-	struct sl_tls_cert *c = NULL;
-
-	snprintf(file, sizeof(file), "%s.crt", nm->name);
-	crt = store_read(a->cfg->storage, file, &clen);
-	snprintf(file, sizeof(file), "%s.key", nm->name);
-	kpem = store_read(a->cfg->storage, file, &klen);
-	if (crt != NULL && kpem != NULL &&
-	    (key = acme_key_read(kpem, klen)) != NULL)
-		c = sl_tls_cert_from_pem(crt, clen, key, why, sizeof(why));
-	if (c != NULL && c->not_after > time(NULL)) {
-		sl_acme_slot_set(nm->slot, c, 0);
-		nm->next_at = 0; /* due() decides */
-		log_info("acme: %s: certificate from the storage, valid for "
-			 "%lld s",
-			 nm->name, (long long)(c->not_after - time(NULL)));
-	} else
-		sl_tls_cert_unref(c);
-	EVP_PKEY_free(key);
-	free(crt);
-	if (kpem != NULL) {
-		OPENSSL_cleanse(kpem, klen);
-		free(kpem);
-	}
-}
-
 /* ---- the names of a generation, found by a table made for the apply (a
  * platform's 100,000 in linear time) ---- */
 
@@ -1068,10 +1036,11 @@ name_add(struct acme *a, const char *s)
 	a->nnames++;
 	a->added++;
 	nm->keep = 1;
-	if (sl_acme_slot_cert(nm->slot) != NULL)
+	/* the loader gave it the storage's certificate (tls_acme.c) */
+	if (sl_acme_slot_cert(nm->slot) != NULL) {
 		nm->next_at = 0; /* due() decides */
-	else
-		from_storage(a, nm);
+		a->stored++;
+	}
 	atomic_store(&nm->slot->next_at, nm->next_at);
 }
 
@@ -1080,7 +1049,7 @@ apply(struct acme *a, struct sl_conf *conf)
 {
 	const struct sl_conf_acme *c = sl_conf_acme(conf);
 	char why[256] = "";
-	size_t k = 0, added = 0;
+	size_t k = 0, added = 0, stored = 0;
 
 	if (a->cfg == NULL || c == NULL || !same_account(a->cfg, c))
 		account_drop(a);
@@ -1139,13 +1108,16 @@ apply(struct acme *a, struct sl_conf *conf)
 		free(a->names[i].name);
 	}
 	added = a->added;
-	a->added = 0;
+	stored = a->stored;
+	a->added = a->stored = 0;
 	a->nnames = k;
 	if (c != NULL && a->nnames > 0)
-		log_info("acme: %zu %s (%zu new), CA %s, %s", a->nnames,
-			 a->nnames == 1 ? "name" : "names", added, c->directory,
-			 c->challenge == SL_ACME_HTTP01 ? "http-01"
-							: "tls-alpn-01");
+		log_info(
+		    "acme: %zu %s (%zu new, %zu of them with a certificate "
+		    "from the storage), CA %s, %s",
+		    a->nnames, a->nnames == 1 ? "name" : "names", added, stored,
+		    c->directory,
+		    c->challenge == SL_ACME_HTTP01 ? "http-01" : "tls-alpn-01");
 }
 
 /* ---- the thread ---------------------------------------------------------

@@ -326,7 +326,6 @@ out:
 
 /* ---- server contexts ---------------------------------------------------- */
 
-
 /*
  * ALPN: the listener's protocols (its SL_PROTO_* bits are the callback's
  * argument), h2 preferred to http/1.1 whatever the client's order
@@ -773,7 +772,11 @@ server_load(struct msgs *m, const struct sl_conf_listener *l, int quic)
 					   (uint32_t)g) == -1)
 				goto oom;
 	}
-	if (t->nacme > 0 && sl_tls_server_acme(srv, t) == -1)
+	if (t->nacme > 0 &&
+	    sl_tls_server_acme(srv, t, m->conf->acme_storage,
+			       srv->ctx != NULL
+				   ? SSL_CTX_get_security_level(srv->ctx)
+				   : -1) == -1)
 		goto oom;
 	if (srv->ctx == NULL)
 		goto out;

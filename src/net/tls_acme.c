@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,9 +48,58 @@ sl_tls_alpn_offered(const unsigned char *in, unsigned int inlen,
 
 /* tls.acme's names: their slots (made on first use, kept by name across
  * generations) and their index. 0, or -1 when out of memory. */
+/* The storage's certificates for the slots that have none yet. 0, or -1
+ * out of memory. */
+static int
+from_storage(struct sl_tls_server *srv, const char *storage, int seclevel)
+{
+	struct sl_tls_cert_job *jobs = calloc(srv->nacme, sizeof(*jobs));
+	size_t *which = calloc(srv->nacme, sizeof(*which)), n = 0;
+	time_t now = time(NULL);
+	int ret = -1;
+
+	if (jobs == NULL || which == NULL)
+		goto out;
+	for (size_t k = 0; k < srv->nacme; k++) {
+		const char *name = srv->acme[k]->name;
+		size_t len = strlen(storage) + strlen(name) + 6;
+		char *c, *kp;
+		if (sl_acme_slot_cert(srv->acme[k]) != NULL)
+			continue;
+		if ((c = malloc(len)) == NULL || (kp = malloc(len)) == NULL) {
+			free(c);
+			goto out;
+		}
+		snprintf(c, len, "%s/%s.crt", storage, name);
+		snprintf(kp, len, "%s/%s.key", storage, name);
+		jobs[n].cert_path = c;
+		jobs[n].key_path = kp;
+		which[n++] = k;
+	}
+	if (n > 0 && sl_tls_certs_load(jobs, n, seclevel) == -1)
+		goto out;
+	/* a file missing or refused: the ACME thread orders the name */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].cert != NULL && jobs[i].cert->not_after > now &&
+		    sl_acme_slot_cert(srv->acme[which[i]]) == NULL)
+			sl_acme_slot_set(srv->acme[which[i]],
+					 sl_tls_cert_ref(jobs[i].cert), 0);
+	ret = 0;
+out:
+	for (size_t i = 0; jobs != NULL && i < n; i++) {
+		free((char *)jobs[i].cert_path);
+		free((char *)jobs[i].key_path);
+		sl_tls_cert_unref(jobs[i].cert);
+	}
+	free(jobs);
+	free(which);
+	return ret;
+}
+
 int
 sl_tls_server_acme(struct sl_tls_server *srv,
-		   const struct sl_conf_tls_server *t)
+		   const struct sl_conf_tls_server *t, const char *storage,
+		   int seclevel)
 {
 	if ((srv->aidx = sl_sni_idx_new()) == NULL ||
 	    (srv->acme = calloc(t->nacme, sizeof(*srv->acme))) == NULL)
@@ -61,7 +111,11 @@ sl_tls_server_acme(struct sl_tls_server *srv,
 		if (sl_sni_idx_add(srv->aidx, t->acme[k], (uint32_t)k) == -1)
 			return -1;
 	}
-	return sl_tls_acme_idx == -1 ? -1 : 0;
+	if (sl_tls_acme_idx == -1)
+		return -1;
+	return storage != NULL && seclevel >= 0
+		   ? from_storage(srv, storage, seclevel)
+		   : 0;
 }
 
 void

@@ -52,9 +52,14 @@ int sl_tls_alpn_offered(const unsigned char *in, unsigned int inlen,
 extern int sl_tls_acme_idx;
 
 /* srv's ACME names (t->acme): their slots (made on first use, kept by
- * name across generations) and their index. 0, or -1 out of memory. */
+ * name across generations) and their index; a slot without a certificate
+ * yet gets the one storage holds (NAME.crt, NAME.key), read as the
+ * certificate files are (in threads when there are many, again only when
+ * they changed), when it matches its key and has not expired: served
+ * from the load on. 0, or -1 out of memory. */
 int sl_tls_server_acme(struct sl_tls_server *srv,
-		       const struct sl_conf_tls_server *t);
+		       const struct sl_conf_tls_server *t, const char *storage,
+		       int seclevel);
 void sl_tls_server_acme_free(struct sl_tls_server *srv);
 
 /* SNI name[0..len) on an ACME listener: 1 its certificate (or for a

@@ -301,8 +301,8 @@ def first_certificates_by_http01_by_name_over_http1_http2_http3():
         eq(gw.wait_served(name)[1], serials[name], "the same certificate")
     time.sleep(0.5)
     eq(pb.count("POST /order-plz"), orders, "no order at the restart")
-    check("certificate from the storage" in gw.sl.stderr(),
-          "said: %s" % gw.sl.stderr()[-1500:])
+    check("acme: 2 names (2 new, 2 of them with a certificate from the "
+          "storage)" in gw.sl.stderr(), "said: %s" % gw.sl.stderr()[-1500:])
     gw.sl.stop()
 
 
