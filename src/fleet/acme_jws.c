@@ -89,12 +89,12 @@ acme_key_pem(EVP_PKEY *key)
 EVP_PKEY *
 acme_key_read(const char *pem, size_t len)
 {
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	EVP_PKEY *k =
-	    b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	char why[200];
 
-	BIO_free(b);
-	ERR_clear_error();
+	struct sl_tls_keyreader *kr = sl_tls_keyreader_new();
+	EVP_PKEY *k = sl_tls_key_read(kr, pem, len, why, sizeof(why));
+
+	sl_tls_keyreader_free(kr);
 	return k;
 }
 
@@ -220,6 +220,47 @@ flatten(const char *prot, const char *pay, const char *sig)
 	return out;
 }
 
+/* The signer of a JWS: a key's (ES256, RS256) or a MAC key's (HS256). */
+struct signer {
+	EVP_PKEY *key;		  /* NULL: mac */
+	const unsigned char *mac; /* HS256's key */
+	size_t maclen;
+};
+
+/* The flattened JWS of the protected header head and payload, signed by
+ * s. Malloc'd, or NULL. */
+static char *
+jws_of(const char *head, const char *payload, const struct signer *s)
+{
+	char *prot = b64url_str(head), *pay = b64url_str(payload);
+	char *input = NULL, *sig = NULL, *out = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t n;
+
+	if (prot == NULL || pay == NULL)
+		goto out;
+	n = strlen(prot) + strlen(pay) + 2;
+	if ((input = malloc(n)) == NULL)
+		goto out;
+	snprintf(input, n, "%s.%s", prot, pay);
+	if (s->key != NULL)
+		sig = sign(s->key, input, strlen(input));
+	else if (HMAC(EVP_sha256(), s->mac, (int)s->maclen,
+		      (unsigned char *)input, strlen(input), md,
+		      &mdlen) != NULL)
+		sig = acme_b64url(md, mdlen);
+	if (sig != NULL)
+		out = flatten(prot, pay, sig);
+out:
+	free(prot);
+	free(pay);
+	free(input);
+	free(sig);
+	OPENSSL_cleanse(md, sizeof(md));
+	return out;
+}
+
 char *
 acme_jws(EVP_PKEY *key, const char *jwk, const char *kid, const char *nonce,
 	 const char *url, const char *payload)
@@ -227,8 +268,8 @@ acme_jws(EVP_PKEY *key, const char *jwk, const char *kid, const char *nonce,
 	const char *alg = EVP_PKEY_is_a(key, "RSA") ? "RS256" : "ES256";
 	size_t n = strlen(url) + strlen(nonce) +
 		   (kid ? strlen(kid) : strlen(jwk)) + 64;
-	char *head = malloc(n), *prot = NULL, *pay = NULL, *input = NULL,
-	     *sig = NULL, *out = NULL;
+	struct signer sg = {key, NULL, 0};
+	char *head = malloc(n), *out;
 
 	if (head == NULL)
 		return NULL;
@@ -242,22 +283,8 @@ acme_jws(EVP_PKEY *key, const char *jwk, const char *kid, const char *nonce,
 			 "{\"alg\":\"%s\",\"jwk\":%s,\"nonce\":\"%s\","
 			 "\"url\":\"%s\"}",
 			 alg, jwk, nonce, url);
-	if ((prot = b64url_str(head)) == NULL ||
-	    (pay = b64url_str(payload)) == NULL)
-		goto out;
-	n = strlen(prot) + strlen(pay) + 2;
-	if ((input = malloc(n)) == NULL)
-		goto out;
-	snprintf(input, n, "%s.%s", prot, pay);
-	if ((sig = sign(key, input, strlen(input))) == NULL)
-		goto out;
-	out = flatten(prot, pay, sig);
-out:
+	out = jws_of(head, payload, &sg);
 	free(head);
-	free(prot);
-	free(pay);
-	free(input);
-	free(sig);
 	return out;
 }
 
@@ -266,34 +293,15 @@ acme_eab(const char *kid, const unsigned char *mac, size_t maclen,
 	 const char *jwk, const char *url)
 {
 	size_t n = strlen(kid) + strlen(url) + 48;
-	char *head = malloc(n), *prot = NULL, *pay = NULL, *input = NULL,
-	     *sig = NULL, *out = NULL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	struct signer sg = {NULL, mac, maclen};
+	char *head = malloc(n), *out;
 
 	if (head == NULL)
 		return NULL;
 	snprintf(head, n, "{\"alg\":\"HS256\",\"kid\":\"%s\",\"url\":\"%s\"}",
 		 kid, url);
-	if ((prot = b64url_str(head)) == NULL ||
-	    (pay = b64url_str(jwk)) == NULL)
-		goto out;
-	n = strlen(prot) + strlen(pay) + 2;
-	if ((input = malloc(n)) == NULL)
-		goto out;
-	snprintf(input, n, "%s.%s", prot, pay);
-	if (HMAC(EVP_sha256(), mac, (int)maclen, (unsigned char *)input,
-		 strlen(input), md, &mdlen) == NULL ||
-	    (sig = acme_b64url(md, mdlen)) == NULL)
-		goto out;
-	out = flatten(prot, pay, sig);
-out:
+	out = jws_of(head, jwk, &sg);
 	free(head);
-	free(prot);
-	free(pay);
-	free(input);
-	free(sig);
-	OPENSSL_cleanse(md, sizeof(md));
 	return out;
 }
 

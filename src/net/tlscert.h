@@ -67,6 +67,16 @@ struct sl_tls_cert *sl_tls_cert_ref(struct sl_tls_cert *c);
 /* Drops a reference; frees c with the last. */
 void sl_tls_cert_unref(struct sl_tls_cert *c);
 
+/* A private key from pem[0..len) (no password), read the fastest way
+ * OpenSSL 3 has: with decoders of one thread's reader, made once for
+ * many keys (kr NULL: the untyped read alone). A new reference, or NULL
+ * with why (n bytes). */
+struct sl_tls_keyreader;
+struct sl_tls_keyreader *sl_tls_keyreader_new(void);
+void sl_tls_keyreader_free(struct sl_tls_keyreader *kr);
+EVP_PKEY *sl_tls_key_read(struct sl_tls_keyreader *kr, const char *pem,
+			  size_t len, char *why, size_t n);
+
 /* A certificate from memory (ACME's, fleet/acme.c): the leaf and its
  * chain in pem[0..len), with key (one more reference taken), checked to
  * match. NULL with why (n bytes) when it cannot be read or does not. */

@@ -798,6 +798,58 @@ test_csr(void **state)
 	check_csr(k_ec, "a.test,DNS:evil.test");
 }
 
+/* The keys' reader (tlscert.c's sl_tls_key_read): typed decoders used
+ * again for many keys, EC and RSA; what they do not read goes to the
+ * untyped read (an EC key in SEC 1's form, "BEGIN EC PRIVATE KEY");
+ * an encrypted key is refused, with no prompt; garbage says why. */
+static void
+test_key_reader(void **state)
+{
+	struct sl_tls_keyreader *kr = sl_tls_keyreader_new();
+	EVP_PKEY *keys[2] = {k_ec, k_rsa}, *k;
+	char why[200], *pem;
+	BIO *b;
+	long n;
+
+	(void)state;
+	assert_non_null(kr);
+	for (int round = 0; round < 3; round++) /* the reader used again */
+		for (int i = 0; i < 2; i++) {
+			pem = acme_key_pem(keys[i]);
+			assert_non_null(pem);
+			k = sl_tls_key_read(round == 2 ? NULL : kr, pem,
+					    strlen(pem), why, sizeof(why));
+			assert_non_null(k);
+			assert_int_equal(EVP_PKEY_eq(k, keys[i]), 1);
+			EVP_PKEY_free(k);
+			free(pem);
+		}
+	/* SEC 1 (traditional) and encrypted PKCS #8 */
+	b = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_PrivateKey_traditional(
+			     b, k_ec, NULL, NULL, 0, NULL, NULL),
+			 1);
+	n = BIO_get_mem_data(b, &pem);
+	k = sl_tls_key_read(kr, pem, (size_t)n, why, sizeof(why));
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_eq(k, k_ec), 1);
+	EVP_PKEY_free(k);
+	BIO_free(b);
+	b = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_PKCS8PrivateKey(
+			     b, k_ec, EVP_aes_256_cbc(), "pw", 2, NULL, NULL),
+			 1);
+	n = BIO_get_mem_data(b, &pem);
+	why[0] = '\0';
+	assert_null(sl_tls_key_read(kr, pem, (size_t)n, why, sizeof(why)));
+	assert_true(why[0] != '\0');
+	BIO_free(b);
+	why[0] = '\0';
+	assert_null(sl_tls_key_read(kr, "not a key\n", 10, why, sizeof(why)));
+	assert_true(why[0] != '\0');
+	sl_tls_keyreader_free(kr);
+}
+
 /* ---- tls-alpn-01 -----------------------------------------------------*/
 
 /* A name longer than a CN may be gets its challenge certificate (it got
@@ -1212,6 +1264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_b64url),
 	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_key_reader),
 	    cmocka_unit_test(test_thumbprint_rfc7638),
 	    cmocka_unit_test(test_jwk),
 	    cmocka_unit_test(test_jws_es256),
