@@ -117,7 +117,7 @@ config_limits(struct sbuf *b, const struct sl_conf_limits *l)
 static void
 config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 {
-	if (t->ncerts == 0) {
+	if (!t->enabled) {
 		sb_printf(b, ",\"tls\":null");
 		return;
 	}
@@ -127,7 +127,18 @@ config_tls_server(struct sbuf *b, const struct sl_conf_tls_server *t)
 		sl_admin_jstr(b, t->certs[i].cert.path);
 		sb_printf(b, "}");
 	}
-	sb_printf(b, "],\"min_version\":\"%s\"",
+	/* the names ACME orders for (doc/tls.md, "ACME"); null: none */
+	if (t->nacme == 0)
+		sb_printf(b, "],\"acme\":null");
+	else {
+		sb_printf(b, "],\"acme\":[");
+		for (size_t i = 0; i < t->nacme; i++) {
+			sb_printf(b, "%s", i ? "," : "");
+			sl_admin_jstr(b, t->acme[i]);
+		}
+		sb_printf(b, "]");
+	}
+	sb_printf(b, ",\"min_version\":\"%s\"",
 		  tls_version_str(t->min_version));
 	/* null: sluice's own list (doc/tls.md), OpenSSL's suites */
 	sl_admin_jkv_str(b, "ciphers", t->ciphers);

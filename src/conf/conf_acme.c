@@ -520,8 +520,10 @@ top_print(const struct sl_jout *o, const void *slot)
 	o->str(o->ctx, a->contact);
 	o->printf(o->ctx, ",\"ca_file\":");
 	o->str(o->ctx, a->ca_file.path);
-	o->printf(o->ctx, ",\"account_key\":");
-	o->str(o->ctx, a->account_key.path);
+	/* a private key's file is never named (as a certificate's key is
+	 * not): whether one is given */
+	o->printf(o->ctx, ",\"account_key_set\":%s",
+		  a->account_key.path != NULL ? "true" : "false");
 	o->printf(o->ctx, ",\"eab\":");
 	if (a->eab_kid == NULL)
 		o->printf(o->ctx, "null");

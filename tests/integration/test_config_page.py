@@ -103,6 +103,8 @@ NESTED = {
     ("route", "compress"): "route_compress",
     ("top", "idempotency"): "idem",
     ("route", "idempotency"): "route_idem",
+    ("top", "acme"): "acme",
+    ("acme", "eab"): "eab",
 }
 # a JSON Web Key set of one public P-256 key (doc/auth.md), made for the
 # tests (its private half was never kept)
@@ -149,6 +151,10 @@ def shown_as(kind, key, value):
         return key, int(m.group(1)) * UNIT_B[m.group(2)]
     if (kind, key) == ("tls_client", "cert"):
         return "client_cert", value
+    if (kind, key) == ("acme", "contact"):
+        return key, "mailto:" + value
+    if (kind, key) == ("acme", "account_key"):
+        return None, None   # a private key's file: never named
     if isinstance(value, str):
         m = DURATION.match(value)
         if m:
@@ -257,6 +263,8 @@ ODD = 'a "quoted" \\ back\tslash caf\u00e9 \u2713 ' + "x" * 1200
 
 
 REDIS_PW = "redis-pw-in-no-page-3e8a"
+# acme.eab's MAC key (base64url), in no page either
+EAB_KEY = "eab-mac-key-in-no-page-0123456789abcdef"
 # admin.auth's token and user (doc/dashboard.md), in no page either
 ADMIN_TOKEN = "admin-token-in-no-page-5c1d"
 ADMIN_USER = "ops:admin-pw-in-no-page-77e0"
@@ -288,6 +296,11 @@ def full_config():
     jwks = os.path.join(d, "jwks.json")
     with open(jwks, "w") as f:
         f.write(JWKS)
+    eabfile = os.path.join(d, "acme-eab.key")
+    fd = os.open(eabfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(EAB_KEY + "\n")
+    secure_port = free_port()
     tokfile, userfile = (os.path.join(d, "admin-token"),
                          os.path.join(d, "admin-user"))
     for path, secret in ((tokfile, ADMIN_TOKEN), (userfile, ADMIN_USER)):
@@ -336,6 +349,17 @@ def full_config():
         "compress": {"memory": "64MiB"},
         "idempotency": {"memory": "32MiB", "key_file": keyfile,
                         "previous_key_files": [oldkey]},
+        # acme (doc/tls.md section 8): a CA nobody listens at; the
+        # names' orders fail (warn lines) while the page is read
+        "acme": {"directory": "https://%s/directory" % closed_port(),
+                 "storage": os.path.join(d, "acme"),
+                 "contact": "ops@example.com", "ca_file": p["ca"].cert,
+                 "account_key": p["srv"].key,
+                 "eab": {"kid": "kid-7", "hmac_key_file": eabfile},
+                 "key_type": "rsa", "challenge": "tls-alpn-01",
+                 "http_port": 8080, "tls_port": secure_port,
+                 "timeout": "5s", "retry": "2s", "retry_max": "30s",
+                 "store": "redis", "key_file": keyfile},
         "listeners": [
             {"name": "plain", "address": "127.0.0.1:%d" % free_port(),
              "limits": {"header_timeout": "11s", "body_timeout": "31s",
@@ -476,9 +500,10 @@ def full_config():
                       "cluster": "hashed", "refresh": "10m",
                       "refetch_interval": "1m", "timeout": "2s"}}}},
              ]},
-            {"name": "secure", "address": "127.0.0.1:%d" % free_port(),
+            {"name": "secure", "address": "127.0.0.1:%d" % secure_port,
              "tls": {"certificates": [{"cert": p["srv"].cert,
                                        "key": p["srv"].key}],
+                     "acme": ["shop.example.test"],
                      "min_version": "TLSv1.3",
                      "ciphers": "ECDHE+AESGCM",
                      "ciphersuites": "TLS_AES_256_GCM_SHA384",
@@ -654,6 +679,8 @@ def config_shows_every_key_of_the_file():
           "the idempotency key is in /config")
     check("cdcdcdcd" not in body, "a previous idempotency key is in /config")
     eq(shown["rate_limit_store"]["password_set"], True, "password_set")
+    check(EAB_KEY not in body, "acme.eab's MAC key is in /config")
+    eq(shown["acme"]["account_key_set"], True, "account_key_set")
     # strings whole and exact (the JSON parser undid the escapes)
     eq(shown["listeners"][0]["routes"][0]["match"]["headers"]["x-canary"],
        ODD, "the header value of the match")
@@ -777,7 +804,8 @@ def config_fills_in_every_default():
                     "min_version": "TLSv1.2", "ciphers": None,
                     "ciphersuites": None, "session_tickets": True,
                     "session_cache": 20000, "client_ca": None,
-                    "client_verify": None, "client_subject_header": None},
+                    "client_verify": None, "client_subject_header": None,
+        "acme": None},
        "listener tls defaults")
     c, d = shown["clusters"]
     eq({k: v for k, v in c.items() if k != "endpoints"}, {

@@ -342,6 +342,7 @@ def the_page_shows_names_their_answers_and_an_ejection():
 NUM = (int, float, type(None))
 SCHEMA = {
     "schema": int,
+    "acme": None,   # null without ACME (test_acme.py reads it)
     "sluice": {
         "version": str, "pid": int, "time_s": int, "uptime_s": int,
         "workers": int, "draining": bool,
