@@ -864,10 +864,9 @@ static const char *const listener_keys[] = {
     NULL,
 };
 static const char *const tls_server_keys[] = {
-    "certificates", "min_version",     "ciphers",
-    "ciphersuites", "session_tickets", "session_cache",
-    "client_ca",    "client_verify",   "client_subject_header",
-    "acme",         NULL,
+    "certificates",	     "min_version",   "ciphers",   "ciphersuites",
+    "session_tickets",	     "session_cache", "client_ca", "client_verify",
+    "client_subject_header", "acme",	      NULL,
 };
 static const char *const tls_cert_keys[] = {"cert", "key", NULL};
 static const char *const http3_keys[] = {

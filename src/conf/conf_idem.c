@@ -431,8 +431,8 @@ hexval(unsigned char c)
  */
 int
 sl_conf_read_seal_key(struct sl_conf *conf, const struct sl_conf_file *f,
-	      const char *what, unsigned char out[SL_IDEM_SEAL_KEY],
-	      char **errors, char **warnings)
+		      const char *what, unsigned char out[SL_IDEM_SEAL_KEY],
+		      char **errors, char **warnings)
 {
 	unsigned char buf[SL_IDEM_SEAL_KEY * 2 + 3];
 	ssize_t got = sl_conf_secret_read(conf, f, what, buf, sizeof(buf),
@@ -507,16 +507,16 @@ secrets(struct sl_conf *conf, char **errors, char **warn)
 		return;
 	if (ci->key_file.path != NULL && !ci->has_key)
 		ci->has_key =
-		    sl_conf_read_seal_key(conf, &ci->key_file, "key_file", ci->key,
-				  errors, warn) == 0 &&
+		    sl_conf_read_seal_key(conf, &ci->key_file, "key_file",
+					  ci->key, errors, warn) == 0 &&
 		    seal_key_id(conf, ci->key, ci->key_id, &ci->key_file,
 				"key_file", errors) == 0;
 	if (ci->nold > 0 && !ci->has_old) {
 		ci->has_old = 1;
 		for (size_t i = 0; i < ci->nold; i++)
-			if (sl_conf_read_seal_key(conf, &ci->old_files[i],
-					  "previous_key_files", ci->old_keys[i],
-					  errors, warn) != 0 ||
+			if (sl_conf_read_seal_key(
+				conf, &ci->old_files[i], "previous_key_files",
+				ci->old_keys[i], errors, warn) != 0 ||
 			    seal_key_id(conf, ci->old_keys[i], ci->old_ids[i],
 					&ci->old_files[i], "previous_key_files",
 					errors) != 0)
