@@ -640,6 +640,74 @@ def external_account_binding_and_no_secret_shown():
     gw2.sl.stop()
 
 
+def stored_cert(storage, name, days_before, days_after):
+    """A certificate for name in ACME's storage, as if ordered before:
+    self-signed (a stored certificate needs only its key), valid from
+    days_before ago to days_after from now."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    os.makedirs(storage, mode=0o700, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subj).issuer_name(subj)
+            .public_key(key.public_key()).serial_number(4242)
+            .not_valid_before(now - datetime.timedelta(days=days_before))
+            .not_valid_after(now + datetime.timedelta(days=days_after))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    for ext, data in (("crt", cert.public_bytes(serialization.Encoding.PEM)),
+                      ("key", key.private_bytes(
+                          serialization.Encoding.PEM,
+                          serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption()))):
+        fd = os.open(os.path.join(storage, "%s.%s" % (name, ext)),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, data)
+        os.close(fd)
+
+
+@test
+def a_stored_certificate_near_its_end_is_said_and_renewed_at_once():
+    """A certificate of 100 days in the storage with 2.5 days left (as
+    after weeks of a CA that could not be reached): it is served from the
+    first handshake; the log warns that it expires within 14 and within 7
+    days and says an error within 3, once each; being past two thirds of
+    its life, it is renewed at once, and the new one is served."""
+    require()
+    hp, tp = ports()
+    pb = pebble.start_pebble(hp, tp)
+    up = Upstream("app")
+    storage = os.path.join(tmpdir(), "acme")
+    stored_cert(storage, "old.example.test", 97.5, 2.5)
+    gw = Gw(pb, up, ["old.example.test"], storage=storage, start=False)
+    gw.start()
+    gw.sl.expect_errors(r"acme: old.example.test: its certificate expires "
+                        r"in 2 days")
+    with socket.create_connection(("127.0.0.1", tp), 5) as raw:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(raw, server_hostname="old.example.test") as c:
+            first = c.getpeercert(binary_form=True)
+    check(first is not None, "the stored certificate served")
+    _, serial, _ = gw.wait_served("old.example.test")   # pebble's
+    err = gw.sl.stderr()
+    eq(len(re.findall(r"warn: acme: old.example.test: its certificate "
+                      r"expires in 2 days", err)), 2,
+       "warned at 14 and 7 days: %s" % err[-1500:])
+    eq(len(re.findall(r"error: acme: old.example.test: its certificate "
+                      r"expires in 2 days", err)), 1, "the error at 3")
+    check("1 of them with a certificate from the storage" in err,
+          "taken from the storage: %s" % err[-1500:])
+    eq(pb.count("POST /order-plz"), 1, "renewed at once")
+    gw.sl.stop()
+
+
 @test
 def check_refuses_bad_acme_keys():
     """-t: each bad key of acme and tls.acme said at its place."""
